@@ -1,0 +1,96 @@
+"""`kubeferry`: the command line. One module per command group; this one wires them."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from kubeferry import __version__
+from kubeferry.cli.options import build_settings, hoist_global_options
+from kubeferry.cli.render import CommandFailed
+from kubeferry.errors import KubeferryError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kubeferry")
+@click.option("--cache-dir", metavar="DIR", help="Rancher Desktop cache folder (default: per OS).")
+@click.option("--home", metavar="DIR", help="The home whose .kuberlr (and default cache) is used.")
+@click.option(
+    "--os", "os_name", metavar="OS", help="Target OS: linux, darwin, windows (default host)."
+)
+@click.option(
+    "--arch",
+    "arches",
+    metavar="ARCH",
+    multiple=True,
+    help="Target CPU: amd64, arm64 (default host); repeat or comma-separate for several.",
+)
+@click.option("--offline", is_flag=True, help="Never touch the network (also KUBEFERRY_OFFLINE=1).")
+@click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and requested data.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    cache_dir: str | None,
+    home: str | None,
+    os_name: str | None,
+    arches: tuple[str, ...],
+    offline: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Carry k3s (as Rancher Desktop runs it) and a fitting kubectl across an air gap."""
+    ctx.obj = build_settings(
+        environ=dict(os.environ),
+        cache_dir=cache_dir,
+        home=home,
+        os_name=os_name,
+        arches=arches,
+        offline=offline,
+        verbosity=-1 if quiet else verbose,
+    )
+
+
+def _register() -> None:
+    from kubeferry.cli import cache, catalog, versions
+
+    cli.add_command(catalog.catalog)
+    cli.add_command(versions.versions)
+    cli.add_command(cache.cache)
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; exit 0 on success, 1 on a failure, 2 on a usage error."""
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    verbose = any(a in ("-v", "--verbose", "-vv", "-vvv") for a in args)
+    try:
+        cli.main(args=args, prog_name="kubeferry", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("kubeferry: interrupted", err=True)
+        return 130
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KubeferryError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"kubeferry: error: {exc.message}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("kubeferry: interrupted", err=True)
+        return 130
+    except CommandFailed as exc:
+        return exc.code
+    return 0

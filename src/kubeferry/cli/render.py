@@ -1,0 +1,59 @@
+"""One renderer: a command's result as text for people or as JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+def stdout_console() -> Console:
+    """A console on stdout; plain when not a terminal."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    """A console on stderr for notes and progress."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit(data: Any, *, as_json: bool, text: Callable[[Console], None]) -> None:
+    """Print `data` as JSON, or let `text` draw it for a person."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+        return
+    text(stdout_console())
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
+    """A plain table with the given headers."""
+    result = Table(title=title, show_edge=False, header_style="bold", box=None, pad_edge=False)
+    for header in headers:
+        result.add_column(header)
+    for row in rows:
+        result.add_row(*("" if cell is None else str(cell) for cell in row))
+    return result
+
+
+def note(message: str, *, quiet: bool = False) -> None:
+    """A line for the person on stderr (kept out of stdout so pipes stay clean)."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def is_terminal() -> bool:
+    """True when stderr is a terminal (progress bars only then)."""
+    return sys.stderr.isatty()
+
+
+class CommandFailed(Exception):
+    """A command printed its report and wants a non-zero exit (e.g. verify found problems)."""
+
+    def __init__(self, code: int = 1) -> None:
+        super().__init__(code)
+        self.code = code

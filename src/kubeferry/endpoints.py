@@ -1,0 +1,63 @@
+"""Upstream addresses, each redirectable through the environment (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+DEFAULT_CHANNELS_URL: Final = "https://update.k3s.io/v1-release/channels"
+DEFAULT_RELEASES_URL: Final = "https://api.github.com/repos/k3s-io/k3s/releases"
+DEFAULT_K3S_DOWNLOAD_URL: Final = "https://github.com/k3s-io/k3s/releases/download"
+DEFAULT_KUBECTL_MIRROR_URL: Final = "https://dl.k8s.io"
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+
+
+def is_true(value: str | None) -> bool:
+    """Environment truthiness: 1, true, yes, on (any case)."""
+    return value is not None and value.strip().lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where kubeferry fetches from. Defaults are upstream; mirrors replace them."""
+
+    channels_url: str = DEFAULT_CHANNELS_URL
+    releases_url: str = DEFAULT_RELEASES_URL
+    k3s_download_url: str = DEFAULT_K3S_DOWNLOAD_URL
+    kubectl_mirror_url: str = DEFAULT_KUBECTL_MIRROR_URL
+    github_token: str | None = None
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str], *, kube_mirror_url: str | None = None
+    ) -> Endpoints:
+        """Read the KUBEFERRY_* overrides; `kube_mirror_url` is kuberlr's KubeMirrorUrl."""
+
+        def pick(key: str, default: str) -> str:
+            return (environ.get(key) or default).rstrip("/")
+
+        mirror = (
+            kube_mirror_url or environ.get("KUBERLR_KUBEMIRRORURL") or DEFAULT_KUBECTL_MIRROR_URL
+        )
+        return cls(
+            channels_url=pick("KUBEFERRY_K3S_CHANNELS_URL", DEFAULT_CHANNELS_URL),
+            releases_url=pick("KUBEFERRY_K3S_RELEASES_URL", DEFAULT_RELEASES_URL),
+            k3s_download_url=pick("KUBEFERRY_K3S_DOWNLOAD_URL", DEFAULT_K3S_DOWNLOAD_URL),
+            kubectl_mirror_url=pick("KUBEFERRY_KUBECTL_MIRROR_URL", mirror),
+            github_token=environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None,
+        )
+
+    def k3s_asset_url(self, tag: str, asset: str) -> str:
+        """`<base>/<tag>/<asset>`, with the `+` of the tag literal as Rancher Desktop sends it."""
+        return f"{self.k3s_download_url}/{tag}/{asset}"
+
+    def kubectl_url(self, version: str, target_os: str, arch: str) -> str:
+        """`<mirror>/release/v<M.m.p>/bin/<os>/<arch>/kubectl[.exe]`."""
+        name = "kubectl.exe" if target_os == "windows" else "kubectl"
+        return f"{self.kubectl_mirror_url}/release/v{version}/bin/{target_os}/{arch}/{name}"
+
+    def kubectl_stable_url(self, minor: str | None = None) -> str:
+        """`stable.txt`, or `stable-<M.m>.txt` for the newest patch of a minor."""
+        name = f"stable-{minor}.txt" if minor else "stable.txt"
+        return f"{self.kubectl_mirror_url}/release/{name}"

@@ -1,0 +1,84 @@
+"""Sums files (`<hex>  <name>`) and streaming sha256/sha512 of files."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+from kubeferry.errors import SumsFileError
+
+CHUNK_SIZE: Final = 1024 * 1024
+_SUMS_LINE: Final = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?: |\*)(?P<name>\S.*)$")
+_HEX_DIGEST: Final = re.compile(r"^[0-9a-fA-F]+$")
+DIGEST_LENGTHS: Final = {"sha256": 64, "sha512": 128}
+
+
+def parse_sums(text: str, *, source: str) -> dict[str, str]:
+    """File name -> lowercase sha256 from `sha256sum` output (text or `*` binary mode)."""
+    digests: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _SUMS_LINE.match(line)
+        if match is None:
+            raise SumsFileError(
+                f"{source} line {number} is not '<64 hex digits>  <file name>': {line[:80]!r}. "
+                "Download the sums file again.",
+                path=source,
+            )
+        name = match["name"].strip()
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise SumsFileError(
+                f"{source} line {number} names {name!r}, which is not a plain file name.",
+                path=source,
+            )
+        digests[name] = match["digest"].lower()
+    if not digests:
+        raise SumsFileError(
+            f"{source} lists no files. Download the sums file again from the release.",
+            path=source,
+        )
+    return digests
+
+
+def parse_digest_file(text: str, *, algorithm: str, source: str) -> str:
+    """The digest from a dl.k8s.io `.sha256`/`.sha512` file (hex only, or `hex  name`)."""
+    words = text.split()
+    expected_length = DIGEST_LENGTHS[algorithm]
+    if not words or len(words[0]) != expected_length or not _HEX_DIGEST.match(words[0]):
+        raise SumsFileError(
+            f"{source} does not hold a {algorithm} digest ({expected_length} hex digits); "
+            f"found {text[:80]!r}. Check the mirror.",
+            path=None if source.startswith("http") else source,
+        )
+    return words[0].lower()
+
+
+def new_hashers(algorithms: Iterable[str]) -> dict[str, hashlib._Hash]:
+    """Fresh hash objects by algorithm name."""
+    return {name: hashlib.new(name) for name in algorithms}
+
+
+def hash_file(path: Path, algorithms: Iterable[str] = ("sha256",)) -> dict[str, str]:
+    """Hex digests of a file, read once in 1 MiB chunks (memory stays flat)."""
+    hashers = new_hashers(algorithms)
+    if len(hashers) == 1:
+        (name,) = hashers
+        with path.open("rb") as stream:
+            return {name: hashlib.file_digest(stream, name).hexdigest()}
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with path.open("rb") as stream:
+        while count := stream.readinto(buffer):
+            for hasher in hashers.values():
+                hasher.update(view[:count])
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, hex."""
+    return hash_file(path)["sha256"]

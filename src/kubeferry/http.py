@@ -1,0 +1,106 @@
+"""The one place that opens sockets: clients, timeouts, proxies, errors.
+
+httpx honours HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY from the environment, follows
+redirects (GitHub downloads redirect to object storage) and sends a kubeferry User-Agent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from kubeferry import __version__
+from kubeferry.errors import OfflineError, UpstreamError
+
+CONNECT_TIMEOUT: Final = 10.0
+READ_TIMEOUT: Final = 30.0
+USER_AGENT: Final = f"kubeferry/{__version__}"
+
+
+def open_client(
+    *, read_timeout: float = READ_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT
+) -> httpx.Client:
+    """A client with timeouts on connect and read, proxies from the environment, redirects on."""
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    return httpx.Client(
+        timeout=timeout,
+        follow_redirects=True,
+        trust_env=True,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def ensure_online(offline: bool, url: str) -> None:
+    """Refuse to touch `url` in offline mode."""
+    if offline:
+        raise OfflineError(
+            f"offline mode is on (--offline or KUBEFERRY_OFFLINE=1), so {url} was not "
+            "contacted. Run this on a connected machine, or unset KUBEFERRY_OFFLINE.",
+            url=url,
+        )
+
+
+def same_host(url: str, other: str) -> bool:
+    """True when both URLs name the same scheme, host and port."""
+    a, b = urlsplit(url), urlsplit(other)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def transport_error(exc: httpx.HTTPError, url: str) -> UpstreamError:
+    """A person-readable error for a connection that failed or timed out."""
+    if isinstance(exc, httpx.TimeoutException):
+        what = "timed out"
+    elif isinstance(exc, httpx.ConnectError):
+        what = "could not be reached"
+    else:
+        what = "failed"
+    return UpstreamError(
+        f"{url} {what} ({type(exc).__name__}: {exc}). Check the network and proxy "
+        "settings (HTTPS_PROXY, NO_PROXY), or point kubeferry at a mirror.",
+        url=url,
+    )
+
+
+def describe_body(body: bytes) -> str:
+    """A short, printable sample of an unexpected response body."""
+    text = body[:120].decode("utf-8", errors="replace").strip().replace("\n", " ")
+    return text or "(empty body)"
+
+
+def status_error(response: httpx.Response, hint: str) -> UpstreamError:
+    """An error for a non-success status, naming the URL and a sample of the body."""
+    url = str(response.request.url)
+    return UpstreamError(
+        f"{url} answered HTTP {response.status_code} {response.reason_phrase}: "
+        f"{describe_body(response.content)}. {hint}",
+        url=url,
+        actual=str(response.status_code),
+    )
+
+
+def decode_json(response: httpx.Response, hint: str) -> Any:
+    """The JSON body of `response`; an HTML or otherwise non-JSON body is an UpstreamError."""
+    url = str(response.request.url)
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        kind = response.headers.get("Content-Type", "unknown type")
+        raise UpstreamError(
+            f"{url} did not answer JSON (Content-Type {kind}; body starts "
+            f"{describe_body(response.content)!r}). {hint}",
+            url=url,
+        ) from exc
+
+
+def get(
+    client: httpx.Client, url: str, *, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """GET `url` fully into memory (small documents only), translating transport errors."""
+    try:
+        return client.get(url, headers=dict(headers or {}))
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, url) from exc
