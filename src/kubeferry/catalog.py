@@ -19,13 +19,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.errors import CatalogError
+from kubeferry.errors import CatalogError, NotFoundError
 from kubeferry.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
     KubeVersion,
     parse_k3s_tag,
+    parse_kube_version,
 )
 
 CACHE_VERSION: Final = 2
@@ -206,6 +207,31 @@ def releases_from_pages(document: Any, *, source: str) -> list[Mapping[str, Any]
             path=source,
         )
     return releases
+
+
+def resolve_k3s_spec(catalog: Catalog, spec: str, *, source: str = "the catalog") -> K3sTag:
+    """A tag for SPEC: a tag, `1.30.6`, `1.30` (newest patch) or a channel (`stable`, `v1.30`)."""
+    text = spec.strip()
+    if "+k3s" in text and (tag := parse_k3s_tag(text)):
+        return tag
+    if text in catalog.channels:
+        found = catalog.find_patch(catalog.channels[text])
+        if found:
+            return found
+    version = parse_kube_version(text)
+    if version is not None:
+        candidates = [
+            tag
+            for tag in catalog.versions
+            if tag.minor_key == version.minor_key and (version.patch in (None, tag.patch))
+        ]
+        if candidates:
+            return max(candidates)
+    channels = ", ".join(sort_channel_names(catalog.channels)) or "none"
+    raise NotFoundError(
+        f"{spec!r} is not a k3s tag, a version or a channel in {source} (channels: {channels}). "
+        "Run 'kubeferry versions' to see what is listed, or 'kubeferry catalog update' online."
+    )
 
 
 # -- the file ---------------------------------------------------------------------------------

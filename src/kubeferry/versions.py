@@ -85,6 +85,11 @@ class K3sTag:
         return KubeVersion(self.major, self.minor, self.patch)
 
     @property
+    def minor_key(self) -> tuple[int, int]:
+        """(major, minor)."""
+        return (self.major, self.minor)
+
+    @property
     def patch_key(self) -> tuple[int, int, int]:
         """(major, minor, patch): the catalog keeps one tag per patch."""
         return (self.major, self.minor, self.patch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 def docker_archive(tag: str, arch: str, payload_size: int) -> bytes:
     """A docker-archive tarball with one image whose layer holds `payload_size` bytes."""
     seed = hashlib.sha256(f"{tag}/{arch}".encode()).digest()
-    payload = (seed * (payload_size // len(seed) + 1))[:payload_size]
+    payload = random.Random(seed).randbytes(payload_size)  # incompressible, like real layers
     layer_buffer = io.BytesIO()
     with tarfile.open(fileobj=layer_buffer, mode="w") as layer:
         _add(layer, "payload.bin", payload)

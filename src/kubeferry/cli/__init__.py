@@ -88,6 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"kubeferry: error: {exc.message}", err=True)
         return 1
+    except OSError as exc:
+        if verbose:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(
+            f"kubeferry: error: {exc.strerror or exc}{where}. Check that the folder "
+            "exists, is writable and has free space, then run the command again.",
+            err=True,
+        )
+        return 1
     except KeyboardInterrupt:
         click.echo("kubeferry: interrupted", err=True)
         return 130

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from kubeferry.cache import CachedVersion, State, list_cached, remove_version
+from kubeferry.cli import cache_fill
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import CommandFailed, emit, note, table
@@ -61,6 +62,9 @@ def cache() -> None:
     """The Rancher Desktop k3s cache (<cache>/k3s/<tag>/)."""
 
 
+cache.add_command(cache_fill.add)
+
+
 @cache.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -95,13 +99,11 @@ def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
 @click.pass_obj
 def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
-    from kubeferry.cli.cache_fill import repair_reports
-
     reports = list_cached(settings.cache_dir, settings.arches)
     bad = [r for r in reports if r.state is not State.OK]
     repaired: list[dict[str, Any]] = []
     if repair and bad:
-        repaired = repair_reports(settings, bad)
+        repaired = cache_fill.repair_reports(settings, bad)
         reports = list_cached(settings.cache_dir, settings.arches)
         bad = [r for r in reports if r.state is not State.OK]
     listed = _listed_tags(settings)

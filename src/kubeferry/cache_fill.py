@@ -1,0 +1,190 @@
+"""Filling and repairing `<cache>/k3s/<tag>/` from the k3s release downloads.
+
+A new version is assembled in `<cache>/k3s/tmp-<tag>-kubeferry/` and renamed into place, so a
+half-made version is never visible (Rancher Desktop ignores `tmp-` folders). The name is fixed,
+not random, so a run that was killed resumes where it stopped. An existing folder is repaired in
+place, file by file: each replacement appears only after its digest matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kubeferry.cache import CachedVersion, State, inspect_folder, k3s_root, present_images
+from kubeferry.download import (
+    DownloadJob,
+    DownloadResult,
+    Progress,
+    discard_partial,
+    download,
+    run_parallel,
+)
+from kubeferry.endpoints import Endpoints
+from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.hashes import parse_sums
+from kubeferry.platforms import K3sAssets
+from kubeferry.versions import K3sTag
+
+ProgressFactory = Callable[[str], Progress | None]
+
+
+@dataclass(frozen=True)
+class FillResult:
+    """What filling one version folder for one arch did."""
+
+    tag: K3sTag
+    arch: str
+    folder: Path
+    downloaded: tuple[str, ...]
+    fetched_bytes: int
+    already_cached: bool = False
+
+
+@dataclass(frozen=True)
+class Filler:
+    """Downloads k3s release files into the cache."""
+
+    client: httpx.Client
+    endpoints: Endpoints
+    cache_dir: Path
+    progress_for: ProgressFactory = lambda label: None
+    workers: int = 3
+
+    def staging_folder(self, tag: K3sTag) -> Path:
+        """The fixed temporary folder a new version is assembled in."""
+        return k3s_root(self.cache_dir) / f"tmp-{tag}-kubeferry"
+
+    def fill(self, tag: K3sTag, arch: str) -> FillResult:
+        """Make `<cache>/k3s/<tag>` complete and verified for `arch`."""
+        folder = k3s_root(self.cache_dir) / str(tag)
+        if folder.is_dir():
+            report = inspect_folder(tag, folder, arch)
+            if report.state is State.OK:
+                return FillResult(tag, arch, folder, (), 0, already_cached=True)
+            return self._repair(report)
+        staging = self.staging_folder(tag)
+        results = self._fetch_into(staging, tag, arch, refetch_sums=True, wanted=None)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(folder)
+        return _result(tag, arch, folder, results)
+
+    def _repair(self, report: CachedVersion) -> FillResult:
+        assets = K3sAssets(report.arch)
+        bad = set(report.bad_files)
+        refetch_sums = assets.sums in bad
+        if refetch_sums:
+            self._get(report.tag, assets.sums, report.folder / assets.sums)
+            report = inspect_folder(report.tag, report.folder, report.arch)
+            bad = set(report.bad_files)
+        results = self._fetch_into(
+            report.folder, report.tag, report.arch, refetch_sums=False, wanted=bad
+        )
+        downloaded = _result(report.tag, report.arch, report.folder, results)
+        if refetch_sums:
+            names = (assets.sums, *downloaded.downloaded)
+            return FillResult(
+                report.tag, report.arch, report.folder, names, downloaded.fetched_bytes
+            )
+        return downloaded
+
+    def _get(
+        self,
+        tag: K3sTag,
+        name: str,
+        destination: Path,
+        sha256: str | None = None,
+        *,
+        keep_existing: bool = False,
+    ) -> DownloadResult:
+        job = DownloadJob(self.endpoints.k3s_asset_url(str(tag), name), destination, sha256=sha256)
+        return download(
+            self.client,
+            job,
+            progress=self.progress_for(f"{tag} {name}"),
+            keep_existing=keep_existing,
+        )
+
+    def _fetch_into(
+        self, folder: Path, tag: K3sTag, arch: str, *, refetch_sums: bool, wanted: set[str] | None
+    ) -> list[DownloadResult]:
+        assets = K3sAssets(arch)
+        folder.mkdir(parents=True, exist_ok=True)
+        results: list[DownloadResult] = []
+        sums_path = folder / assets.sums
+        if refetch_sums:
+            results.append(self._get(tag, assets.sums, sums_path))
+        digests = parse_sums(
+            sums_path.read_text(encoding="utf-8", errors="replace"),
+            source=self.endpoints.k3s_asset_url(str(tag), assets.sums),
+        )
+        existing_images = present_images(folder, assets)
+        want_binary = wanted is None or assets.binary in wanted
+        want_images = wanted is None or bool(wanted & set(assets.images))
+
+        def binary() -> list[DownloadResult]:
+            expected = _listed(digests, assets.binary, assets.sums)
+            return [
+                self._get(tag, assets.binary, folder / assets.binary, expected, keep_existing=True)
+            ]
+
+        def images() -> list[DownloadResult]:
+            names = [existing_images] if existing_images else list(assets.images)
+            return [self._get_images(tag, folder, names, digests, assets)]
+
+        tasks = [task for task, want in ((binary, want_binary), (images, want_images)) if want]
+        for group in run_parallel(tasks, workers=self.workers):
+            results.extend(group)
+        (folder / assets.binary).chmod(0o755)
+        return results
+
+    def _get_images(
+        self,
+        tag: K3sTag,
+        folder: Path,
+        names: list[str],
+        digests: dict[str, str],
+        assets: K3sAssets,
+    ) -> DownloadResult:
+        """The first images archive listed in the sums file that the server has."""
+        listed = [name for name in names if name in digests]
+        if not listed:
+            _listed(digests, names[0], assets.sums)
+        for index, name in enumerate(listed):
+            try:
+                return self._get(tag, name, folder / name, digests[name], keep_existing=True)
+            except NotFoundError:
+                discard_partial(folder / name)
+                if index == len(listed) - 1:
+                    raise
+        raise AssertionError("unreachable: listed is never empty here")
+
+
+def _listed(digests: dict[str, str], name: str, sums_name: str) -> str:
+    if name not in digests:
+        raise SumsFileError(
+            f"{sums_name} does not list {name}, so {name} cannot be verified. The release's "
+            "sums file is incomplete; use another k3s version or a mirror with a complete one.",
+            path=sums_name,
+        )
+    return digests[name]
+
+
+def _result(tag: K3sTag, arch: str, folder: Path, results: list[DownloadResult]) -> FillResult:
+    fetched = [r for r in results if not r.skipped]
+    return FillResult(
+        tag,
+        arch,
+        folder,
+        tuple(r.job.destination.name for r in fetched),
+        sum(r.fetched for r in fetched),
+    )
+
+
+def repair_advice(report: CachedVersion, endpoints: Endpoints) -> list[tuple[str, Path]]:
+    """(URL, destination) of every bad file: what to bring from a connected machine."""
+    tag = str(report.tag)
+    return [(endpoints.k3s_asset_url(tag, name), report.folder / name) for name in report.bad_files]

@@ -1,0 +1,60 @@
+"""Download progress on stderr (bytes, rate, ETA), only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from kubeferry.cli.render import is_terminal, stderr_console
+from kubeferry.download import Progress as ProgressCallback
+
+
+class Board:
+    """One bar per file; `callback(label)` hands the download engine its reporter."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def callback(self, label: str) -> ProgressCallback | None:
+        """A reporter for one file, or None when progress is not shown."""
+        progress = self._progress
+        if progress is None:
+            return None
+        task: list[TaskID] = []
+
+        def report(done: int, total: int | None) -> None:
+            with self._lock:
+                if not task:
+                    task.append(progress.add_task(label, total=total))
+                progress.update(task[0], completed=done, total=total)
+
+        return report
+
+
+@contextmanager
+def progress_board(*, enabled: bool) -> Iterator[Board]:
+    """A Board that draws on stderr when `enabled` and stderr is a terminal."""
+    if not (enabled and is_terminal()):
+        yield Board(None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr_console(), transient=False) as progress:
+        yield Board(progress)
