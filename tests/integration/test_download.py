@@ -158,6 +158,6 @@ def test_parallel_results_keep_input_order(server, client, tmp_path) -> None:
 
 def test_dead_server_is_a_clear_error(client, tmp_path) -> None:
     dead = DownloadJob("http://127.0.0.1:9/x", tmp_path / "x")
-    with pytest.raises(UpstreamError, match="127.0.0.1:9/x"):
+    with pytest.raises(UpstreamError, match=r"127\.0\.0\.1:9/x"):
         download(client, dead, retry=RetryPolicy(attempts=2), sleep=Sleeps())
     assert not (tmp_path / "x").exists()
