@@ -22,7 +22,7 @@ import httpx
 
 from kubeferry import http
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
-from kubeferry.hashes import CHUNK_SIZE, hash_file
+from kubeferry.hashes import CHUNK_SIZE, HashingWriter, hash_file
 
 Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""
@@ -178,12 +178,10 @@ def _stream_once(client: httpx.Client, job: DownloadJob, progress: Progress | No
             if progress:
                 progress(offset, total)
             mode = "ab" if offset else "wb"
-            with part.open(mode) as sink:
-                # No re-chunking: bytes buffered in httpx would be lost when the peer drops.
+            with HashingWriter(part, mode, attempt.hashers) as sink:
+                # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
                 for chunk in response.iter_raw():
-                    sink.write(chunk)
-                    for hasher in attempt.hashers.values():
-                        hasher.update(chunk)
+                    sink.feed(chunk)
                     attempt.fetched += len(chunk)
                     if progress:
                         progress(offset + attempt.fetched, total)

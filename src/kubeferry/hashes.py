@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -82,3 +84,60 @@ def hash_file(path: Path, algorithms: Iterable[str] = ("sha256",)) -> dict[str, 
 def sha256_file(path: Path) -> str:
     """The sha256 of a file, hex."""
     return hash_file(path)["sha256"]
+
+
+class HashingWriter:
+    """Appends to a file and hashes it in a second thread, so the network never waits on disk.
+
+    Bytes are gathered into 1 MiB blocks (hashlib and file writes release the GIL on blocks that
+    large); at most `depth` blocks wait, so memory stays flat. `close()` writes everything that
+    was fed, even after a failed read, so a resumed download loses nothing.
+    """
+
+    def __init__(
+        self, path: Path, mode: str, hashers: dict[str, hashlib._Hash], *, depth: int = 4
+    ) -> None:
+        self._file = path.open(mode)
+        self._hashers = list(hashers.values())
+        self._pending = bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (block := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                self._file.write(block)
+                for hasher in self._hashers:
+                    hasher.update(block)
+            except BaseException as exc:  # handed to the caller in feed() or close()
+                self._error = exc
+
+    def feed(self, data: bytes) -> None:
+        """Queue `data` for writing and hashing."""
+        if self._error is not None:
+            raise self._error
+        self._pending += data
+        if len(self._pending) >= CHUNK_SIZE:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Write what is left, wait for the thread, close the file; raise a write error."""
+        if self._pending:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+        self._queue.put(None)
+        self._thread.join()
+        self._file.close()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Download and verification benchmarks, against a local sendfile server (same run, same files).
+
+    python benchmarks/downloads.py [--size-mb 500] [--rss-size-mb 2048] [--write-results]
+
+1. `kubeferry cache add` of a version whose images file is --size-mb vs `curl -o` of that file;
+2. three files at once vs one after another (server limited to 100 MB/s per connection, as a
+   remote mirror is);
+3. resume: SIGKILL at about half, rerun; bytes fetched twice as a share of the file;
+4. verification: kubeferry's sha256 vs `sha256sum` on the same file (page cache warm);
+5. peak RSS of `kubeferry cache add` while it downloads a --rss-size-mb images file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fileserver
+
+from kubeferry import http
+from kubeferry.download import DownloadJob, download_all
+from kubeferry.hashes import sha256_file
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+MB = 1024 * 1024
+
+
+def make_release(root: Path, tag: str, images_mb: int) -> Path:
+    """A k3s-shaped release under root/k3s/<tag>/ with a random (incompressible) images file."""
+    folder = root / "k3s" / tag
+    folder.mkdir(parents=True)
+    images = folder / "k3s-airgap-images-amd64.tar.zst"
+    with images.open("wb") as out:
+        for _ in range(images_mb):
+            out.write(os.urandom(MB))
+    (folder / "k3s").write_bytes(os.urandom(MB))
+    sums = [f"{sha256_file(folder / n)}  {n}" for n in ("k3s-airgap-images-amd64.tar.zst", "k3s")]
+    (folder / "sha256sum-amd64.txt").write_text("\n".join(sums) + "\n")
+    return images
+
+
+def kubeferry(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kubeferry", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+    began = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
+def stats(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{url}/__stats") as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/__reset", method="POST"))  # noqa: S310
+
+
+def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: int) -> dict:
+    images_url = f"{url}/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
+    curl, ours = [], []
+    for run in range(3):
+        out = work / f"curl-{run}"
+        curl.append(timed(["curl", "-sf", "-o", str(out), images_url]))
+        out.unlink()
+        cache = work / f"cache-{run}"
+        ours.append(
+            timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "kubeferry",
+                    "--cache-dir",
+                    str(cache),
+                    "cache",
+                    "add",
+                    tag,
+                    "-q",
+                ],
+                env,
+            )
+        )
+        shutil.rmtree(cache)
+    c, k = statistics.median(curl), statistics.median(ours)
+    return {
+        "curl_s": c,
+        "kubeferry_s": k,
+        "curl_MBps": size / MB / c,
+        "kubeferry_MBps": size / MB / k,
+        "ratio": c / k,
+    }
+
+
+def bench_parallel(root: Path, work: Path) -> dict:
+    names = [f"p{i}.bin" for i in range(3)]
+    for name in names:
+        with (root / name).open("wb") as out:
+            for _ in range(100):
+                out.write(os.urandom(MB))
+    server, url = fileserver.start(root, rate_mbps=100)
+    digests = {n: sha256_file(root / n) for n in names}
+    timings = {}
+    with http.open_client() as client:
+        for workers in (1, 3):
+            target = work / f"parallel-{workers}"
+            jobs = [DownloadJob(f"{url}/{n}", target / n, sha256=digests[n]) for n in names]
+            began = time.perf_counter()
+            download_all(client, jobs, workers=workers)
+            timings[workers] = time.perf_counter() - began
+            shutil.rmtree(target)
+    server.shutdown()
+    return {
+        "sequential_s": timings[1],
+        "parallel_s": timings[3],
+        "speedup": timings[1] / timings[3],
+    }
+
+
+def bench_resume(root: Path, work: Path, env: dict[str, str], tag: str, size: int) -> dict:
+    server, url = fileserver.start(root, rate_mbps=150)
+    env = {**env, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s"}
+    cache = work / "resume-cache"
+    part = cache / "k3s" / f"tmp-{tag}-kubeferry" / "k3s-airgap-images-amd64.tar.zst.part"
+    process = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
+    while not part.exists() or part.stat().st_size < size // 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = part.stat().st_size
+    time.sleep(1.0)
+    path = f"/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
+    first = stats(url)[path]
+    rerun = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
+    rerun.wait()
+    total = stats(url)[path]
+    server.shutdown()
+    shutil.rmtree(cache)
+    return {
+        "killed_at_bytes": kept,
+        "first_run_bytes": first,
+        "second_run_bytes": total - first,
+        "fetched_twice_share": (total - size) / size,
+        "rerun_exit": rerun.returncode,
+    }
+
+
+def bench_verify(images: Path, size: int) -> dict:
+    sha256_file(images)  # warm the page cache
+    ours, theirs = [], []
+    for _ in range(3):
+        began = time.perf_counter()
+        sha256_file(images)
+        ours.append(time.perf_counter() - began)
+        theirs.append(timed(["sha256sum", str(images)]))
+    o, t = statistics.median(ours), statistics.median(theirs)
+    return {
+        "kubeferry_s": o,
+        "sha256sum_s": t,
+        "kubeferry_MBps": size / MB / o,
+        "sha256sum_MBps": size / MB / t,
+        "ratio": t / o,
+    }
+
+
+def bench_rss(url: str, work: Path, env: dict[str, str], tag: str) -> dict:
+    cache = work / "rss-cache"
+    process = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
+    _, status, usage = os.wait4(process.pid, 0)
+    shutil.rmtree(cache, ignore_errors=True)
+    return {"peak_rss_MB": usage.ru_maxrss / 1024, "exit": os.waitstatus_to_exitcode(status)}
+
+
+def write_results(results: dict, args: argparse.Namespace) -> None:
+    t, p, r, v, m = (results[k] for k in ("throughput", "parallel", "resume", "verify", "rss"))
+    machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    section = f"""## Downloads and verification (`python benchmarks/downloads.py --write-results`)
+
+Measured {time.strftime("%Y-%m-%d")} on {machine}, loopback, one run of the script.
+
+| what | kubeferry | reference | result | goal |
+|---|---|---|---|---|
+| `cache add` with a {args.size_mb} MB images file vs `curl -o` of that file (median of 3) | {t["kubeferry_s"]:.2f} s ({t["kubeferry_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s ({t["curl_MBps"]:.0f} MB/s) | {t["ratio"]:.2f}x | >= 0.95x |
+| three 100 MB files, server at 100 MB/s per connection | {p["parallel_s"]:.2f} s in parallel | {p["sequential_s"]:.2f} s one after another | {p["speedup"]:.2f}x faster | parallel wins |
+| SIGKILL at half, rerun: bytes fetched twice | {r["fetched_twice_share"] * 100:.2f} % of the file | killed at {r["killed_at_bytes"] / MB:.0f} MB; rerun fetched {r["second_run_bytes"] / MB:.0f} MB | rerun exit {r["rerun_exit"]} | <= 1 % |
+| sha256 of the {args.size_mb} MB file, page cache warm (median of 3) | {v["kubeferry_s"]:.2f} s ({v["kubeferry_MBps"]:.0f} MB/s) | sha256sum {v["sha256sum_s"]:.2f} s ({v["sha256sum_MBps"]:.0f} MB/s) | {v["ratio"]:.2f}x | >= 0.9x |
+| peak RSS of `cache add` downloading a {args.rss_size_mb} MB images file | {m["peak_rss_MB"]:.0f} MB | | exit {m["exit"]} | < 100 MB |
+
+`cache add` time includes starting Python and the CLI (about 0.3 s), fetching the sums file and
+the binary, hashing while streaming and the final renames; curl only writes one file.
+"""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    marker = "## Downloads and verification"
+    if marker in text:
+        start = text.index(marker)
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=500)
+    parser.add_argument("--rss-size-mb", type=int, default=2048)
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kubeferry-bench-") as temporary:
+        root, work = Path(temporary) / "srv", Path(temporary) / "work"
+        work.mkdir(parents=True)
+        tag, big_tag = "v1.33.3+k3s1", "v1.32.7+k3s1"
+        images = make_release(root, tag, args.size_mb)
+        make_release(root, big_tag, args.rss_size_mb)
+        server, url = fileserver.start(root)
+        env = {**os.environ, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s", "HOME": str(work)}
+        size = images.stat().st_size
+        results = {}
+        results["throughput"] = bench_throughput(url, work, env, tag, size)
+        print("throughput", results["throughput"], flush=True)
+        results["parallel"] = bench_parallel(root, work)
+        print("parallel", results["parallel"], flush=True)
+        results["resume"] = bench_resume(root, work, env, tag, size)
+        print("resume", results["resume"], flush=True)
+        results["verify"] = bench_verify(images, size)
+        print("verify", results["verify"], flush=True)
+        results["rss"] = bench_rss(url, work, env, big_tag)
+        print("rss", results["rss"], flush=True)
+        server.shutdown()
+    if args.write_results:
+        write_results(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
