@@ -139,7 +139,7 @@ def bench_resume(root: Path, work: Path, env: dict[str, str], tag: str, size: in
     server, url = fileserver.start(root, rate_mbps=150)
     env = {**env, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s"}
     cache = work / "resume-cache"
-    part = cache / "k3s" / f"tmp-{tag}-kubeferry" / "k3s-airgap-images-amd64.tar.zst.part"
+    part = cache / "k3s" / f"tmp-{tag}-kubeferry" / ".k3s-airgap-images-amd64.tar.zst.part"
     process = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
     while not part.exists() or part.stat().st_size < size // 2:
         time.sleep(0.05)

@@ -1,6 +1,6 @@
 """Resumable, verified, parallel downloads into a destination folder.
 
-A file streams into `<name>.part` beside its destination (never the system temp folder: a rename
+A file streams into `.<name>.part` beside its destination (never the system temp folder: a rename
 across disks fails), hashed while it streams. An interrupted download resumes with `Range` and
 `If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx and
 dropped connections are retried with bounded exponential backoff; a 404 is not. The final name
@@ -87,12 +87,16 @@ class _Retryable(Exception):
 
 
 def part_path(destination: Path) -> Path:
-    """`<name>.part` beside the destination."""
-    return destination.with_name(destination.name + PART_SUFFIX)
+    """`.<name>.part` beside the destination.
+
+    The leading dot matters: kuberlr takes any `kubectl1.30.6*` in its folder for kubectl
+    1.30.6, so `kubectl1.30.6.part` would be run half-downloaded.
+    """
+    return destination.with_name(f".{destination.name}{PART_SUFFIX}")
 
 
 def _meta_path(destination: Path) -> Path:
-    return destination.with_name(destination.name + META_SUFFIX)
+    return destination.with_name(f".{destination.name}{META_SUFFIX}")
 
 
 def _read_validator(destination: Path, url: str) -> str | None:

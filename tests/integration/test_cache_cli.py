@@ -202,7 +202,7 @@ def test_sigkilled_add_resumes_fetching_only_the_remainder(
     images_path = f"/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
     size = len(files.files["k3s-airgap-images-amd64.tar.zst"])
     server.state.faults[images_path] = Fault(delay_per_chunk=0.01)
-    part = cli.cache_dir / "k3s" / f"tmp-{tag}-kubeferry" / "k3s-airgap-images-amd64.tar.zst.part"
+    part = cli.cache_dir / "k3s" / f"tmp-{tag}-kubeferry" / ".k3s-airgap-images-amd64.tar.zst.part"
     process = subprocess.Popen(
         [sys.executable, "-m", "kubeferry", "cache", "add", tag],
         env={**cli.env, **server.environ()},

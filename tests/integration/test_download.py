@@ -45,7 +45,7 @@ def _partial(tmp_path: Path, length: int, validator: str | None, url: str) -> Pa
     part = part_path(tmp_path / "big.bin")
     part.write_bytes(DATA[:length])
     if validator:
-        meta = tmp_path / "big.bin.part.json"
+        meta = tmp_path / ".big.bin.part.json"
         meta.write_text(json.dumps({"url": url, "validator": validator}))
     return part
 

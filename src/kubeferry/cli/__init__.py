@@ -56,11 +56,13 @@ def cli(
 
 
 def _register() -> None:
-    from kubeferry.cli import cache, catalog, versions
+    from kubeferry.cli import cache, catalog, kubectl, shim, versions
 
     cli.add_command(catalog.catalog)
     cli.add_command(versions.versions)
     cli.add_command(cache.cache)
+    cli.add_command(kubectl.kubectl)
+    cli.add_command(shim.shim)
 
 
 _register()

@@ -1,0 +1,122 @@
+"""The kuberlr folder: list kubectl binaries, resolve versions on the mirror, fetch verified ones.
+
+`1.30` means the newest 1.30 patch (`<mirror>/release/stable-1.30.txt`), `stable` the newest
+release (`stable.txt`). A binary is verified against `.sha256` beside it (`.sha512` where only
+that exists) before it gets its name `kubectl<M.m.p>[.exe]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kubeferry import http
+from kubeferry.download import DownloadJob, Progress, download
+from kubeferry.endpoints import Endpoints
+from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
+from kubeferry.hashes import parse_digest_file
+from kubeferry.platforms import kubectl_file_name
+from kubeferry.shim.finder import binaries_in
+from kubeferry.versions import KubeVersion, parse_kube_version
+
+
+@dataclass(frozen=True)
+class LocalKubectl:
+    """One kubectl binary kuberlr (and the wrapper) can see."""
+
+    version: KubeVersion
+    path: Path
+    system: bool
+
+
+def list_kubectls(local_dir: Path, system_path: str | None, *, windows: bool) -> list[LocalKubectl]:
+    """Binaries in the kuberlr folder, then in SystemPath, newest first."""
+    found = [
+        LocalKubectl(KubeVersion(*v), Path(p), False)
+        for v, p in binaries_in(str(local_dir), windows=windows)
+    ]
+    if system_path and Path(system_path) != local_dir:
+        found += [
+            LocalKubectl(KubeVersion(*v), Path(p), True)
+            for v, p in binaries_in(system_path, windows=windows)
+        ]
+    return sorted(found, key=lambda item: (item.version.sort_key(), not item.system), reverse=True)
+
+
+def _read_text(client: httpx.Client, url: str) -> str:
+    response = http.get(client, url)
+    if response.status_code == 404:
+        raise NotFoundError(f"{url} answered 404: the mirror does not have it.", url=url)
+    if response.status_code != 200:
+        raise http.status_error(response, "Check the mirror (KUBEFERRY_KUBECTL_MIRROR_URL).")
+    return response.text.strip()
+
+
+def resolve_kubectl_version(client: httpx.Client, endpoints: Endpoints, spec: str) -> KubeVersion:
+    """`1.30.6` as is; `1.30` via stable-1.30.txt; `stable`/`latest` via stable.txt."""
+    text = spec.strip()
+    if text in ("stable", "latest"):
+        url = endpoints.kubectl_stable_url()
+    else:
+        version = parse_kube_version(text)
+        if version is None:
+            raise KubeferryError(f"{spec!r} is not a kubectl version like 1.30 or 1.30.6.")
+        if version.patch is not None:
+            return version
+        url = endpoints.kubectl_stable_url(f"{version.major}.{version.minor}")
+    answer = _read_text(client, url)
+    resolved = parse_kube_version(answer)
+    if resolved is None or resolved.patch is None:
+        raise UpstreamError(f"{url} answered {answer[:40]!r}, not a version like v1.30.6.", url=url)
+    return resolved
+
+
+def expected_digest(client: httpx.Client, url: str) -> tuple[str, str]:
+    """(algorithm, digest) from `<url>.sha256`, or `<url>.sha512` where only that exists."""
+    for algorithm in ("sha256", "sha512"):
+        try:
+            text = _read_text(client, f"{url}.{algorithm}")
+        except NotFoundError:
+            continue
+        return algorithm, parse_digest_file(text, algorithm=algorithm, source=f"{url}.{algorithm}")
+    raise NotFoundError(
+        f"neither {url}.sha256 nor {url}.sha512 exists, so {url} cannot be verified. "
+        "Check the version and the mirror.",
+        url=url,
+    )
+
+
+def download_kubectl(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    version: str,
+    target_os: str,
+    arch: str,
+    folder: Path,
+    *,
+    progress: Progress | None = None,
+) -> Path:
+    """Fetch kubectl `version` into `folder` as kuberlr names it, verified, mode 0755."""
+    url = endpoints.kubectl_url(version, target_os, arch)
+    algorithm, digest = expected_digest(client, url)
+    destination = folder / kubectl_file_name(version, target_os)
+    job = DownloadJob(url, destination, **{algorithm: digest})
+    download(client, job, keep_existing=True, progress=progress)
+    destination.chmod(0o755)
+    return destination
+
+
+def fetch_kubectl(
+    endpoints: Endpoints,
+    version: str,
+    target_os: str,
+    arch: str,
+    folder: str,
+    *,
+    timeout: float = 30.0,
+) -> Path:
+    """`download_kubectl` with its own client (the wrapper's cold path)."""
+    with http.open_client(read_timeout=timeout) as client:
+        return download_kubectl(client, endpoints, version, target_os, arch, Path(folder))

@@ -1,0 +1,52 @@
+"""The kubectl wrapper: picks a kubectl within one minor of the server and runs it.
+
+Compatible with kuberlr's folders and configuration. This package's warm path imports only the
+standard library (os, sys, time): no YAML, no TLS, no json, no re. `tests/unit/test_shim_imports.py`
+holds it to that.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"kubeferry: {message}\n")
+    return 255
+
+
+def _run(path: str, args: list[str]) -> int:
+    if not sys.platform.startswith("win"):
+        try:
+            os.execv(path, [path, *args])  # noqa: S606 - exec kubectl itself, as kuberlr does
+        except OSError as exc:
+            return _fail(f"cannot run {path}: {exc.strerror}")
+    from kubeferry.shim.windows import run_child
+
+    return run_child(path, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kubectl` (a link to this wrapper) and `kubeferry-kubectl`."""
+    from kubeferry.shim.config import ConfigError, load_config
+    from kubeferry.shim.decide import Context, NoKubectl, decide
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        return _fail(f"kuberlr config: {exc}")
+    try:
+        ctx = Context(config, os.environ, args)
+        decision = decide(ctx)
+        if decision.download is not None:
+            from kubeferry.shim.fetch import fetch_for
+
+            decision = fetch_for(ctx, decision)
+    except NoKubectl as exc:
+        return _fail(str(exc))
+    except Exception as exc:
+        return _fail(f"internal error while choosing kubectl: {exc!r}")
+    assert decision.binary is not None
+    return _run(decision.binary[1], args)

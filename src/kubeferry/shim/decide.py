@@ -1,0 +1,185 @@
+"""Which kubectl to run, and why (standard library only on the warm path).
+
+Warm: the kubeconfig is unchanged and its cluster's version was checked within the TTL, so the
+answer comes from the version cache. Cold: the kubeconfig is parsed and `/version` asked
+(`resolve.py`, imported only then). Unreachable: the last version known for that cluster, else
+the newest local kubectl. Nothing fits: download when allowed and online, else
+`UseLatestIfNoCompatible`, else a message that says exactly what file to bring.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+
+from kubeferry.shim.choose import (
+    Binary,
+    Version,
+    acceptable_range,
+    choose,
+    format_version,
+    newest,
+    parse_version,
+)
+from kubeferry.shim.config import Config
+from kubeferry.shim.finder import all_binaries
+from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint, kubeconfig_paths
+
+GUARD = "KUBERLR_RESOLVING_VERSION"
+
+
+class NoKubectl(Exception):
+    """No kubectl can be run; the message says what to do. Exit code 255, as kuberlr."""
+
+
+class Decision:
+    """The chosen binary and the reasons, for exec and for `kubeferry kubectl which`."""
+
+    __slots__ = ("binary", "download", "reasons", "server", "source")
+
+    def __init__(
+        self,
+        binary: Binary | None,
+        server: Version | None,
+        source: str,
+        reasons: list[str],
+        download: Version | None = None,
+    ) -> None:
+        self.binary = binary
+        self.server = server
+        self.source = source
+        self.reasons = reasons
+        self.download = download
+
+
+def host_platform() -> tuple[str, str]:
+    """(os, arch) in Go's names, without importing `platform` (it costs the hot path)."""
+    if sys.platform.startswith("win"):
+        machine = os.environ.get("PROCESSOR_ARCHITECTURE", "AMD64").lower()
+        system = "windows"
+    else:
+        machine = os.uname().machine.lower()
+        system = "darwin" if sys.platform == "darwin" else "linux"
+    arch = "arm64" if machine in ("arm64", "aarch64", "arm64e") else "amd64"
+    return system, arch
+
+
+class Context:
+    """Everything `decide` reads: configuration, folders, flags, environment, clock."""
+
+    def __init__(
+        self, config: Config, environ: Mapping[str, str], args: list[str], now: float | None = None
+    ) -> None:
+        from kubeferry.shim.argv import scan_flags
+
+        self.config = config
+        self.environ = environ
+        self.os, self.arch = host_platform()
+        self.windows = self.os == "windows"
+        self.local_dir = os.path.join(config.home, ".kuberlr", f"{self.os}-{self.arch}")
+        self.context, self.kubeconfig = scan_flags(args)
+        self.now = time.time() if now is None else now
+        self.binaries = all_binaries(self.local_dir, config.system_path, windows=self.windows)
+
+    def kubectl_name(self, version: Version) -> str:
+        return f"kubectl{format_version(version)}{'.exe' if self.windows else ''}"
+
+
+def decide(ctx: Context) -> Decision:
+    """Pick the kubectl for the current (or --context) cluster."""
+    if ctx.environ.get(GUARD):
+        return _fallback(
+            ctx,
+            None,
+            "called from an exec credential plugin while resolving "
+            "(KUBERLR_RESOLVING_VERSION is set): the server is not asked again",
+        )
+    paths = kubeconfig_paths(ctx.kubeconfig, ctx.environ, ctx.config.home)
+    print_ = fingerprint(paths, ctx.context)
+    cache = VersionCache(cache_file(ctx.environ, ctx.config.home))
+    cached = cache.fresh_version(print_, ctx.now, ctx.config.version_cache_ttl)
+    if cached and (version := parse_version(cached)):
+        return _for_server(ctx, version, "version cache", [f"server {cached} (cached)"])
+    from kubeferry.shim import resolve  # cold path: YAML, TLS, exec plugins
+
+    outcome = resolve.ask_server(paths, ctx, cache, print_)
+    if outcome.version is not None:
+        return _for_server(ctx, outcome.version, outcome.source, outcome.reasons)
+    return _fallback(ctx, None, "; ".join(outcome.reasons))
+
+
+def _fallback(ctx: Context, server: Version | None, why: str) -> Decision:
+    best = newest(ctx.binaries)
+    if best is None:
+        raise NoKubectl(
+            f"no kubectl to run: {why}, and there is no kubectl in {ctx.local_dir}"
+            f"{' or ' + ctx.config.system_path if ctx.config.system_path else ''}. "
+            "Run 'kubeferry kubectl get VERSION' on a connected machine, or install a bundle."
+        )
+    return Decision(
+        best, server, "newest local", [why, f"newest local kubectl {format_version(best[0])}"]
+    )
+
+
+def _for_server(ctx: Context, server: Version, source: str, reasons: list[str]) -> Decision:
+    found = choose(server, ctx.binaries)
+    if found is not None:
+        relation = {0: "same minor", 1: "one minor newer", -1: "one minor older"}
+        step = relation.get(found[0][1] - server[1], "")
+        return Decision(
+            found,
+            server,
+            source,
+            [
+                *reasons,
+                f"kubectl {format_version(found[0])} ({step}) in {os.path.dirname(found[1])}",
+            ],
+        )
+    config = ctx.config
+    if config.allow_download and not config.offline:
+        return Decision(
+            None,
+            server,
+            source,
+            [*reasons, f"no local kubectl fits: download {format_version(server)}"],
+            download=server,
+        )
+    if config.use_latest_if_no_compatible and (best := newest(ctx.binaries)):
+        return Decision(
+            best,
+            server,
+            source,
+            [
+                *reasons,
+                f"nothing fits; UseLatestIfNoCompatible: newest local {format_version(best[0])}",
+            ],
+        )
+    raise NoKubectl(offline_message(ctx, server))
+
+
+def offline_message(ctx: Context, server: Version, error: str | None = None) -> str:
+    """What to bring, from where, and where to put it."""
+    config = ctx.config
+    found = ", ".join(sorted({format_version(v) for v, _ in ctx.binaries})) or "none"
+    folders = ctx.local_dir + (f", {config.system_path}" if config.system_path else "")
+    why = (
+        f"the download failed ({error})"
+        if error
+        else "downloads are off (KUBEFERRY_OFFLINE=1)"
+        if config.offline
+        else "downloads are off (AllowDownload = false)"
+    )
+    name = ctx.kubectl_name(server)
+    url = (
+        f"{config.mirror_url}/release/v{format_version(server)}/bin/{ctx.os}/{ctx.arch}/"
+        f"kubectl{'.exe' if ctx.windows else ''}"
+    )
+    return (
+        f"no kubectl fits the server (Kubernetes {format_version(server)}): kubectl "
+        f"{acceptable_range(server)} is needed. Searched {folders} (found: {found}); {why}. "
+        f"Place the file {os.path.join(ctx.local_dir, name)} (mode 0755): fetch it on a "
+        f"connected machine from {url} (check it against {url}.sha256), or run "
+        f"'kubeferry kubectl get {server[0]}.{server[1]}' there, or carry a kubeferry bundle."
+    )

@@ -1,0 +1,52 @@
+"""The cold path of the wrapper: read the kubeconfig, ask the server, remember the answer."""
+
+from __future__ import annotations
+
+from kubeferry.shim.choose import Version, parse_version
+from kubeferry.shim.decide import GUARD, Context
+from kubeferry.shim.kubeconfig import KubeconfigError, load_access
+from kubeferry.shim.probe import ProbeError, server_version
+from kubeferry.shim.versioncache import VersionCache
+
+
+class Outcome:
+    """A server version and where it came from, or the reasons there is none."""
+
+    __slots__ = ("reasons", "source", "version")
+
+    def __init__(self, version: Version | None, source: str, reasons: list[str]) -> None:
+        self.version = version
+        self.source = source
+        self.reasons = reasons
+
+
+def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str) -> Outcome:
+    """GET /version; on failure the last version known for the cluster."""
+    try:
+        access = load_access(paths, ctx.context)
+    except KubeconfigError as exc:
+        return Outcome(None, "", [f"no cluster to ask ({exc})"])
+    environ = dict(ctx.environ)
+    environ.pop(GUARD, None)
+    try:
+        git_version = server_version(access, environ, ctx.config.timeout)
+    except ProbeError as exc:
+        known = cache.last_known(cluster_key=access.cluster_key)
+        if known and (version := parse_version(known)):
+            cache.remember_context(print_, access.cluster_key, 0.0)
+            return Outcome(
+                version,
+                "last known",
+                [f"{access.server} did not answer ({exc})", f"last known server version {known}"],
+            )
+        return Outcome(
+            None, "", [f"{access.server} did not answer ({exc}) and its version was never seen"]
+        )
+    version = parse_version(git_version)
+    if version is None:
+        return Outcome(
+            None, "", [f"{access.server} reported an unreadable version {git_version!r}"]
+        )
+    short = f"{version[0]}.{version[1]}.{version[2]}"
+    cache.record(print_, access.cluster_key, short, git_version, ctx.now)
+    return Outcome(version, "server", [f"server {access.server} is {git_version}"])

@@ -1,0 +1,135 @@
+"""The server-version cache: a warm call opens no socket and parses no YAML.
+
+Two kinds of line, tab-separated, in `<user cache>/kubeferry/server-versions`:
+
+    ctx      <kubeconfig fingerprint>  <cluster key>  <checked at>
+    cluster  <cluster key>  <M.m.p>  <gitVersion>  <checked at>
+
+The fingerprint is the kubeconfig paths with their mtime, size and inode, plus `--context`: while
+none of the files changed, the current context and so the cluster are the same. The cluster key
+is the server URL and a digest of the credentials. Writes go through a temporary file and a
+rename, so concurrent calls never see half a file (one of two racing updates may be lost; it is
+only a cache). Standard library only, no `json` or `re` (each costs the hot path 8-14 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+MAGIC = "kubeferry-version-cache 1"
+MAX_LINES = 400
+
+
+def cache_file(environ: Mapping[str, str], home: str) -> str:
+    """Where the cache lives: the user's cache folder for this OS."""
+    if sys.platform.startswith("win"):
+        base = environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(base, "kubeferry", "cache", "server-versions")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches", "kubeferry", "server-versions")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "kubeferry", "server-versions")
+
+
+def kubeconfig_paths(explicit: str | None, environ: Mapping[str, str], home: str) -> list[str]:
+    """--kubeconfig, else the $KUBECONFIG list, else ~/.kube/config (client-go's rule)."""
+    if explicit:
+        return [explicit]
+    listed = [p for p in environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [os.path.join(home, ".kube", "config")]
+
+
+def fingerprint(paths: list[str], context: str | None) -> str:
+    """Identity of the kubeconfig state: paths, mtimes, sizes, inodes, and --context."""
+    parts = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            parts.append(f"{path}@{info.st_mtime_ns}:{info.st_size}:{info.st_ino}")
+        except OSError:
+            parts.append(f"{path}@-")
+    parts.append(f"context={context or ''}")
+    return _clean("|".join(parts))
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+class VersionCache:
+    """Read once per call; `record()` writes back atomically."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.contexts: dict[str, tuple[str, float]] = {}
+        self.clusters: dict[str, tuple[str, str, float]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, encoding="utf-8") as stream:
+                lines = stream.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        if not lines or lines[0] != MAGIC:
+            return
+        for line in lines[1:]:
+            fields = line.split("\t")
+            try:
+                if fields[0] == "ctx" and len(fields) == 4:
+                    self.contexts[fields[1]] = (fields[2], float(fields[3]))
+                elif fields[0] == "cluster" and len(fields) == 5:
+                    self.clusters[fields[1]] = (fields[2], fields[3], float(fields[4]))
+            except ValueError:
+                continue
+
+    def fresh_version(self, print_: str, now: float, ttl: float) -> str | None:
+        """The cached M.m.p for this kubeconfig state when checked within `ttl` seconds."""
+        entry = self.contexts.get(print_)
+        if entry is None or ttl <= 0:
+            return None
+        cluster = self.clusters.get(entry[0])
+        if cluster is None or now - cluster[2] > ttl or now < cluster[2]:
+            return None
+        return cluster[0]
+
+    def last_known(self, print_: str | None = None, cluster_key: str | None = None) -> str | None:
+        """The last version seen for a cluster, however old (for an unreachable server)."""
+        key = cluster_key or (self.contexts.get(print_ or "", ("", 0.0))[0])
+        cluster = self.clusters.get(key) if key else None
+        return cluster[0] if cluster else None
+
+    def record(
+        self, print_: str, cluster_key: str, version: str, git_version: str, now: float
+    ) -> None:
+        """Remember the answer for this kubeconfig state and cluster, and write the file."""
+        self.contexts[_clean(print_)] = (_clean(cluster_key), now)
+        self.clusters[_clean(cluster_key)] = (version, _clean(git_version), now)
+        self._write()
+
+    def remember_context(self, print_: str, cluster_key: str, now: float) -> None:
+        """Tie a kubeconfig state to a cluster without a new version (server unreachable)."""
+        if cluster_key in self.clusters:
+            self.contexts[_clean(print_)] = (_clean(cluster_key), now)
+            self._write()
+
+    def _write(self) -> None:
+        contexts = sorted(self.contexts.items(), key=lambda item: item[1][1])[-MAX_LINES:]
+        lines = [MAGIC]
+        lines += [f"ctx\t{k}\t{v[0]}\t{v[1]:.3f}" for k, v in contexts]
+        lines += [f"cluster\t{k}\t{v[0]}\t{v[1]}\t{v[2]:.3f}" for k, v in self.clusters.items()]
+        folder = os.path.dirname(self.path)
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as stream:
+                stream.write("\n".join(lines) + "\n")
+            os.replace(temporary, self.path)
+        except OSError:
+            # A cache that cannot be written costs a probe next time, never the user's command.
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

@@ -1,0 +1,237 @@
+"""A TLS server on 127.0.0.1 that answers `GET /version` like a Kubernetes API server.
+
+It checks a client certificate (signed by its own CA, made with the `openssl` CLI) or a bearer
+token; anything else gets a 401 Status, as kube-apiserver answers. Other paths answer a 404
+Status, so `kubectl get --raw /nope` fails as it does against a real cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Pki:
+    """CA, server and client certificates in one folder."""
+
+    folder: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.folder / "ca.crt"
+
+    def pem(self, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+    def b64(self, name: str) -> str:
+        return base64.b64encode(self.pem(name)).decode()
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(folder: Path) -> Pki:
+    """A CA, a server cert for IP 127.0.0.1 and a client cert with clientAuth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kubeferry-test-ca",
+        cwd=folder,
+    )
+    for name, extension in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        (folder / f"{name}.ext").write_text(extension + "\n")
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}/O=system:masters",
+            cwd=folder,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            cwd=folder,
+        )
+    return Pki(folder)
+
+
+@dataclass
+class ApiState:
+    git_version: str
+    token: str = "s3cret"
+    version_requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _json(self, status: int, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        has_cert = bool(self.connection.getpeercert())
+        token_ok = self.headers.get("Authorization") == f"Bearer {state.token}"
+        if not (has_cert or token_ok):
+            return self._json(
+                401,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "message": "Unauthorized",
+                    "reason": "Unauthorized",
+                    "code": 401,
+                },
+            )
+        if self.path.split("?", 1)[0] == "/version":
+            with state.lock:
+                state.version_requests += 1
+            core = state.git_version.lstrip("v").split("+")[0].split(".")
+            return self._json(
+                200,
+                {
+                    "major": core[0],
+                    "minor": core[1],
+                    "gitVersion": state.git_version,
+                    "platform": "linux/amd64",
+                },
+            )
+        return self._json(
+            404,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "message": "the server could not find the requested resource",
+                "reason": "NotFound",
+                "code": 404,
+            },
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: ApiState
+
+
+class ApiServer:
+    """`with ApiServer(pki, "v1.31.2+k3s1") as api:`; `api.url`."""
+
+    def __init__(self, pki: Pki, git_version: str) -> None:
+        self.pki = pki
+        self.state = ApiState(git_version)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.state = self.state
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.folder / "server.crt", pki.folder / "server.key")
+        context.load_verify_locations(pki.ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def kubeconfig(
+    path: Path, contexts: dict[str, tuple[str, dict[str, Any]]], pki: Pki, current: str
+) -> Path:
+    """Write a kubeconfig: context name -> (server URL, user entry)."""
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": current,
+        "preferences": {},
+        "clusters": [
+            {
+                "name": name,
+                "cluster": {"server": server, "certificate-authority-data": pki.b64("ca.crt")},
+            }
+            for name, (server, _) in contexts.items()
+        ],
+        "users": [{"name": name, "user": user} for name, (_, user) in contexts.items()],
+        "contexts": [
+            {"name": name, "context": {"cluster": name, "user": name}} for name in contexts
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def cert_user(pki: Pki) -> dict[str, Any]:
+    return {
+        "client-certificate-data": pki.b64("client.crt"),
+        "client-key-data": pki.b64("client.key"),
+    }
+
+
+def token_user(token: str = "s3cret") -> dict[str, Any]:
+    return {"token": token}
