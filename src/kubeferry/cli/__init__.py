@@ -20,7 +20,11 @@ from kubeferry.errors import KubeferryError
 @click.option("--cache-dir", metavar="DIR", help="Rancher Desktop cache folder (default: per OS).")
 @click.option("--home", metavar="DIR", help="The home whose .kuberlr (and default cache) is used.")
 @click.option(
-    "--os", "os_name", metavar="OS", help="Target OS: linux, darwin, windows (default host)."
+    "--os",
+    "os_names",
+    metavar="OS",
+    multiple=True,
+    help="Target OS: linux, darwin, windows (default host); repeatable for bundles.",
 )
 @click.option(
     "--arch",
@@ -37,7 +41,7 @@ def cli(
     ctx: click.Context,
     cache_dir: str | None,
     home: str | None,
-    os_name: str | None,
+    os_names: tuple[str, ...],
     arches: tuple[str, ...],
     offline: bool,
     verbose: int,
@@ -48,7 +52,7 @@ def cli(
         environ=dict(os.environ),
         cache_dir=cache_dir,
         home=home,
-        os_name=os_name,
+        os_names=os_names,
         arches=arches,
         offline=offline,
         verbosity=-1 if quiet else verbose,
@@ -56,13 +60,15 @@ def cli(
 
 
 def _register() -> None:
-    from kubeferry.cli import cache, catalog, kubectl, shim, versions
+    from kubeferry.cli import bundle, cache, catalog, doctor, kubectl, shim, versions
 
     cli.add_command(catalog.catalog)
     cli.add_command(versions.versions)
     cli.add_command(cache.cache)
     cli.add_command(kubectl.kubectl)
     cli.add_command(shim.shim)
+    cli.add_command(bundle.bundle)
+    cli.add_command(doctor.doctor)
 
 
 _register()

@@ -11,16 +11,7 @@ from kubeferry.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.cli import cache_fill
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.options import Settings
-from kubeferry.cli.render import CommandFailed, emit, note, table
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
 
 
 def report_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:
@@ -52,7 +43,13 @@ def _rows(reports: list[CachedVersion], listed: set[str]) -> list[tuple[str, ...
         if str(report.tag) not in listed:
             state += ", unlisted in catalog"
         rows.append(
-            (str(report.tag), report.arch, report.images_format or "-", _human(report.size), state)
+            (
+                str(report.tag),
+                report.arch,
+                report.images_format or "-",
+                human_size(report.size),
+                state,
+            )
         )
     return rows
 

@@ -27,7 +27,7 @@ from kubeferry.cli.options import Settings
 from kubeferry.cli.render import emit, note
 from kubeferry.errors import CatalogError, KubeferryError
 from kubeferry.upstream import Upstream
-from kubeferry.versions import DEFAULT_MINIMUM_VERSION, KubeVersion, parse_kube_version
+from kubeferry.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
 
 
 def load_catalog(settings: Settings, *, warn: bool = True) -> tuple[Catalog, str]:
@@ -43,6 +43,34 @@ def load_catalog(settings: Settings, *, warn: bool = True) -> tuple[Catalog, str
                     quiet=settings.verbosity < 0,
                 )
     return default_catalog(), "embedded default"
+
+
+def fetch_upstream_catalog(
+    settings: Settings,
+    *,
+    minimum: KubeVersion = DEFAULT_MINIMUM_VERSION,
+    prefer: list[K3sTag] | None = None,
+) -> Catalog:
+    """Channels + releases from upstream (or the mirrors), converted; never empty."""
+    endpoints = settings.endpoints
+    http.ensure_online(settings.offline, endpoints.channels_url)
+    with http.open_client() as client:
+        upstream = Upstream(client, endpoints)
+        channels = upstream.fetch_channels()
+        releases = upstream.fetch_releases()
+    fresh = convert_upstream(
+        channels,
+        releases,
+        minimum=minimum,
+        channels_source=endpoints.channels_url,
+        prefer=prefer or [],
+    )
+    if not fresh.versions:
+        raise KubeferryError(
+            f"{endpoints.releases_url} listed no k3s release at or above {minimum}; the existing "
+            "catalog was left untouched. Check the URL or --min-version."
+        )
+    return fresh
 
 
 def _minimum(value: str) -> KubeVersion:
@@ -93,21 +121,8 @@ def catalog() -> None:
 def update(settings: Settings, min_version: str, as_json: bool) -> None:
     """Fetch the channel list and releases and write <cache>/k3s-versions.json."""
     minimum = _minimum(min_version)
-    endpoints = settings.endpoints
-    http.ensure_online(settings.offline, endpoints.channels_url)
-    with http.open_client() as client:
-        upstream = Upstream(client, endpoints)
-        channels = upstream.fetch_channels()
-        releases = upstream.fetch_releases()
     cached = cached_folder_tags(settings.cache_dir)
-    fresh = convert_upstream(
-        channels, releases, minimum=minimum, channels_source=endpoints.channels_url, prefer=cached
-    )
-    if not fresh.versions:
-        raise KubeferryError(
-            f"{endpoints.releases_url} listed no k3s release at or above {minimum}; the existing "
-            "catalog was left untouched. Check the URL or --min-version."
-        )
+    fresh = fetch_upstream_catalog(settings, minimum=minimum, prefer=cached)
     write_catalog(settings.catalog_path, fresh)
     summary = _summary(fresh, str(settings.catalog_path))
     summary["cached_kept"] = [str(tag) for tag in cached if fresh.find_patch(tag.short) == tag]

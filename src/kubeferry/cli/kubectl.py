@@ -24,7 +24,7 @@ def wrapper_environ(settings: Settings) -> dict[str, str]:
     return {**settings.environ, "HOME": str(settings.home)}
 
 
-def _config(settings: Settings) -> Any:
+def kuberlr_config(settings: Settings) -> Any:
     try:
         return load_config(wrapper_environ(settings), windows=settings.target_os == "windows")
     except ConfigError as exc:
@@ -41,7 +41,7 @@ def kubectl() -> None:
 @click.pass_obj
 def list_command(settings: Settings, as_json: bool) -> None:
     """kubectl binaries the wrapper and kuberlr can use, newest first."""
-    config = _config(settings)
+    config = kuberlr_config(settings)
     rows = []
     for arch in settings.arches:
         for item in list_kubectls(
@@ -80,7 +80,7 @@ def list_command(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def get(settings: Settings, versions: tuple[str, ...], as_json: bool) -> None:
     """Download kubectl VERSION (1.30 = newest 1.30 patch) into the kuberlr folder, verified."""
-    config = _config(settings)
+    config = kuberlr_config(settings)
     # kuberlr's KubeMirrorUrl (file or variable) counts unless KUBEFERRY_KUBECTL_MIRROR_URL is set.
     endpoints = Endpoints.from_environ(settings.environ, kube_mirror_url=config.mirror_url)
     http.ensure_online(settings.offline, endpoints.kubectl_mirror_url)
@@ -128,7 +128,7 @@ def which(settings: Settings, context: str | None, kubeconfig: str | None, as_js
     environ = wrapper_environ(settings)
     if settings.offline:
         environ["KUBEFERRY_OFFLINE"] = "1"
-    ctx = Context(_config(settings), environ, args)
+    ctx = Context(kuberlr_config(settings), environ, args)
     try:
         decision = decide(ctx)
     except NoKubectl as exc:

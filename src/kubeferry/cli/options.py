@@ -69,6 +69,9 @@ class Settings:
     endpoints: Endpoints
     os_given: bool = False
     arch_given: bool = False
+    target_oses: tuple[str, ...] = ()
+    home_given: bool = False
+    cache_dir_given: bool = False
 
     @property
     def arch(self) -> str:
@@ -85,13 +88,20 @@ class Settings:
         return kuberlr_dir(self.home, self.target_os, arch or self.arch)
 
 
-def _choose_os(value: str | None) -> str:
-    if value is None:
-        return host_os(sys.platform)
-    chosen = normalize_os(value)
-    if chosen is None:
-        raise click.BadParameter(f"{value!r}; use linux, darwin or windows", param_hint="--os")
-    return chosen
+def _choose_oses(values: Sequence[str]) -> tuple[str, ...]:
+    if not values:
+        return (host_os(sys.platform),)
+    chosen: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = normalize_os(part)
+            if name is None:
+                raise click.BadParameter(
+                    f"{part!r}; use linux, darwin or windows", param_hint="--os"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    return tuple(chosen)
 
 
 def _choose_arches(values: Sequence[str]) -> tuple[str, ...]:
@@ -113,13 +123,14 @@ def build_settings(
     environ: Mapping[str, str],
     cache_dir: str | None,
     home: str | None,
-    os_name: str | None,
+    os_names: Sequence[str],
     arches: Sequence[str],
     offline: bool,
     verbosity: int,
 ) -> Settings:
     """Resolve options and environment into Settings (CLI values beat the environment)."""
-    target_os = _choose_os(os_name)
+    target_oses = _choose_oses(os_names)
+    target_os = target_oses[0]
     resolved_home = Path(home).expanduser() if home else default_home(environ, Path.home())
     own_layout = home is None and target_os == host_os(sys.platform)
     cache_text = cache_dir or environ.get("KUBEFERRY_CACHE_DIR")
@@ -139,6 +150,9 @@ def build_settings(
         verbosity=verbosity,
         environ=environ,
         endpoints=Endpoints.from_environ(environ),
-        os_given=os_name is not None,
+        os_given=bool(os_names),
         arch_given=bool(arches),
+        target_oses=target_oses,
+        home_given=home is not None,
+        cache_dir_given=cache_dir is not None,
     )

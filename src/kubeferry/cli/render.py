@@ -40,6 +40,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
     return result
 
 
+def human_size(size: int) -> str:
+    """`1.5 GiB`, `320.0 MiB`, `12 B`."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
 def note(message: str, *, quiet: bool = False) -> None:
     """A line for the person on stderr (kept out of stdout so pipes stay clean)."""
     if not quiet:
