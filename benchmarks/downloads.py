@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fileserver
+from results import replace_section
 
 from kubeferry import http
 from kubeferry.download import DownloadJob, download_all
 from kubeferry.hashes import sha256_file
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MB = 1024 * 1024
 
 
@@ -207,15 +207,7 @@ Measured {time.strftime("%Y-%m-%d")} on {machine}, loopback, one run of the scri
 `cache add` time includes starting Python and the CLI (about 0.3 s), fetching the sums file and
 the binary, hashing while streaming and the final renames; curl only writes one file.
 """
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    marker = "## Downloads and verification"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    replace_section("## Downloads and verification", section)
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support import kubectl_binaries  # noqa: E402
 from tests.support.apiserver import ApiServer, cert_user, kubeconfig, make_pki  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from benchmarks.results import replace_section  # noqa: E402
 
 
 def median_ms(command: list[str], env: dict[str, str], runs: int) -> float:
@@ -97,15 +97,7 @@ The wrapper is started by the launcher `kubeferry shim install` writes (`python 
 processing); through pip's `kubeferry-kubectl` console script, site processing adds the cost of
 every `.pth` file installed.
 """
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    marker = "## kubectl wrapper"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    replace_section("## kubectl wrapper", section)
 
 
 if __name__ == "__main__":

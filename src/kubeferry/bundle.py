@@ -25,7 +25,6 @@ from kubeferry.catalog import (
     merge_catalogs,
     read_catalog,
     write_catalog,
-    write_text_atomically,
 )
 from kubeferry.download import DownloadJob, DownloadResult, Progress, download, run_parallel
 from kubeferry.endpoints import Endpoints
@@ -33,6 +32,7 @@ from kubeferry.errors import CatalogError, KubeferryError, UnsafePathError
 from kubeferry.hashes import parse_sums, sha256_file
 from kubeferry.kubectls import expected_digest
 from kubeferry.manifest import MANIFEST_NAME, Manifest, ManifestFile, classify, parse_manifest
+from kubeferry.textfiles import read_text, write_text_atomically
 from kubeferry.versions import K3sTag
 
 ProgressFactory = Callable[[str], Progress | None]
@@ -125,16 +125,11 @@ class VerifyReport:
 def read_manifest(folder: Path) -> Manifest:
     """The bundle's manifest; a clear error when it is missing or broken."""
     path = folder / MANIFEST_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise CatalogError(
-            f"{path} does not exist: {folder} is not a kubeferry bundle (or its "
-            "creation did not finish; run 'kubeferry bundle create' again).",
-            path=path,
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"cannot read {path}: {exc}", path=path) from exc
+    text = read_text(
+        path,
+        missing=f"{folder} is not a kubeferry bundle (or its creation did not finish; run "
+        "'kubeferry bundle create' again).",
+    )
     return parse_manifest(text, source=str(path))
 
 

@@ -10,9 +10,7 @@ minimum, and only channels whose version is in the list. The file I/O at the bot
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +19,7 @@ from typing import Any, Final
 
 from kubeferry.errors import CatalogError, NotFoundError
 from kubeferry.platforms import ARCHITECTURES, K3sAssets
+from kubeferry.textfiles import read_text, write_text_atomically
 from kubeferry.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
@@ -290,16 +289,11 @@ def parse_catalog(
 
 def read_catalog(path: Path, *, minimum: KubeVersion = DEFAULT_MINIMUM_VERSION) -> Catalog:
     """Read a catalog file; CatalogError names the file when it cannot be used."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise CatalogError(
-            f"{path} does not exist. Run 'kubeferry catalog update' (online) or "
-            "'kubeferry bundle install' (offline) to create it.",
-            path=path,
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"cannot read {path}: {exc}", path=path) from exc
+    text = read_text(
+        path,
+        missing="Run 'kubeferry catalog update' (online) or 'kubeferry bundle install' (offline) "
+        "to create it.",
+    )
     return parse_catalog(text, source=str(path), minimum=minimum)
 
 
@@ -307,21 +301,6 @@ def default_catalog() -> Catalog:
     """The catalog shipped inside the package (see scripts/regenerate_default_catalog.py)."""
     text = resources.files("kubeferry").joinpath("data", CATALOG_FILE_NAME).read_text("utf-8")
     return parse_catalog(text, source="the embedded default catalog")
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_catalog(path: Path, catalog: Catalog) -> None:

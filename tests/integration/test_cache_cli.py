@@ -181,6 +181,7 @@ def test_unlisted_tag_is_added_to_the_catalog(cli: Cli, server: LocalUpstream) -
         "channels": [],
         "cached": True,
         "listed": True,
+        "kubectl": None,
     }
 
 

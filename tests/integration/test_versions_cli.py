@@ -47,6 +47,7 @@ def test_online_lists_the_catalog_with_channels_and_cached_flags(cli: Cli, cache
         "channels": [],
         "cached": True,
         "listed": False,
+        "kubectl": None,
     }
     assert len(rows) == 117
     assert data["versions"][0]["tag"] == "v1.99.0+k3s1"  # newest first
@@ -95,3 +96,12 @@ def test_offline_with_an_empty_cache_says_what_to_do(cli: Cli) -> None:
     result = cli("versions", "--offline")
     assert result.code == 0
     assert "no verified version" in result.stdout and "bundle install" in result.stdout
+
+
+def test_versions_says_which_kubectl_covers_each(cli: Cli, cached: dict) -> None:
+    local = cli.home / ".kuberlr" / "linux-amd64"
+    local.mkdir(parents=True)
+    (local / "kubectl1.32.4").write_text("")  # a name is all the listing reads
+    rows = cli("--offline", "versions", "--json", env={"KUBERLR_SYSTEMPATH": "/nonexistent"})
+    kubectl = {r["tag"]: r["kubectl"] for r in rows.json()["versions"]}
+    assert kubectl == {"v1.99.0+k3s1": None, "v1.33.3+k3s1": "1.32.4"}

@@ -21,11 +21,11 @@ from kubeferry.catalog import (
     read_catalog,
     releases_from_pages,
     write_catalog,
-    write_text_atomically,
 )
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import emit, note
 from kubeferry.errors import CatalogError, KubeferryError
+from kubeferry.textfiles import write_text_atomically
 from kubeferry.upstream import Upstream
 from kubeferry.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
 

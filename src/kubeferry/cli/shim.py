@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 import kubeferry
-from kubeferry.catalog import write_text_atomically
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import note
+from kubeferry.textfiles import write_text_atomically
 
 LAUNCHER = """#!{python} -S
 # kubectl -> the kubeferry wrapper. Written by 'kubeferry shim install'. `-S` skips site

@@ -11,8 +11,11 @@ from rich.console import Console
 from kubeferry.cache import verified_tags
 from kubeferry.catalog import Catalog
 from kubeferry.cli.catalog import load_catalog
+from kubeferry.cli.kubectl import kuberlr_config
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import emit, table
+from kubeferry.shim.choose import Binary, choose, format_version
+from kubeferry.shim.finder import all_binaries
 from kubeferry.versions import K3sTag
 
 
@@ -24,6 +27,7 @@ class VersionChoice:
     channels: tuple[str, ...]
     cached: bool
     listed: bool
+    kubectl: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -33,11 +37,16 @@ class VersionChoice:
             "channels": list(self.channels),
             "cached": self.cached,
             "listed": self.listed,
+            "kubectl": self.kubectl,
         }
 
 
 def available_versions(
-    catalog: Catalog, cached: list[K3sTag], *, offline: bool
+    catalog: Catalog,
+    cached: list[K3sTag],
+    *,
+    offline: bool,
+    kubectls: list[Binary] | None = None,
 ) -> list[VersionChoice]:
     """Online: the catalog. Offline: only cached tags, listed or not. Newest first."""
     labels = catalog.labels_by_short()
@@ -53,10 +62,16 @@ def available_versions(
             channels=tuple(labels.get(tag.short, ()) if listed.get(tag.short) == tag else ()),
             cached=tag in cached_set,
             listed=listed.get(tag.short) == tag,
+            kubectl=_fitting(tag, kubectls or []),
         )
         for tag in chosen
     ]
     return sorted(choices, key=lambda choice: choice.tag.sort_key(), reverse=True)
+
+
+def _fitting(tag: K3sTag, kubectls: list[Binary]) -> str | None:
+    found = choose((tag.major, tag.minor, tag.patch), kubectls)
+    return format_version(found[0]) if found else None
 
 
 @click.command()
@@ -66,7 +81,11 @@ def versions(settings: Settings, as_json: bool) -> None:
     """List the k3s versions to choose from (offline: only verified cached ones)."""
     catalog, source = load_catalog(settings)
     cached = verified_tags(settings.cache_dir, settings.arch)
-    choices = available_versions(catalog, cached, offline=settings.offline)
+    config = kuberlr_config(settings)
+    binaries = all_binaries(
+        str(settings.kuberlr_dir()), config.system_path, windows=settings.target_os == "windows"
+    )
+    choices = available_versions(catalog, cached, offline=settings.offline, kubectls=binaries)
     data = {
         "offline": settings.offline,
         "catalog": source,
@@ -83,11 +102,12 @@ def versions(settings: Settings, as_json: bool) -> None:
                 str(c.tag),
                 ", ".join(c.channels),
                 "yes" if c.cached else "",
+                c.kubectl or "",
                 "" if c.listed else "not in catalog",
             )
             for c in choices
         ]
-        console.print(table(("VERSION", "CHANNELS", "CACHED", "NOTE"), rows))
+        console.print(table(("VERSION", "CHANNELS", "CACHED", "KUBECTL", "NOTE"), rows))
         if settings.offline and not choices:
             console.print(
                 f"no verified version in {settings.cache_dir / 'k3s'}; "
