@@ -27,7 +27,6 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fileserver
 from results import replace_section
 
 from kubeferry import http
@@ -35,6 +34,24 @@ from kubeferry.download import DownloadJob, download_all
 from kubeferry.hashes import sha256_file
 
 MB = 1024 * 1024
+
+
+class Server:
+    """benchmarks/fileserver.py in its own process, so it never shares a GIL with what it feeds."""
+
+    def __init__(self, root: Path, rate_mbps: float = 0.0) -> None:
+        script = Path(__file__).resolve().parent / "fileserver.py"
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), str(root), "--rate", str(rate_mbps)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+
+    def shutdown(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
 def make_release(root: Path, tag: str, images_mb: int) -> Path:
@@ -75,6 +92,11 @@ def reset(url: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{url}/__reset", method="POST"))  # noqa: S310
 
 
+def root_images(work: Path, tag: str) -> Path:
+    """The served images file (the server's root is beside the work folder)."""
+    return work.parent / "srv" / "k3s" / tag / "k3s-airgap-images-amd64.tar.zst"
+
+
 def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: int) -> dict:
     images_url = f"{url}/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
     curl, ours = [], []
@@ -100,8 +122,20 @@ def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: 
             )
         )
         shutil.rmtree(cache)
-    c, k = statistics.median(curl), statistics.median(ours)
+    engine = []
+    with http.open_client() as client:
+        for run in range(3):
+            target = work / f"engine-{run}"
+            job = DownloadJob(images_url, target, sha256=sha256_file(root_images(work, tag)))
+            began = time.perf_counter()
+            download_all(client, [job])
+            engine.append(time.perf_counter() - began)
+            target.unlink()
+    c, k, e = statistics.median(curl), statistics.median(ours), statistics.median(engine)
     return {
+        "engine_s": e,
+        "engine_MBps": size / MB / e,
+        "engine_ratio": c / e,
         "curl_s": c,
         "kubeferry_s": k,
         "curl_MBps": size / MB / c,
@@ -116,7 +150,8 @@ def bench_parallel(root: Path, work: Path) -> dict:
         with (root / name).open("wb") as out:
             for _ in range(100):
                 out.write(os.urandom(MB))
-    server, url = fileserver.start(root, rate_mbps=100)
+    server = Server(root, rate_mbps=100)
+    url = server.url
     digests = {n: sha256_file(root / n) for n in names}
     timings = {}
     with http.open_client() as client:
@@ -136,7 +171,8 @@ def bench_parallel(root: Path, work: Path) -> dict:
 
 
 def bench_resume(root: Path, work: Path, env: dict[str, str], tag: str, size: int) -> dict:
-    server, url = fileserver.start(root, rate_mbps=150)
+    server = Server(root, rate_mbps=150)
+    url = server.url
     env = {**env, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s"}
     cache = work / "resume-cache"
     part = cache / "k3s" / f"tmp-{tag}-kubeferry" / ".k3s-airgap-images-amd64.tar.zst.part"
@@ -199,6 +235,7 @@ Measured {time.strftime("%Y-%m-%d")} on {machine}, loopback, one run of the scri
 | what | kubeferry | reference | result | goal |
 |---|---|---|---|---|
 | `cache add` with a {args.size_mb} MB images file vs `curl -o` of that file (median of 3) | {t["kubeferry_s"]:.2f} s ({t["kubeferry_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s ({t["curl_MBps"]:.0f} MB/s) | {t["ratio"]:.2f}x | >= 0.95x |
+| the download engine alone (in-process `download()`, sha256 while streaming) vs curl | {t["engine_s"]:.2f} s ({t["engine_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s | {t["engine_ratio"]:.2f}x | |
 | three 100 MB files, server at 100 MB/s per connection | {p["parallel_s"]:.2f} s in parallel | {p["sequential_s"]:.2f} s one after another | {p["speedup"]:.2f}x faster | parallel wins |
 | SIGKILL at half, rerun: bytes fetched twice | {r["fetched_twice_share"] * 100:.2f} % of the file | killed at {r["killed_at_bytes"] / MB:.0f} MB; rerun fetched {r["second_run_bytes"] / MB:.0f} MB | rerun exit {r["rerun_exit"]} | <= 1 % |
 | sha256 of the {args.size_mb} MB file, page cache warm (median of 3) | {v["kubeferry_s"]:.2f} s ({v["kubeferry_MBps"]:.0f} MB/s) | sha256sum {v["sha256sum_s"]:.2f} s ({v["sha256sum_MBps"]:.0f} MB/s) | {v["ratio"]:.2f}x | >= 0.9x |
@@ -222,7 +259,8 @@ def main() -> int:
         tag, big_tag = "v1.33.3+k3s1", "v1.32.7+k3s1"
         images = make_release(root, tag, args.size_mb)
         make_release(root, big_tag, args.rss_size_mb)
-        server, url = fileserver.start(root)
+        server = Server(root)
+        url = server.url
         env = {**os.environ, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s", "HOME": str(work)}
         size = images.stat().st_size
         results = {}

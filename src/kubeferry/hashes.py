@@ -89,9 +89,10 @@ def sha256_file(path: Path) -> str:
 class HashingWriter:
     """Appends to a file and hashes it in a second thread, so the network never waits on disk.
 
-    Bytes are gathered into 1 MiB blocks (hashlib and file writes release the GIL on blocks that
-    large); at most `depth` blocks wait, so memory stays flat. `close()` writes everything that
-    was fed, even after a failed read, so a resumed download loses nothing.
+    Chunks are handed over in batches of about 1 MiB, without copying (hashlib and file writes
+    release the GIL on chunks that large); at most `depth` batches wait, so memory stays flat.
+    `close()` writes everything that was fed, even after a failed read, so a resumed download
+    loses nothing.
     """
 
     def __init__(
@@ -99,20 +100,22 @@ class HashingWriter:
     ) -> None:
         self._file = path.open(mode)
         self._hashers = list(hashers.values())
-        self._pending = bytearray()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        while (block := self._queue.get()) is not None:
+        while (blocks := self._queue.get()) is not None:
             if self._error is not None:
                 continue
             try:
-                self._file.write(block)
-                for hasher in self._hashers:
-                    hasher.update(block)
+                for block in blocks:
+                    self._file.write(block)
+                    for hasher in self._hashers:
+                        hasher.update(block)
             except BaseException as exc:  # handed to the caller in feed() or close()
                 self._error = exc
 
@@ -120,16 +123,17 @@ class HashingWriter:
         """Queue `data` for writing and hashing."""
         if self._error is not None:
             raise self._error
-        self._pending += data
-        if len(self._pending) >= CHUNK_SIZE:
-            self._queue.put(bytes(self._pending))
-            self._pending.clear()
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= CHUNK_SIZE:
+            self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
 
     def close(self) -> None:
         """Write what is left, wait for the thread, close the file; raise a write error."""
         if self._pending:
-            self._queue.put(bytes(self._pending))
-            self._pending.clear()
+            self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
         self._queue.put(None)
         self._thread.join()
         self._file.close()

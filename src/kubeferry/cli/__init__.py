@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -14,8 +15,33 @@ from kubeferry.cli.options import build_settings, hoist_global_options
 from kubeferry.cli.render import CommandFailed
 from kubeferry.errors import KubeferryError
 
+COMMANDS = {
+    "bundle": "kubeferry.cli.bundle:bundle",
+    "cache": "kubeferry.cli.cache:cache",
+    "catalog": "kubeferry.cli.catalog:catalog",
+    "doctor": "kubeferry.cli.doctor:doctor",
+    "kubectl": "kubeferry.cli.kubectl:kubectl",
+    "shim": "kubeferry.cli.shim:shim",
+    "versions": "kubeferry.cli.versions:versions",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (each costs startup time)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kubeferry")
 @click.option("--cache-dir", metavar="DIR", help="Rancher Desktop cache folder (default: per OS).")
 @click.option("--home", metavar="DIR", help="The home whose .kuberlr (and default cache) is used.")
@@ -57,21 +83,6 @@ def cli(
         offline=offline,
         verbosity=-1 if quiet else verbose,
     )
-
-
-def _register() -> None:
-    from kubeferry.cli import bundle, cache, catalog, doctor, kubectl, shim, versions
-
-    cli.add_command(catalog.catalog)
-    cli.add_command(versions.versions)
-    cli.add_command(cache.cache)
-    cli.add_command(kubectl.kubectl)
-    cli.add_command(shim.shim)
-    cli.add_command(bundle.bundle)
-    cli.add_command(doctor.doctor)
-
-
-_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

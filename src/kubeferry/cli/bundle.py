@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
-from rich.console import Console
 
 from kubeferry import __version__, http
 from kubeferry.bundle import (
@@ -39,6 +38,9 @@ from kubeferry.kubectls import resolve_kubectl_version
 from kubeferry.manifest import build_manifest
 from kubeferry.platforms import K3sAssets
 from kubeferry.versions import K3sTag, KubeVersion
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.group()

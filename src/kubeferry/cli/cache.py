@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.cli import cache_fill
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def report_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:

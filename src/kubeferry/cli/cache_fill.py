@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry import http
 from kubeferry.cache import CachedVersion
@@ -19,6 +18,9 @@ from kubeferry.cli.render import emit
 from kubeferry.download import run_parallel
 from kubeferry.errors import OfflineError
 from kubeferry.versions import K3sTag
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def fill_result_dict(result: FillResult) -> dict[str, Any]:

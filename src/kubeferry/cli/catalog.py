@@ -6,10 +6,9 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry import http
 from kubeferry.cache import cached_folder_tags
@@ -23,11 +22,14 @@ from kubeferry.catalog import (
     write_catalog,
 )
 from kubeferry.cli.options import Settings
-from kubeferry.cli.render import emit, note
+from kubeferry.cli.render import emit, note, stderr_console
 from kubeferry.errors import CatalogError, KubeferryError
 from kubeferry.textfiles import write_text_atomically
 from kubeferry.upstream import Upstream
 from kubeferry.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def load_catalog(settings: Settings, *, warn: bool = True) -> tuple[Catalog, str]:
@@ -206,4 +208,4 @@ def convert(
     write_text_atomically(destination, catalog_to_json(result))
     summary = _summary(result, str(destination))
     if settings.verbosity >= 0:
-        _print_summary(summary)(Console(stderr=True, highlight=False))
+        _print_summary(summary)(stderr_console())

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry.cache import list_cached
 from kubeferry.catalog import read_catalog
@@ -17,6 +16,9 @@ from kubeferry.cli.render import CommandFailed, emit, table
 from kubeferry.doctor import Inputs, Report, diagnose
 from kubeferry.errors import CatalogError
 from kubeferry.kubectls import list_kubectls
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _catalog_problem(settings: Settings) -> str | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry import http
 from kubeferry.cli.options import Settings
@@ -17,6 +16,9 @@ from kubeferry.kubectls import download_kubectl, list_kubectls, resolve_kubectl_
 from kubeferry.shim.choose import format_version
 from kubeferry.shim.config import ConfigError, load_config
 from kubeferry.shim.decide import Context, NoKubectl, decide
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def wrapper_environ(settings: Settings) -> dict[str, str]:

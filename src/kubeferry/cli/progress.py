@@ -5,19 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from kubeferry.cli.render import is_terminal, stderr_console
 from kubeferry.download import Progress as ProgressCallback
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class Board:
@@ -49,6 +43,15 @@ def progress_board(*, enabled: bool) -> Iterator[Board]:
     if not (enabled and is_terminal()):
         yield Board(None)
         return
+    from rich.progress import (  # only on a terminal: rich costs every command ~40 ms
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

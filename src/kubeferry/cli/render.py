@@ -5,20 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 def stdout_console() -> Console:
     """A console on stdout; plain when not a terminal."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def stderr_console() -> Console:
     """A console on stderr for notes and progress."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -32,6 +38,8 @@ def emit(data: Any, *, as_json: bool, text: Callable[[Console], None]) -> None:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
     """A plain table with the given headers."""
+    from rich.table import Table
+
     result = Table(title=title, show_edge=False, header_style="bold", box=None, pad_edge=False)
     for header in headers:
         result.add_column(header)

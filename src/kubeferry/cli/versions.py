@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kubeferry.cache import verified_tags
 from kubeferry.catalog import Catalog
@@ -17,6 +16,9 @@ from kubeferry.cli.render import emit, table
 from kubeferry.shim.choose import Binary, choose, format_version
 from kubeferry.shim.finder import all_binaries
 from kubeferry.versions import K3sTag
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
