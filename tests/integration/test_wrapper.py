@@ -328,3 +328,31 @@ def test_kubeferry_kubectl_get_list_which(
     assert which.json()["path"] == str(wrapper.local_dir / "kubectl1.31.9")
     assert which.json()["server"] == "1.31.2"
     assert any("same minor" in r for r in which.json()["reasons"])
+
+
+def test_token_file_and_insecure_cluster(wrapper: Wrapper, pki: Pki, cluster, real_kubectls,
+                                         tmp_path: Path) -> None:
+    api = cluster("v1.33.2+k3s1")
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    config = _config(wrapper, pki, {"k": (api, {"tokenFile": str(token_file)})}, "k")
+    document = config.read_text().replace("certificate-authority-data", "insecure-skip-tls-verify")
+    config.write_text(document.replace(pki.b64("ca.crt"), "true"))
+    wrapper.provide("1.29.4", "1.33.9", store=real_kubectls)
+    which = wrapper.cli("kubectl", "which", "--json", env=wrapper.env)
+    assert which.code == 0, which.stderr
+    assert which.json()["server"] == "1.33.2" and which.json()["version"] == "1.33.9"
+
+
+def test_shim_install_warns_about_a_shadowing_kubectl(cli: Cli, tmp_path: Path) -> None:
+    first, ours = tmp_path / "first", tmp_path / "ours"
+    first.mkdir()
+    (first / "kubectl").write_text("#!/bin/sh\n")
+    (first / "kubectl").chmod(0o755)
+    path = f"{first}{os.pathsep}{ours}{os.pathsep}/usr/bin"
+    result = cli("shim", "install", "--dir", str(ours), env={"PATH": path})
+    assert result.code == 0
+    assert f"{first / 'kubectl'} comes first on PATH and shadows {ours / 'kubectl'}" in result.stderr
+    again = cli("shim", "install", "--dir", str(first), env={"PATH": path})
+    assert again.code == 1 and "is not the kubeferry wrapper" in again.stderr
+    assert (first / "kubectl").read_text() == "#!/bin/sh\n"

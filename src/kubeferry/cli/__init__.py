@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"kubeferry: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except KubeferryError as exc:
         if verbose:

@@ -164,7 +164,11 @@ def create(
         files, kubectls = plan_bundle(client, settings, tags, kubectl_choice)
         plan = _plan_dict(files, tags, kubectls, settings)
         if dry_run:
-            emit(plan, as_json=as_json, text=lambda console: _draw_plan(console, plan, folder))
+            emit(
+                plan,
+                as_json=as_json,
+                text=lambda console: _draw_plan(console, plan, folder, urls=settings.verbosity > 0),
+            )
             return
         folder.mkdir(parents=True, exist_ok=True)
         with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
@@ -191,12 +195,17 @@ def create(
     emit(data, as_json=as_json, text=draw)
 
 
-def _draw_plan(console: Console, plan: dict[str, Any], folder: Path) -> None:
+def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bool) -> None:
+    """The plan as a table; the source URLs with -v (they are long) and always in --json."""
     rows = [
-        (f["path"], human_size(f["size"]) if f["size"] is not None else "?", f["url"])
+        (
+            f["path"],
+            human_size(f["size"]) if f["size"] is not None else "?",
+            *([f["url"]] if urls else []),
+        )
         for f in plan["files"]
     ]
-    console.print(table(("FILE", "SIZE", "FROM"), rows))
+    console.print(table(("FILE", "SIZE", *(["FROM"] if urls else [])), rows))
     unknown = f" (+{plan['unknown_sizes']} of unknown size)" if plan["unknown_sizes"] else ""
     console.print(
         f"plan for {folder}: {len(rows)} files, {human_size(plan['total_bytes'])}"
@@ -218,9 +227,10 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
         console.print(f"BAD  {path}: {why}")
     for path in report.extra:
         console.print(f"note {path} is not in the manifest (ignored)")
-    state = "verified" if not report.bad else f"{len(report.bad)} bad"
+    state = "OK" if not report.bad else f"{len(report.bad)} bad or missing"
     console.print(
-        f"bundle {folder}: {len(report.ok)} of {len(report.manifest.files)} files verified; {state}"
+        f"bundle {folder}: {len(report.ok)} of {len(report.manifest.files)} files match the "
+        f"manifest; {state}"
     )
 
 
