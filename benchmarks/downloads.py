@@ -34,6 +34,7 @@ from kubeferry.download import DownloadJob, download_all
 from kubeferry.hashes import sha256_file
 
 MB = 1024 * 1024
+RUNS = 5  # medians of five: two cores shared with the server make single runs noisy
 
 
 class Server:
@@ -100,7 +101,7 @@ def root_images(work: Path, tag: str) -> Path:
 def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: int) -> dict:
     images_url = f"{url}/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
     curl, ours = [], []
-    for run in range(3):
+    for run in range(RUNS):
         out = work / f"curl-{run}"
         curl.append(timed(["curl", "-sf", "-o", str(out), images_url]))
         out.unlink()
@@ -124,7 +125,7 @@ def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: 
         shutil.rmtree(cache)
     engine = []
     with http.open_client() as client:
-        for run in range(3):
+        for run in range(RUNS):
             target = work / f"engine-{run}"
             job = DownloadJob(images_url, target, sha256=sha256_file(root_images(work, tag)))
             began = time.perf_counter()
@@ -202,7 +203,7 @@ def bench_resume(root: Path, work: Path, env: dict[str, str], tag: str, size: in
 def bench_verify(images: Path, size: int) -> dict:
     sha256_file(images)  # warm the page cache
     ours, theirs = [], []
-    for _ in range(3):
+    for _ in range(RUNS):
         began = time.perf_counter()
         sha256_file(images)
         ours.append(time.perf_counter() - began)
@@ -234,15 +235,20 @@ Measured {time.strftime("%Y-%m-%d")} on {machine}, loopback, one run of the scri
 
 | what | kubeferry | reference | result | goal |
 |---|---|---|---|---|
-| `cache add` with a {args.size_mb} MB images file vs `curl -o` of that file (median of 3) | {t["kubeferry_s"]:.2f} s ({t["kubeferry_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s ({t["curl_MBps"]:.0f} MB/s) | {t["ratio"]:.2f}x | >= 0.95x |
+| `cache add` with a {args.size_mb} MB images file vs `curl -o` of that file (median of 5) | {t["kubeferry_s"]:.2f} s ({t["kubeferry_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s ({t["curl_MBps"]:.0f} MB/s) | {t["ratio"]:.2f}x | >= 0.95x |
 | the download engine alone (in-process `download()`, sha256 while streaming) vs curl | {t["engine_s"]:.2f} s ({t["engine_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s | {t["engine_ratio"]:.2f}x | |
 | three 100 MB files, server at 100 MB/s per connection | {p["parallel_s"]:.2f} s in parallel | {p["sequential_s"]:.2f} s one after another | {p["speedup"]:.2f}x faster | parallel wins |
 | SIGKILL at half, rerun: bytes fetched twice | {r["fetched_twice_share"] * 100:.2f} % of the file | killed at {r["killed_at_bytes"] / MB:.0f} MB; rerun fetched {r["second_run_bytes"] / MB:.0f} MB | rerun exit {r["rerun_exit"]} | <= 1 % |
-| sha256 of the {args.size_mb} MB file, page cache warm (median of 3) | {v["kubeferry_s"]:.2f} s ({v["kubeferry_MBps"]:.0f} MB/s) | sha256sum {v["sha256sum_s"]:.2f} s ({v["sha256sum_MBps"]:.0f} MB/s) | {v["ratio"]:.2f}x | >= 0.9x |
+| sha256 of the {args.size_mb} MB file, page cache warm (median of 5) | {v["kubeferry_s"]:.2f} s ({v["kubeferry_MBps"]:.0f} MB/s) | sha256sum {v["sha256sum_s"]:.2f} s ({v["sha256sum_MBps"]:.0f} MB/s) | {v["ratio"]:.2f}x | >= 0.9x |
 | peak RSS of `cache add` downloading a {args.rss_size_mb} MB images file | {m["peak_rss_MB"]:.0f} MB | | exit {m["exit"]} | < 100 MB |
 
-`cache add` time includes starting Python and the CLI (about 0.3 s), fetching the sums file and
-the binary, hashing while streaming and the final renames; curl only writes one file.
+`cache add` time includes a fixed start cost of about 0.45 s (the interpreter, click, httpx and
+httpcore imports, the TLS context) plus fetching the sums file and the binary and the final
+renames; curl only writes one file. On loopback the transfer itself takes about a second, so
+the start cost decides the ratio; the engine row shows the transfer alone. The machine has two
+cores shared by the server, the reader and the hashing thread: this is CPU-bound, where a real
+mirror is network-bound. Runs on this machine vary by about ±25 %: the engine row measured
+0.56x to 0.92x of curl across five runs of the script on the same day.
 """
     replace_section("## Downloads and verification", section)
 
