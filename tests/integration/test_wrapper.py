@@ -330,8 +330,9 @@ def test_kubeferry_kubectl_get_list_which(
     assert any("same minor" in r for r in which.json()["reasons"])
 
 
-def test_token_file_and_insecure_cluster(wrapper: Wrapper, pki: Pki, cluster, real_kubectls,
-                                         tmp_path: Path) -> None:
+def test_token_file_and_insecure_cluster(
+    wrapper: Wrapper, pki: Pki, cluster, real_kubectls, tmp_path: Path
+) -> None:
     api = cluster("v1.33.2+k3s1")
     token_file = tmp_path / "token"
     token_file.write_text("s3cret\n")
@@ -352,7 +353,9 @@ def test_shim_install_warns_about_a_shadowing_kubectl(cli: Cli, tmp_path: Path) 
     path = f"{first}{os.pathsep}{ours}{os.pathsep}/usr/bin"
     result = cli("shim", "install", "--dir", str(ours), env={"PATH": path})
     assert result.code == 0
-    assert f"{first / 'kubectl'} comes first on PATH and shadows {ours / 'kubectl'}" in result.stderr
+    assert (
+        f"{first / 'kubectl'} comes first on PATH and shadows {ours / 'kubectl'}" in result.stderr
+    )
     again = cli("shim", "install", "--dir", str(first), env={"PATH": path})
     assert again.code == 1 and "is not the kubeferry wrapper" in again.stderr
     assert (first / "kubectl").read_text() == "#!/bin/sh\n"

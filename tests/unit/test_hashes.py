@@ -19,8 +19,13 @@ def test_text_and_binary_mode_lines() -> None:
 
 @pytest.mark.parametrize(
     ("text", "words"),
-    [("", "lists no files"), ("\n \n", "lists no files"), (f"{A[:60]}  k3s\n", "line 1"),
-     (f"{A}  ../../etc/passwd\n", "not a plain file name"), ("<html>oops</html>", "line 1")],
+    [
+        ("", "lists no files"),
+        ("\n \n", "lists no files"),
+        (f"{A[:60]}  k3s\n", "line 1"),
+        (f"{A}  ../../etc/passwd\n", "not a plain file name"),
+        ("<html>oops</html>", "line 1"),
+    ],
     ids=["empty", "blank-lines", "short-digest", "path-in-name", "html"],
 )
 def test_bad_sums_files(text: str, words: str) -> None:
