@@ -207,11 +207,10 @@ def place_file(source: Path, destination: Path, *, executable: bool) -> None:
         raise
 
 
-def install_targets(
-    entry: ManifestFile, parts: tuple[str, ...], cache_dir: Path, home: Path, kubectl_dirs: set[str]
+def install_target(
+    kind: str, parts: tuple[str, ...], cache_dir: Path, home: Path, kubectl_dirs: set[str]
 ) -> Path | None:
     """Where a bundle file goes; None when it is not for this target (another OS or arch)."""
-    kind = classify(entry.path, source=MANIFEST_NAME)[0]
     if kind == "k3s":
         return cache_dir / "k3s" / parts[1] / parts[2]
     if kind == "kubectl":
@@ -225,8 +224,8 @@ def install_bundle(
     """Place a verified bundle; merge its catalog into the cache's."""
     result = InstallReport()
     for entry in report.manifest.files:
-        _, parts = classify(entry.path, source=str(folder / MANIFEST_NAME))
-        target = install_targets(entry, parts, cache_dir, home, kubectl_dirs)
+        kind, parts = classify(entry.path, source=str(folder / MANIFEST_NAME))
+        target = install_target(kind, parts, cache_dir, home, kubectl_dirs)
         if target is None:
             if parts[0] == "kuberlr":
                 result.skipped.append((entry.path, "another OS or arch than the target"))

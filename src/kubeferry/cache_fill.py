@@ -65,14 +65,15 @@ class Filler:
             report = inspect_folder(tag, folder, arch)
             if report.state is State.OK:
                 return FillResult(tag, arch, folder, (), 0, already_cached=True)
-            return self._repair(report)
+            return self.repair(report)
         staging = self.staging_folder(tag)
         results = self._fetch_into(staging, tag, arch, refetch_sums=True, wanted=None)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(folder)
         return _result(tag, arch, folder, results)
 
-    def _repair(self, report: CachedVersion) -> FillResult:
+    def repair(self, report: CachedVersion) -> FillResult:
+        """Download again the files `report` found bad or missing, each verified in place."""
         assets = K3sAssets(report.arch)
         bad = set(report.bad_files)
         refetch_sums = assets.sums in bad
@@ -112,6 +113,9 @@ class Filler:
         self, folder: Path, tag: K3sTag, arch: str, *, refetch_sums: bool, wanted: set[str] | None
     ) -> list[DownloadResult]:
         assets = K3sAssets(arch)
+        # A staging folder may hold finished files from a killed run (hash them, keep the good);
+        # a repair replaces files already known to be bad (no point hashing them again).
+        resume = wanted is None
         folder.mkdir(parents=True, exist_ok=True)
         results: list[DownloadResult] = []
         sums_path = folder / assets.sums
@@ -128,12 +132,14 @@ class Filler:
         def binary() -> list[DownloadResult]:
             expected = _listed(digests, assets.binary, assets.sums)
             return [
-                self._get(tag, assets.binary, folder / assets.binary, expected, keep_existing=True)
+                self._get(
+                    tag, assets.binary, folder / assets.binary, expected, keep_existing=resume
+                )
             ]
 
         def images() -> list[DownloadResult]:
             names = [existing_images] if existing_images else list(assets.images)
-            return [self._get_images(tag, folder, names, digests, assets)]
+            return [self._get_images(tag, folder, names, digests, assets, resume=resume)]
 
         tasks = [task for task, want in ((binary, want_binary), (images, want_images)) if want]
         for group in run_parallel(tasks, workers=self.workers):
@@ -148,6 +154,8 @@ class Filler:
         names: list[str],
         digests: dict[str, str],
         assets: K3sAssets,
+        *,
+        resume: bool,
     ) -> DownloadResult:
         """The first images archive listed in the sums file that the server has."""
         listed = [name for name in names if name in digests]
@@ -155,7 +163,7 @@ class Filler:
             _listed(digests, names[0], assets.sums)
         for index, name in enumerate(listed):
             try:
-                return self._get(tag, name, folder / name, digests[name], keep_existing=True)
+                return self._get(tag, name, folder / name, digests[name], keep_existing=resume)
             except NotFoundError:
                 discard_partial(folder / name)
                 if index == len(listed) - 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -306,8 +306,3 @@ def default_catalog() -> Catalog:
 def write_catalog(path: Path, catalog: Catalog) -> None:
     """Write a catalog atomically in Rancher Desktop's format."""
     write_text_atomically(path, catalog_to_json(catalog))
-
-
-def tags_of(values: Sequence[str]) -> list[K3sTag]:
-    """Parse tags, skipping anything that is not one."""
-    return [tag for value in values if (tag := parse_k3s_tag(value))]

@@ -18,7 +18,7 @@ from kubeferry.endpoints import Endpoints
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
 from kubeferry.hashes import parse_digest_file
 from kubeferry.platforms import kubectl_file_name
-from kubeferry.shim.finder import binaries_in
+from kubeferry.shim.finder import all_binaries
 from kubeferry.versions import KubeVersion, parse_kube_version
 
 
@@ -32,16 +32,11 @@ class LocalKubectl:
 
 
 def list_kubectls(local_dir: Path, system_path: str | None, *, windows: bool) -> list[LocalKubectl]:
-    """Binaries in the kuberlr folder, then in SystemPath, newest first."""
+    """Binaries in the kuberlr folder, then in SystemPath, newest first (the wrapper's scan)."""
     found = [
-        LocalKubectl(KubeVersion(*v), Path(p), False)
-        for v, p in binaries_in(str(local_dir), windows=windows)
+        LocalKubectl(KubeVersion(*version), Path(path), Path(path).parent != local_dir)
+        for version, path in all_binaries(str(local_dir), system_path or "", windows=windows)
     ]
-    if system_path and Path(system_path) != local_dir:
-        found += [
-            LocalKubectl(KubeVersion(*v), Path(p), True)
-            for v, p in binaries_in(system_path, windows=windows)
-        ]
     return sorted(found, key=lambda item: (item.version.sort_key(), not item.system), reverse=True)
 
 

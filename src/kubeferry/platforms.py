@@ -123,11 +123,3 @@ def kubectl_file_name(version: str, target_os: str) -> str:
     """kuberlr's name for a downloaded kubectl: `kubectl1.30.6` (`.exe` on Windows)."""
     suffix = ".exe" if target_os == "windows" else ""
     return f"kubectl{version}{suffix}"
-
-
-def default_home(environ: Mapping[str, str], fallback: Path) -> Path:
-    """`$HOME`, else `%USERPROFILE%` (kuberlr's rule), else `fallback`."""
-    for key in ("HOME", "USERPROFILE"):
-        if environ.get(key):
-            return Path(environ[key])
-    return fallback

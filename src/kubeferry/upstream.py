@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -30,7 +30,6 @@ class Upstream:
     endpoints: Endpoints
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    waited: list[float] = field(default_factory=list)
 
     def fetch_channels(self) -> Mapping[str, Any]:
         """The channel collection as JSON."""
@@ -79,7 +78,6 @@ class Upstream:
                 return response
             if wait > MAX_RATE_LIMIT_WAIT:
                 raise rate_limit_error(response, url, wait, self.clock())
-            self.waited.append(wait)
             self.sleep(wait)
         raise rate_limit_error(response, url, 0.0, self.clock())
 

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from kubeferry.shim.choose import preference
+
 # Rancher Desktop accepts only these raw tags (k3sHelper.ts); `1.99.3+rk3s1` is not one.
 _K3S_TAG: Final = re.compile(
     r"^v?(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)"
@@ -80,11 +82,6 @@ class K3sTag:
         return f"{self.major}.{self.minor}.{self.patch}"
 
     @property
-    def kube_version(self) -> KubeVersion:
-        """The Kubernetes version this tag ships."""
-        return KubeVersion(self.major, self.minor, self.patch)
-
-    @property
     def minor_key(self) -> tuple[int, int]:
         """(major, minor)."""
         return (self.major, self.minor)
@@ -152,17 +149,11 @@ def is_cache_folder_name(name: str) -> bool:
 
 
 def skew_minors(server: KubeVersion) -> tuple[tuple[int, int], ...]:
-    """kubectl minors usable against `server`, most preferred first: own, +1, -1."""
-    own = server.minor_key
-    window = [own, (server.major, server.minor + 1)]
-    if server.minor > 0:
-        window.append((server.major, server.minor - 1))
-    return tuple(window)
+    """kubectl minors usable against `server`, most preferred first: own, +1, -1.
 
-
-def is_within_skew(client: KubeVersion, server: KubeVersion) -> bool:
-    """True when `client` is within one minor of `server` (same major)."""
-    return client.major == server.major and abs(client.minor - server.minor) <= 1
+    The wrapper's own rule (`shim/choose.py`, standard library only) is the one definition.
+    """
+    return tuple(preference((server.major, server.minor, server.patch or 0)))
 
 
 DEFAULT_MINIMUM_VERSION: Final = KubeVersion(1, 25, 3)

@@ -7,7 +7,6 @@ import pytest
 from kubeferry.versions import (
     KubeVersion,
     is_cache_folder_name,
-    is_within_skew,
     parse_k3s_tag,
     parse_kube_version,
     skew_minors,
@@ -114,21 +113,6 @@ def test_kube_version_order_is_numeric() -> None:
 )
 def test_skew_minors_preference(server: KubeVersion, expected: tuple[tuple[int, int], ...]) -> None:
     assert skew_minors(server) == expected
-
-
-@pytest.mark.parametrize(
-    ("client", "server", "ok"),
-    [
-        ((1, 29), (1, 30), True),
-        ((1, 31), (1, 30), True),
-        ((1, 32), (1, 30), False),
-        ((1, 28), (1, 30), False),
-        ((2, 30), (1, 30), False),
-    ],
-    ids=["minus-one", "plus-one", "plus-two", "minus-two", "other-major"],
-)
-def test_is_within_skew(client: tuple[int, int], server: tuple[int, int], ok: bool) -> None:
-    assert is_within_skew(KubeVersion(*client), KubeVersion(*server)) is ok
 
 
 @pytest.mark.parametrize(

@@ -77,9 +77,14 @@ def repair_reports(settings: Settings, reports: list[CachedVersion]) -> list[dic
             "files and place them as shown (or run 'kubeferry bundle create' there and "
             "'kubeferry bundle install' here):\n" + "\n".join(lines)
         )
-    work = [(report.tag, report.arch) for report in reports]
-    results = fill_versions(settings, work, show_progress=settings.verbosity >= 0)
-    return [fill_result_dict(result) for result in results]
+    http.ensure_online(settings.offline, settings.endpoints.k3s_download_url)
+    with (
+        http.open_client() as client,
+        progress_board(enabled=settings.verbosity >= 0) as board,
+    ):
+        filler = Filler(client, settings.endpoints, settings.cache_dir, board.callback)
+        # The reports already hold what is bad: no second hashing before the repair.
+        return [fill_result_dict(filler.repair(report)) for report in reports]
 
 
 @click.command()

@@ -14,7 +14,6 @@ import click
 from kubeferry.catalog import CATALOG_FILE_NAME
 from kubeferry.endpoints import Endpoints, is_true
 from kubeferry.platforms import (
-    default_home,
     host_arch,
     host_os,
     kuberlr_dir,
@@ -22,6 +21,7 @@ from kubeferry.platforms import (
     normalize_os,
     rancher_desktop_cache_dir,
 )
+from kubeferry.shim.config import home_dir
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch"})
 FLAG_OPTIONS: Final = frozenset({"--offline", "--verbose", "--quiet", "-v", "-q", "-vv", "-vvv"})
@@ -131,7 +131,7 @@ def build_settings(
     """Resolve options and environment into Settings (CLI values beat the environment)."""
     target_oses = _choose_oses(os_names)
     target_os = target_oses[0]
-    resolved_home = Path(home).expanduser() if home else default_home(environ, Path.home())
+    resolved_home = Path(home).expanduser() if home else Path(home_dir(environ))
     own_layout = home is None and target_os == host_os(sys.platform)
     cache_text = cache_dir or environ.get("KUBEFERRY_CACHE_DIR")
     resolved_cache = (
