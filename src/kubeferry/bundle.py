@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,14 @@ from kubeferry.catalog import (
     read_catalog,
     write_catalog,
 )
-from kubeferry.download import DownloadJob, DownloadResult, Progress, download, run_parallel
+from kubeferry.download import (
+    DownloadJob,
+    DownloadResult,
+    Progress,
+    ProgressFactory,
+    download,
+    run_parallel,
+)
 from kubeferry.endpoints import Endpoints
 from kubeferry.errors import CatalogError, KubeferryError, UnsafePathError
 from kubeferry.hashes import parse_sums, sha256_file
@@ -34,9 +40,6 @@ from kubeferry.kubectls import expected_digest
 from kubeferry.manifest import MANIFEST_NAME, Manifest, ManifestFile, classify, parse_manifest
 from kubeferry.textfiles import read_text, write_text_atomically
 from kubeferry.versions import K3sTag
-
-ProgressFactory = Callable[[str], Progress | None]
-
 
 # -- create -----------------------------------------------------------------------------------
 

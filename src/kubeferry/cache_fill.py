@@ -8,7 +8,6 @@ place, file by file: each replacement appears only after its digest matched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from kubeferry.cache import CachedVersion, State, inspect_folder, k3s_root, pres
 from kubeferry.download import (
     DownloadJob,
     DownloadResult,
-    Progress,
+    ProgressFactory,
     discard_partial,
     download,
     run_parallel,
@@ -28,8 +27,6 @@ from kubeferry.errors import NotFoundError, SumsFileError
 from kubeferry.hashes import parse_sums
 from kubeferry.platforms import K3sAssets
 from kubeferry.versions import K3sTag
-
-ProgressFactory = Callable[[str], Progress | None]
 
 
 @dataclass(frozen=True)

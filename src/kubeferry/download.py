@@ -26,6 +26,8 @@ from kubeferry.hashes import CHUNK_SIZE, HashingWriter, hash_file
 
 Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""
+ProgressFactory = Callable[[str], Progress | None]
+"""Makes the reporter for one file from its label (None: no progress shown)."""
 
 T = TypeVar("T")
 PART_SUFFIX: Final = ".part"
