@@ -184,6 +184,7 @@ class InstallReport:
     present: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     catalog_changed: bool = False
+    unreadable_catalog: Path | None = None
 
 
 def _same_file(source: Path, destination: Path, sha256: str) -> bool:
@@ -225,6 +226,7 @@ def install_bundle(
     folder: Path, report: VerifyReport, *, cache_dir: Path, home: Path, kubectl_dirs: set[str]
 ) -> InstallReport:
     """Place a verified bundle; merge its catalog into the cache's."""
+    bundled = read_catalog(folder / CATALOG_FILE_NAME)  # before anything is placed
     result = InstallReport()
     for entry in report.manifest.files:
         kind, parts = classify(entry.path, source=str(folder / MANIFEST_NAME))
@@ -240,24 +242,27 @@ def install_bundle(
         executable = parts[0] == "kuberlr" or (parts[2].startswith("k3s") and "." not in parts[2])
         place_file(source, target, executable=executable)
         result.placed.append(entry.path)
-    result.catalog_changed = _merge_catalog(folder, cache_dir)
+    _merge_catalog(bundled, cache_dir, result)
     return result
 
 
-def _merge_catalog(folder: Path, cache_dir: Path) -> bool:
-    bundled = read_catalog(folder / CATALOG_FILE_NAME)
+def _merge_catalog(bundled: Catalog, cache_dir: Path, result: InstallReport) -> None:
+    """Union with the cache's catalog; an unreadable one is kept aside, not lost."""
     target = cache_dir / CATALOG_FILE_NAME
     try:
         existing = read_catalog(target)
     except CatalogError:
         existing = Catalog(versions=())
+        if target.exists():
+            result.unreadable_catalog = target.with_name(f"{CATALOG_FILE_NAME}.unreadable")
+            target.replace(result.unreadable_catalog)
     from kubeferry.cache import cached_folder_tags
 
     merged = merge_catalogs(existing, bundled, prefer=cached_folder_tags(cache_dir))
     if target.exists() and catalog_to_json(merged) == target.read_text(encoding="utf-8"):
-        return False
+        return
     write_catalog(target, merged)
-    return True
+    result.catalog_changed = True
 
 
 def endpoints_note(endpoints: Endpoints) -> dict[str, str]:

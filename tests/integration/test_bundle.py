@@ -320,3 +320,16 @@ def test_sigkilled_create_resumes_without_refetching_finished_files(
     assert set(fetched_again) == metadata
     assert all(n < 1000 for n in fetched_again.values())
     assert cli("bundle", "verify", str(folder)).code == 0
+
+
+def test_an_unreadable_cache_catalog_is_kept_aside(made, tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    cache = home / ".cache" / "rancher-desktop"
+    cache.mkdir(parents=True)
+    (cache / "k3s-versions.json").write_text("{ not json")
+    cli = Cli(home, child_environment(home))
+    result = cli("bundle", "install", str(made[0]), "--arch", "amd64")
+    assert result.code == 0, result.stderr
+    assert "kept as" in result.stdout
+    assert (cache / "k3s-versions.json.unreadable").read_text() == "{ not json"
+    assert STABLE in json.loads((cache / "k3s-versions.json").read_text())["versions"]

@@ -273,11 +273,17 @@ def install(settings: Settings, folder: Path, as_json: bool) -> None:
         "already_present": result.present,
         "skipped": [{"path": p, "why": w} for p, w in result.skipped],
         "catalog_changed": result.catalog_changed,
+        "unreadable_catalog_kept_as": str(result.unreadable_catalog or "") or None,
     }
 
     def draw(console: Console) -> None:
         for path in result.placed:
             console.print(f"placed  {path}")
+        if result.unreadable_catalog:
+            console.print(
+                f"the cache's catalog could not be read; it was kept as "
+                f"{result.unreadable_catalog} and replaced by the bundle's"
+            )
         if not result.placed and not result.catalog_changed:
             console.print(f"nothing to do: all {len(result.present)} files were already in place")
         elif result.present:
