@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from kubeferry.errors import CatalogError, NotFoundError
 from kubeferry.platforms import ARCHITECTURES, K3sAssets
-from kubeferry.textfiles import read_text, write_text_atomically
+from kubeferry.textfiles import parse_json, read_text, write_text_atomically
 from kubeferry.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
@@ -250,14 +250,11 @@ def parse_catalog(
     text: str, *, source: str, minimum: KubeVersion = DEFAULT_MINIMUM_VERSION
 ) -> Catalog:
     """Parse a `k3s-versions.json`; versions below `minimum` are dropped as Rancher Desktop does."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(
-            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}). "
-            "Run 'kubeferry catalog update' (online) or 'kubeferry catalog convert' to rewrite it.",
-            path=source,
-        ) from exc
+    document = parse_json(
+        text,
+        source=source,
+        fix="Run 'kubeferry catalog update' (online) or 'kubeferry catalog convert' to rewrite it.",
+    )
     if not isinstance(document, dict) or document.get("cacheVersion") != CACHE_VERSION:
         found = document.get("cacheVersion") if isinstance(document, dict) else None
         raise CatalogError(

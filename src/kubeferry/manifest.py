@@ -15,6 +15,7 @@ from typing import Any, Final
 from kubeferry.errors import CatalogError, UnsafePathError
 from kubeferry.platforms import ARCHITECTURES, OPERATING_SYSTEMS, K3sAssets
 from kubeferry.shim.finder import parse_binary_name
+from kubeferry.textfiles import parse_json
 from kubeferry.versions import is_cache_folder_name
 
 MANIFEST_NAME: Final = "kubeferry-bundle.json"
@@ -134,14 +135,9 @@ def _file_entry(entry: Any, source: str) -> ManifestFile:
 
 def parse_manifest(text: str, *, source: str) -> Manifest:
     """A validated manifest; CatalogError or UnsafePathError name the file and the problem."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(
-            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}); the "
-            "bundle is damaged. Copy it again or recreate it.",
-            path=source,
-        ) from exc
+    document = parse_json(
+        text, source=source, fix="The bundle is damaged: copy it again or recreate it."
+    )
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise CatalogError(f"{source} is not a kubeferry bundle manifest.", path=source)
     if document.get("format") != FORMAT_VERSION:

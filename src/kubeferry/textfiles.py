@@ -1,10 +1,12 @@
-"""Small text files: read with an error that names the file, write atomically."""
+"""Small text files: read and parse with errors that name the file, write atomically."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from kubeferry.errors import CatalogError
 
@@ -17,6 +19,16 @@ def read_text(path: Path, *, missing: str) -> str:
         raise CatalogError(f"{path} does not exist. {missing}", path=path) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read {path}: {exc}", path=path) from exc
+
+
+def parse_json(text: str, *, source: str, fix: str) -> Any:
+    """JSON from `text`; CatalogError names `source`, where it broke, and `fix`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}). {fix}", path=source
+        ) from exc
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from kubeferry.catalog import (
 from kubeferry.cli.options import Settings
 from kubeferry.cli.render import emit, note, stderr_console
 from kubeferry.errors import CatalogError, KubeferryError
-from kubeferry.textfiles import write_text_atomically
+from kubeferry.textfiles import parse_json, read_text, write_text_atomically
 from kubeferry.upstream import Upstream
 from kubeferry.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
 
@@ -132,18 +131,10 @@ def update(settings: Settings, min_version: str, as_json: bool) -> None:
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CatalogError(
-            f"{path} does not exist; pass the saved upstream JSON file.", path=path
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(
-            f"{path} is not valid JSON ({exc}). Save the upstream answer again "
-            "(curl -o FILE URL) and retry.",
-            path=path,
-        ) from exc
+    text = read_text(path, missing="Pass the saved upstream JSON file.")
+    return parse_json(
+        text, source=str(path), fix="Save the upstream answer again (curl -o FILE URL) and retry."
+    )
 
 
 @catalog.command()

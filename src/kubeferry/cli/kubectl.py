@@ -14,7 +14,7 @@ from kubeferry.download import run_parallel
 from kubeferry.endpoints import Endpoints
 from kubeferry.kubectls import download_kubectl, list_kubectls, resolve_kubectl_version
 from kubeferry.shim.choose import format_version
-from kubeferry.shim.config import ConfigError, load_config
+from kubeferry.shim.config import Config, ConfigError, load_config
 from kubeferry.shim.decide import Context, NoKubectl, decide
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def wrapper_environ(settings: Settings) -> dict[str, str]:
     return {**settings.environ, "HOME": str(settings.home)}
 
 
-def kuberlr_config(settings: Settings) -> Any:
+def kuberlr_config(settings: Settings) -> Config:
+    """kuberlr's configuration as the wrapper on the target would read it."""
     try:
         return load_config(wrapper_environ(settings), windows=settings.target_os == "windows")
     except ConfigError as exc:
