@@ -13,7 +13,7 @@ def replace_section(marker: str, section: str) -> None:
     if marker in text:
         start = text.index(marker)
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + section + (text[end:] if end != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text)
