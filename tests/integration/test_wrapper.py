@@ -116,6 +116,7 @@ def test_selection(
     wrapper.provide(*available, store=real_kubectls)
     result = wrapper("version", "-o", "json")
     assert result.code == 0, result.stderr
+    assert api.state.version_requests == 2  # our probe, then kubectl's own `version` call
     versions = json.loads(result.stdout)
     assert versions["clientVersion"]["gitVersion"] == chosen
     assert versions["serverVersion"]["gitVersion"] == server  # kubectl itself reached it too
@@ -146,11 +147,10 @@ def test_none_fits_offline_exits_255_with_what_to_bring(
 def test_token_and_exec_plugin_contexts(
     wrapper: Wrapper, pki: Pki, cluster, real_kubectls, tmp_path: Path
 ) -> None:
-    old, new = cluster("v1.29.9+k3s1"), cluster("v1.33.2+k3s1")
+    old, new = cluster("v1.29.9+k3s1"), cluster("v1.30.2+k3s1")
     plugin = tmp_path / "plugin.py"
     plugin.write_text(
         "import json, os\n"
-        "assert os.environ['KUBERLR_RESOLVING_VERSION'] == '1' or True\n"
         "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
         "'kind': 'ExecCredential', 'status': {'token': 's3cret'}}))\n"
     )
@@ -163,10 +163,13 @@ def test_token_and_exec_plugin_contexts(
         }
     }
     _config(wrapper, pki, {"tok": (old, token_user()), "ex": (new, exec_user)}, "tok")
-    wrapper.provide("1.29.4", "1.33.9", store=real_kubectls)
+    # 1.33.9 is the newest: a failed probe would fall back to it, so only a probe that
+    # authenticated (token, exec plugin) can pick 1.29.4 and 1.31.9.
+    wrapper.provide("1.29.4", "1.31.9", "1.33.9", store=real_kubectls)
     assert wrapper.client_version() == "v1.29.4"
-    assert wrapper.client_version("--context", "ex") == "v1.33.9"
-    assert wrapper.client_version("--context=ex") == "v1.33.9"
+    assert wrapper.client_version("--context", "ex") == "v1.31.9"
+    assert wrapper.client_version("--context=ex") == "v1.31.9"
+    assert (old.state.version_requests, new.state.version_requests) >= (1, 1)
 
 
 def test_wrong_token_is_kubectls_own_error(
@@ -183,14 +186,14 @@ def test_wrong_token_is_kubectls_own_error(
 def test_kubeconfig_flag_and_list(
     wrapper: Wrapper, pki: Pki, cluster, real_kubectls, tmp_path: Path
 ) -> None:
-    old, new = cluster("v1.29.9+k3s1"), cluster("v1.33.2+k3s1")
+    old, new = cluster("v1.29.9+k3s1"), cluster("v1.31.2+k3s1")
     first = _config(wrapper, pki, {"old": (old, cert_user(pki))}, "old", tmp_path / "a.yaml")
     second = _config(wrapper, pki, {"new": (new, cert_user(pki))}, "new", tmp_path / "b.yaml")
-    wrapper.provide("1.29.4", "1.33.9", store=real_kubectls)
-    assert wrapper.client_version("--kubeconfig", str(second)) == "v1.33.9"
+    wrapper.provide("1.29.4", "1.31.9", "1.33.9", store=real_kubectls)  # 1.33.9: the fallback
+    assert wrapper.client_version("--kubeconfig", str(second)) == "v1.31.9"
     listing = {"KUBECONFIG": f"{first}{os.pathsep}{second}"}
     assert wrapper.client_version(env=listing) == "v1.29.4"  # current-context of the first file
-    assert wrapper.client_version("--context", "new", env=listing) == "v1.33.9"
+    assert wrapper.client_version("--context", "new", env=listing) == "v1.31.9"
 
 
 def test_warm_call_does_not_ask_the_server(
