@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 
 from kubeferry.bundle_plan import PlannedFile
+from kubeferry.cache import cached_folder_tags
 from kubeferry.catalog import (
     CATALOG_FILE_NAME,
     Catalog,
     build_catalog,
     catalog_to_json,
-    merge_catalogs,
+    merge_into_file,
     read_catalog,
-    write_catalog,
 )
 from kubeferry.download import (
     DownloadJob,
@@ -34,12 +34,15 @@ from kubeferry.download import (
     run_parallel,
 )
 from kubeferry.endpoints import Endpoints
-from kubeferry.errors import CatalogError, KubeferryError, UnsafePathError
+from kubeferry.errors import KubeferryError, UnsafePathError
 from kubeferry.hashes import parse_sums, sha256_file
 from kubeferry.kubectls import expected_digest
 from kubeferry.manifest import MANIFEST_NAME, Manifest, ManifestFile, classify, parse_manifest
+from kubeferry.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.textfiles import read_text, write_text_atomically
 from kubeferry.versions import K3sTag
+
+K3S_BINARIES = frozenset(K3sAssets(arch).binary for arch in ARCHITECTURES)
 
 # -- create -----------------------------------------------------------------------------------
 
@@ -239,30 +242,17 @@ def install_bundle(
         if _same_file(source, target, entry.sha256):
             result.present.append(entry.path)
             continue
-        executable = parts[0] == "kuberlr" or (parts[2].startswith("k3s") and "." not in parts[2])
+        executable = kind == "kubectl" or parts[2] in K3S_BINARIES
         place_file(source, target, executable=executable)
         result.placed.append(entry.path)
-    _merge_catalog(bundled, cache_dir, result)
+    merge = merge_into_file(
+        cache_dir / CATALOG_FILE_NAME,
+        bundled,
+        fallback=Catalog(versions=()),
+        prefer=cached_folder_tags(cache_dir),
+    )
+    result.catalog_changed, result.unreadable_catalog = merge.changed, merge.kept_aside
     return result
-
-
-def _merge_catalog(bundled: Catalog, cache_dir: Path, result: InstallReport) -> None:
-    """Union with the cache's catalog; an unreadable one is kept aside, not lost."""
-    target = cache_dir / CATALOG_FILE_NAME
-    try:
-        existing = read_catalog(target)
-    except CatalogError:
-        existing = Catalog(versions=())
-        if target.exists():
-            result.unreadable_catalog = target.with_name(f"{CATALOG_FILE_NAME}.unreadable")
-            target.replace(result.unreadable_catalog)
-    from kubeferry.cache import cached_folder_tags
-
-    merged = merge_catalogs(existing, bundled, prefer=cached_folder_tags(cache_dir))
-    if target.exists() and catalog_to_json(merged) == target.read_text(encoding="utf-8"):
-        return
-    write_catalog(target, merged)
-    result.catalog_changed = True
 
 
 def endpoints_note(endpoints: Endpoints) -> dict[str, str]:

@@ -20,6 +20,7 @@ from kubeferry.download import (
     ProgressFactory,
     discard_partial,
     download,
+    first_available,
     run_parallel,
 )
 from kubeferry.endpoints import Endpoints
@@ -71,23 +72,21 @@ class Filler:
 
     def repair(self, report: CachedVersion) -> FillResult:
         """Download again the files `report` found bad or missing, each verified in place."""
-        assets = K3sAssets(report.arch)
-        bad = set(report.bad_files)
-        refetch_sums = assets.sums in bad
-        if refetch_sums:
-            self._get(report.tag, assets.sums, report.folder / assets.sums)
-            report = inspect_folder(report.tag, report.folder, report.arch)
-            bad = set(report.bad_files)
-        results = self._fetch_into(
-            report.folder, report.tag, report.arch, refetch_sums=False, wanted=bad
-        )
-        downloaded = _result(report.tag, report.arch, report.folder, results)
-        if refetch_sums:
-            names = (assets.sums, *downloaded.downloaded)
-            return FillResult(
-                report.tag, report.arch, report.folder, names, downloaded.fetched_bytes
+        if K3sAssets(report.arch).sums in report.bad_files:
+            # A new sums file may change every verdict: each file is checked against it and
+            # fetched again only when it does not match.
+            results = self._fetch_into(
+                report.folder, report.tag, report.arch, refetch_sums=True, wanted=None
             )
-        return downloaded
+        else:
+            results = self._fetch_into(
+                report.folder,
+                report.tag,
+                report.arch,
+                refetch_sums=False,
+                wanted=set(report.bad_files),
+            )
+        return _result(report.tag, report.arch, report.folder, results)
 
     def _get(
         self,
@@ -158,14 +157,15 @@ class Filler:
         listed = [name for name in names if name in digests]
         if not listed:
             _listed(digests, names[0], assets.sums)
-        for index, name in enumerate(listed):
+
+        def get(name: str) -> DownloadResult:
             try:
                 return self._get(tag, name, folder / name, digests[name], keep_existing=resume)
             except NotFoundError:
                 discard_partial(folder / name)
-                if index == len(listed) - 1:
-                    raise
-        raise AssertionError("unreachable: listed is never empty here")
+                raise
+
+        return first_available(listed, get)
 
 
 def _listed(digests: dict[str, str], name: str, sums_name: str) -> str:

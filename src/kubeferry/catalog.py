@@ -303,3 +303,36 @@ def default_catalog() -> Catalog:
 def write_catalog(path: Path, catalog: Catalog) -> None:
     """Write a catalog atomically in Rancher Desktop's format."""
     write_text_atomically(path, catalog_to_json(catalog))
+
+
+@dataclass(frozen=True)
+class FileMerge:
+    """What `merge_into_file` did."""
+
+    changed: bool
+    kept_aside: Path | None = None
+
+
+def merge_into_file(
+    path: Path, incoming: Catalog, *, fallback: Catalog, prefer: Iterable[K3sTag] = ()
+) -> FileMerge:
+    """Merge `incoming` into the catalog file at `path` (union; newer channels win).
+
+    A missing or unreadable file counts as `fallback`. Nothing is written when the merge adds
+    nothing; when it does, an unreadable file is first kept beside it as `<name>.unreadable`,
+    never silently lost.
+    """
+    try:
+        existing = read_catalog(path)
+        readable = True
+    except CatalogError:
+        existing, readable = fallback, False
+    merged = merge_catalogs(existing, incoming, prefer=prefer)
+    if merged == existing:
+        return FileMerge(False)
+    kept_aside = None
+    if not readable and path.exists():
+        kept_aside = path.with_name(f"{path.name}.unreadable")
+        path.replace(kept_aside)
+    write_catalog(path, merged)
+    return FileMerge(True, kept_aside)

@@ -22,7 +22,7 @@ import httpx
 
 from kubeferry import http
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
-from kubeferry.hashes import CHUNK_SIZE, HashingWriter, hash_file
+from kubeferry.hashes import HashingWriter, feed_file, hash_file, new_hashers
 
 Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""
@@ -124,15 +124,10 @@ def discard_partial(destination: Path) -> None:
 
 
 def _start_hashers(job: DownloadJob, part: Path, offset: int) -> dict[str, hashlib._Hash]:
-    names = {"sha256", *job.expected}
-    hashers = {name: hashlib.new(name) for name in names}
+    """Hashers that have already seen the `offset` bytes a resumed download keeps."""
+    hashers = new_hashers({"sha256", *job.expected})
     if offset:
-        with part.open("rb") as stream:
-            remaining = offset
-            while remaining > 0 and (chunk := stream.read(min(CHUNK_SIZE, remaining))):
-                for hasher in hashers.values():
-                    hasher.update(chunk)
-                remaining -= len(chunk)
+        feed_file(hashers, part, offset)
     return hashers
 
 
@@ -266,6 +261,19 @@ def download(
         f"{kept} was kept: run the same command again to resume.",
         url=job.url,
     )
+
+
+def first_available(candidates: Sequence[str], attempt: Callable[[str], T]) -> T:
+    """`attempt` on each candidate in order until one is not a 404; the last 404 is raised.
+
+    k3s images come as `.tar.zst`, or `.tar` where a release has no `.tar.zst`.
+    """
+    for candidate in candidates[:-1]:
+        try:
+            return attempt(candidate)
+        except NotFoundError:
+            continue
+    return attempt(candidates[-1])
 
 
 def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[T]:

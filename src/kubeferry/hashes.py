@@ -72,13 +72,22 @@ def hash_file(path: Path, algorithms: Iterable[str] = ("sha256",)) -> dict[str, 
         (name,) = hashers
         with path.open("rb") as stream:
             return {name: hashlib.file_digest(stream, name).hexdigest()}
+    feed_file(hashers, path)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def feed_file(hashers: dict[str, hashlib._Hash], path: Path, length: int | None = None) -> None:
+    """Update `hashers` with the first `length` bytes of a file (all of it by default)."""
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
+    remaining = length
     with path.open("rb") as stream:
-        while count := stream.readinto(buffer):
+        while (remaining is None or remaining > 0) and (count := stream.readinto(buffer)):
+            if remaining is not None:
+                count = min(count, remaining)
+                remaining -= count
             for hasher in hashers.values():
                 hasher.update(view[:count])
-    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
 def sha256_file(path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -226,3 +227,18 @@ def test_sigkilled_add_resumes_fetching_only_the_remainder(
     second_run = server.state.bytes_sent[images_path] - first_run
     assert second_run == size - kept
     assert cli("cache", "verify").code == 0
+
+
+def test_unreadable_catalog_is_kept_aside_when_a_tag_is_added(
+    cli: Cli, server: LocalUpstream
+) -> None:
+    tag = "v1.99.2+k3s1"
+    serve_release(server.state.files, release_files(tag))
+    catalog = cli.cache_dir / "k3s-versions.json"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_text('{"cacheVersion": 1}')
+    result = cli("cache", "add", tag, env=server.environ())
+    assert result.code == 0, result.stderr
+    assert "kept as" in result.stdout
+    assert (cli.cache_dir / "k3s-versions.json.unreadable").read_text() == '{"cacheVersion": 1}'
+    assert tag in json.loads(catalog.read_text())["versions"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,8 @@ from kubeferry.cli.catalog import fetch_upstream_catalog
 from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
-from kubeferry.download import run_parallel
-from kubeferry.errors import KubeferryError, NotFoundError
+from kubeferry.download import first_available, run_parallel
+from kubeferry.errors import KubeferryError
 from kubeferry.kubectls import resolve_kubectl_version
 from kubeferry.manifest import build_manifest
 from kubeferry.platforms import K3sAssets
@@ -62,22 +63,20 @@ def _kubectl_versions(
 
 
 def _sized(client: httpx.Client, item: PlannedFile) -> PlannedFile:
-    return PlannedFile(**{**item.__dict__, "size": http.head_size(client, item.url)})
+    return replace(item, size=http.head_size(client, item.url))
 
 
 def _k3s_plan(
     client: httpx.Client, settings: Settings, tag: K3sTag, arch: str
 ) -> list[PlannedFile]:
     """The files of one tag and arch, with `.tar.zst` images when the release has them."""
-    for images in K3sAssets(arch).images:
-        try:
-            files = [_sized(client, f) for f in k3s_files(settings.endpoints, tag, arch, images)]
-        except NotFoundError:
-            if images.endswith(".tar"):
-                raise
-            continue
-        return files
-    return []
+
+    def images_plan(images: str) -> list[PlannedFile]:
+        *others, archive = k3s_files(settings.endpoints, tag, arch, images)
+        sized = _sized(client, archive)  # the one that may be absent: asked first
+        return [*(_sized(client, item) for item in others), sized]
+
+    return first_available(K3sAssets(arch).images, images_plan)
 
 
 def plan_bundle(

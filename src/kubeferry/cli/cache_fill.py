@@ -10,7 +10,13 @@ import click
 from kubeferry import http
 from kubeferry.cache import CachedVersion
 from kubeferry.cache_fill import Filler, FillResult, repair_advice
-from kubeferry.catalog import Catalog, build_catalog, resolve_k3s_spec, write_catalog
+from kubeferry.catalog import (
+    Catalog,
+    FileMerge,
+    default_catalog,
+    merge_into_file,
+    resolve_k3s_spec,
+)
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
@@ -54,15 +60,14 @@ def fill_versions(
     return [result for group in groups for result in group]
 
 
-def list_in_catalog(settings: Settings, tags: list[K3sTag]) -> bool:
+def list_in_catalog(settings: Settings, tags: list[K3sTag]) -> FileMerge:
     """Add cached tags the catalog does not list (Rancher Desktop shows only listed ones)."""
-    catalog, _ = load_catalog(settings, warn=False)
-    listed = set(catalog.versions)
-    if all(tag in listed for tag in tags):
-        return False
-    updated = build_catalog(catalog.channels, catalog.versions, prefer=tags)
-    write_catalog(settings.catalog_path, updated)
-    return True
+    return merge_into_file(
+        settings.catalog_path,
+        Catalog(versions=tuple(tags)),
+        fallback=default_catalog(),
+        prefer=tags,
+    )
 
 
 def repair_reports(settings: Settings, reports: list[CachedVersion]) -> list[dict[str, Any]]:
@@ -97,10 +102,11 @@ def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
     tags = _resolve(catalog, specs, source)
     work = [(tag, arch) for tag in tags for arch in settings.arches]
     results = fill_versions(settings, work, show_progress=not as_json and settings.verbosity >= 0)
-    listed = list_in_catalog(settings, tags)
+    merge = list_in_catalog(settings, tags)
     data = {
         "cache_dir": str(settings.cache_dir),
-        "catalog_updated": listed,
+        "catalog_updated": merge.changed,
+        "unreadable_catalog_kept_as": str(merge.kept_aside) if merge.kept_aside else None,
         "versions": [fill_result_dict(r) for r in results],
     }
 
@@ -113,7 +119,9 @@ def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
                     f"{result.tag} ({result.arch}): verified, "
                     f"{result.fetched_bytes} bytes fetched -> {result.folder}"
                 )
-        if listed:
+        if merge.kept_aside:
+            console.print(f"the catalog could not be read; it was kept as {merge.kept_aside}")
+        if merge.changed:
             console.print(f"added to {settings.catalog_path}")
 
     emit(data, as_json=as_json, text=draw)

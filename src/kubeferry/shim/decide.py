@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from kubeferry.shim.argv import scan_flags
 from kubeferry.shim.choose import (
     Binary,
     Version,
@@ -72,8 +73,6 @@ class Context:
     def __init__(
         self, config: Config, environ: Mapping[str, str], args: list[str], now: float | None = None
     ) -> None:
-        from kubeferry.shim.argv import scan_flags
-
         self.config = config
         self.environ = environ
         self.os, self.arch = host_platform()

@@ -33,7 +33,7 @@ def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str)
     except ProbeError as exc:
         known = cache.last_known(cluster_key=access.cluster_key)
         if known and (version := parse_version(known)):
-            cache.remember_context(print_, access.cluster_key, 0.0)
+            cache.remember_context(print_, access.cluster_key, ctx.now)
             return Outcome(
                 version,
                 "last known",
