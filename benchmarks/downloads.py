@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import replace_section
 
-from kubeferry import http
-from kubeferry.download import DownloadJob, download_all
-from kubeferry.hashes import sha256_file
+from kubeferry.net import http
+from kubeferry.net.download import DownloadJob, download_all
+from kubeferry.net.hashes import sha256_file
 
 MB = 1024 * 1024
 RUNS = 5  # medians of five: two cores shared with the server make single runs noisy

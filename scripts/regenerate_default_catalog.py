@@ -15,15 +15,15 @@ import os
 import sys
 from pathlib import Path
 
-from kubeferry import http
-from kubeferry.catalog import (
+from kubeferry.catalog.rules import (
     convert_upstream,
     releases_from_pages,
     write_catalog,
 )
-from kubeferry.endpoints import Endpoints
+from kubeferry.catalog.upstream import Upstream
+from kubeferry.core.endpoints import Endpoints
 from kubeferry.errors import KubeferryError
-from kubeferry.upstream import Upstream
+from kubeferry.net import http
 
 TARGET = Path(__file__).resolve().parent.parent / "src" / "kubeferry" / "data" / "k3s-versions.json"
 

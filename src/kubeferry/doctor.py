@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubeferry.bundle_plan import covering_minors
-from kubeferry.cache import CachedVersion, State
-from kubeferry.kubectls import LocalKubectl
-from kubeferry.shim.choose import choose
+from kubeferry.core.skew import choose, covering_minors
+from kubeferry.stores.cache import CachedVersion, State
+from kubeferry.stores.kubectls import LocalKubectl
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,32 @@
-"""Errors a person can act on.
+"""Errors a person can act on: the one tree every failure a user sees belongs to.
 
-    KubeferryError                  every failure the CLI reports (exit 1)
+    KubeferryError                  base only: never raised itself
     ├── CatalogError                a k3s-versions.json or saved upstream JSON that cannot be used
+    ├── ManifestError               a bundle manifest that cannot be used
+    ├── BundleError                 a bundle that is incomplete or fails verification
+    ├── TextFileError               a local input file that is missing, unreadable or not text
+    ├── ConfigError                 a kuberlr config file or kubeferry setting that cannot be used
     ├── UpstreamError               an upstream answer that cannot be used (status, body, network)
     │   └── RateLimitError          GitHub's rate limit, with the reset time
     ├── ChecksumError               bytes whose digest is not the expected one
     ├── SumsFileError               a sha256sum file that is malformed or lacks a needed name
     ├── OfflineError                the network is needed but the user said offline
     ├── UnsafePathError             a path that would leave its folder (bundles, sums files)
-    └── NotFoundError               a version, channel or file that does not exist
+    ├── UsageError                  arguments that do not fit together (a version spec, a mode)
+    ├── NotFoundError               a version, channel or file that does not exist
+    └── NoKubectlError              the wrapper has no kubectl it may run (exit 255)
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
-message that already says what to do next.
+message that already says what to do next. Standard library only, and no import at module level
+beyond `__future__`: the wrapper imports this module.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False  # typing itself costs the wrapper's warm path
+if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
 
 
 class KubeferryError(Exception):
@@ -27,16 +37,25 @@ class KubeferryError(Exception):
         message: str,
         *,
         url: str | None = None,
-        path: Path | str | None = None,
+        path: PathLike[str] | str | None = None,
         expected: str | None = None,
         actual: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.url = url
-        self.path = Path(path) if path is not None else None
+        self._path = path
         self.expected = expected
         self.actual = actual
+
+    @property
+    def path(self) -> Path | None:
+        """The file or folder the error is about (pathlib only when asked: the wrapper's cost)."""
+        if self._path is None:
+            return None
+        from pathlib import Path
+
+        return Path(self._path)
 
     def __str__(self) -> str:
         return self.message
@@ -44,6 +63,22 @@ class KubeferryError(Exception):
 
 class CatalogError(KubeferryError):
     """A catalog or saved upstream document that cannot be used."""
+
+
+class ManifestError(KubeferryError):
+    """A bundle manifest that cannot be used."""
+
+
+class BundleError(KubeferryError):
+    """A bundle that is incomplete or fails verification."""
+
+
+class TextFileError(KubeferryError):
+    """A local input file that is missing, unreadable, too large or not UTF-8."""
+
+
+class ConfigError(KubeferryError):
+    """A kuberlr config file, or a kubeferry setting, that exists but cannot be used."""
 
 
 class UpstreamError(KubeferryError):
@@ -70,5 +105,13 @@ class UnsafePathError(KubeferryError):
     """A path from untrusted input would escape its folder."""
 
 
+class UsageError(KubeferryError):
+    """Arguments or values that do not fit (the CLI shows these as usage errors, exit 2)."""
+
+
 class NotFoundError(KubeferryError):
     """A version, channel or file that does not exist where it was looked for."""
+
+
+class NoKubectlError(KubeferryError):
+    """The wrapper has no kubectl it may run; the message says which file to bring."""

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeferry import http
-from kubeferry.download import DownloadJob, RetryPolicy, download, download_all, part_path
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
+from kubeferry.net import http
+from kubeferry.net.download import DownloadJob, RetryPolicy, download, download_all, part_path
 from tests.support.upstream import Fault, LocalUpstream
 
 SIZE = 3 * 1024 * 1024 + 17

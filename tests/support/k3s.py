@@ -17,7 +17,7 @@ from pathlib import Path
 
 import zstandard
 
-from kubeferry.platforms import K3sAssets
+from kubeferry.core.platforms import K3sAssets
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:

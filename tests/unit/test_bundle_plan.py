@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from kubeferry.bundle_plan import covering_minors, kubectl_minors
+from kubeferry.bundle.manifest import classify, parse_manifest
+from kubeferry.bundle.plan import kubectl_minors
+from kubeferry.core.skew import covering_minors
+from kubeferry.core.versions import parse_k3s_tag
 from kubeferry.errors import CatalogError, UnsafePathError
-from kubeferry.manifest import classify, parse_manifest
-from kubeferry.versions import parse_k3s_tag
 
 
 def minors(*values: int) -> list[tuple[int, int]]:

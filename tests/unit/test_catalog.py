@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kubeferry.catalog import (
+from kubeferry.catalog.rules import (
     Catalog,
     catalog_to_json,
     convert_upstream,
@@ -19,8 +19,8 @@ from kubeferry.catalog import (
     releases_from_pages,
     write_catalog,
 )
+from kubeferry.core.versions import KubeVersion, parse_k3s_tag
 from kubeferry.errors import CatalogError
-from kubeferry.versions import KubeVersion, parse_k3s_tag
 
 ASSETS = ["k3s", "sha256sum-amd64.txt", "k3s-airgap-images-amd64.tar.zst"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubeferry.cache import CachedVersion, Problem, State
+from kubeferry.core.versions import KubeVersion, parse_k3s_tag
 from kubeferry.doctor import Inputs, diagnose
-from kubeferry.kubectls import LocalKubectl
-from kubeferry.versions import KubeVersion, parse_k3s_tag
+from kubeferry.stores.cache import CachedVersion, Problem, State
+from kubeferry.stores.kubectls import LocalKubectl
 
 
 def cached(tag: str, state: State = State.OK) -> CachedVersion:

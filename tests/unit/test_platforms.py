@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeferry.platforms import (
-    K3sAssets,
-    host_arch,
-    host_os,
-    kubectl_file_name,
-    kuberlr_dir,
-    normalize_arch,
-    rancher_desktop_cache_dir,
-)
+from kubeferry.core.kuberlr import kubectl_file_name
+from kubeferry.core.layouts import kuberlr_dir, rancher_desktop_cache_dir
+from kubeferry.core.platforms import K3sAssets, host_arch, host_os, normalize_arch
 
 HOME = Path("/home/me")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from kubeferry.core.kuberlr import parse_binary_name
+from kubeferry.core.kuberlr_config import load_config, parse_flat_toml
+from kubeferry.core.skew import choose, parse_version
 from kubeferry.shim.argv import scan_flags
-from kubeferry.shim.choose import choose, parse_version
-from kubeferry.shim.config import load_config, parse_flat_toml
-from kubeferry.shim.finder import parse_binary_name
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_config_files_then_variables(tmp_path: Path) -> None:
 
 
 def test_broken_config_is_an_error(tmp_path: Path) -> None:
-    from kubeferry.shim.config import ConfigError
+    from kubeferry.core.kuberlr_config import ConfigError
 
     bad = tmp_path / "bad.conf"
     bad.write_text("AllowDownload = [unclosed\n")
@@ -145,7 +145,7 @@ HEAVY = (
     "dataclasses",
     "kubeferry.shim.resolve",
     "kubeferry.shim.probe",
-    "kubeferry.versions",
+    "kubeferry.core.versions",
     "click",
     "rich",
 )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kubeferry.versions import (
+from kubeferry.core.skew import preference
+from kubeferry.core.versions import (
     KubeVersion,
     is_cache_folder_name,
     parse_k3s_tag,
     parse_kube_version,
-    skew_minors,
 )
 
 
@@ -108,11 +108,11 @@ def test_kube_version_order_is_numeric() -> None:
 
 @pytest.mark.parametrize(
     ("server", "expected"),
-    [(KubeVersion(1, 30, 6), ((1, 30), (1, 31), (1, 29))), (KubeVersion(1, 0), ((1, 0), (1, 1)))],
+    [((1, 30, 6), [(1, 30), (1, 31), (1, 29)]), ((1, 0, 0), [(1, 0), (1, 1)])],
     ids=["own-plus-minus", "minor-zero"],
 )
-def test_skew_minors_preference(server: KubeVersion, expected: tuple[tuple[int, int], ...]) -> None:
-    assert skew_minors(server) == expected
+def test_skew_preference(server: tuple[int, int, int], expected: list[tuple[int, int]]) -> None:
+    assert preference(server) == expected
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import click
 
 from kubeferry import __version__
-from kubeferry.cli.options import build_settings, hoist_global_options
+from kubeferry.cli.options import hoist_global_options
 from kubeferry.cli.render import CommandFailed
-from kubeferry.errors import KubeferryError
+from kubeferry.errors import KubeferryError, UsageError
+from kubeferry.settings import build_settings
 
 COMMANDS = {
     "bundle": "kubeferry.cli.bundle:bundle",
@@ -98,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except click.UsageError as exc:
         exc.show()
+        return 2
+    except UsageError as exc:
+        click.echo(
+            f"Usage: kubeferry [OPTIONS] COMMAND [ARGS]...\n\nError: {exc.message}", err=True
+        )
         return 2
     except click.ClickException as exc:
         click.echo(f"kubeferry: error: {exc.format_message()}", err=True)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import httpx
 
-from kubeferry import __version__, http
-from kubeferry.bundle import (
+from kubeferry import __version__
+from kubeferry.bundle.files import (
     VerifyReport,
     endpoints_note,
     fill_bundle,
@@ -20,7 +20,8 @@ from kubeferry.bundle import (
     write_bundle_catalog,
     write_manifest,
 )
-from kubeferry.bundle_plan import (
+from kubeferry.bundle.manifest import build_manifest
+from kubeferry.bundle.plan import (
     KUBECTL_MODES,
     PlannedFile,
     k3s_files,
@@ -28,17 +29,17 @@ from kubeferry.bundle_plan import (
     kubectl_minors,
     total_size,
 )
-from kubeferry.catalog import Catalog, read_catalog, resolve_k3s_spec
+from kubeferry.catalog.rules import Catalog, read_catalog, resolve_k3s_spec
 from kubeferry.cli.catalog import fetch_upstream_catalog
-from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
-from kubeferry.download import first_available, run_parallel
+from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.versions import K3sTag, KubeVersion
 from kubeferry.errors import KubeferryError
-from kubeferry.kubectls import resolve_kubectl_version
-from kubeferry.manifest import build_manifest
-from kubeferry.platforms import K3sAssets
-from kubeferry.versions import K3sTag, KubeVersion
+from kubeferry.net import http
+from kubeferry.net.download import first_available, run_parallel
+from kubeferry.settings import Settings
+from kubeferry.stores.kubectls import resolve_kubectl_version
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.cli import cache_fill
 from kubeferry.cli.catalog import load_catalog
-from kubeferry.cli.options import Settings
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
 
 if TYPE_CHECKING:
     from rich.console import Console

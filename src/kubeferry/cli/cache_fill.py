@@ -7,10 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry import http
-from kubeferry.cache import CachedVersion
-from kubeferry.cache_fill import Filler, FillResult, repair_advice
-from kubeferry.catalog import (
+from kubeferry.catalog.rules import (
     Catalog,
     FileMerge,
     default_catalog,
@@ -18,12 +15,15 @@ from kubeferry.catalog import (
     resolve_k3s_spec,
 )
 from kubeferry.cli.catalog import load_catalog
-from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import emit
-from kubeferry.download import run_parallel
+from kubeferry.core.versions import K3sTag
 from kubeferry.errors import OfflineError
-from kubeferry.versions import K3sTag
+from kubeferry.net import http
+from kubeferry.net.download import run_parallel
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import CachedVersion
+from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
 
 if TYPE_CHECKING:
     from rich.console import Console

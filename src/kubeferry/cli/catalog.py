@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry import http
-from kubeferry.cache import cached_folder_tags
-from kubeferry.catalog import (
+from kubeferry.catalog.rules import (
     Catalog,
     catalog_to_json,
     convert_upstream,
@@ -20,12 +18,14 @@ from kubeferry.catalog import (
     releases_from_pages,
     write_catalog,
 )
-from kubeferry.cli.options import Settings
+from kubeferry.catalog.upstream import Upstream
 from kubeferry.cli.render import emit, note, stderr_console
+from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
+from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
 from kubeferry.errors import CatalogError, KubeferryError
-from kubeferry.textfiles import parse_json, read_text, write_text_atomically
-from kubeferry.upstream import Upstream
-from kubeferry.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
+from kubeferry.net import http
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import cached_folder_tags
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.cache import list_cached
-from kubeferry.catalog import read_catalog
+from kubeferry.catalog.rules import read_catalog
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.kubectl import kuberlr_config
-from kubeferry.cli.options import Settings
 from kubeferry.cli.render import CommandFailed, emit, table
 from kubeferry.doctor import Inputs, Report, diagnose
 from kubeferry.errors import CatalogError
-from kubeferry.kubectls import list_kubectls
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import list_cached
+from kubeferry.stores.kubectls import list_kubectls
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -6,16 +6,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry import http
-from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import emit, table
-from kubeferry.download import run_parallel
-from kubeferry.endpoints import Endpoints
-from kubeferry.kubectls import download_kubectl, list_kubectls, resolve_kubectl_version
-from kubeferry.shim.choose import format_version
-from kubeferry.shim.config import Config, ConfigError, load_config
-from kubeferry.shim.decide import Context, NoKubectl, decide
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.kuberlr import folder
+from kubeferry.core.kuberlr_config import Config, load_config
+from kubeferry.core.platforms import host_platform
+from kubeferry.core.skew import format_version
+from kubeferry.errors import ConfigError, NoKubectlError
+from kubeferry.net import http
+from kubeferry.net.download import run_parallel
+from kubeferry.settings import Settings
+from kubeferry.shim import which as wrapper_choice
+from kubeferry.stores.kubectls import download_kubectl, list_kubectls, resolve_kubectl_version
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,7 +34,7 @@ def kuberlr_config(settings: Settings) -> Config:
     try:
         return load_config(wrapper_environ(settings), windows=settings.target_os == "windows")
     except ConfigError as exc:
-        raise click.ClickException(f"kuberlr config: {exc}") from exc
+        raise ConfigError(f"kuberlr config: {exc.message}", path=exc.path) from exc
 
 
 @click.group()
@@ -131,11 +134,12 @@ def which(settings: Settings, context: str | None, kubeconfig: str | None, as_js
     environ = wrapper_environ(settings)
     if settings.offline:
         environ["KUBEFERRY_OFFLINE"] = "1"
-    ctx = Context(kuberlr_config(settings), environ, args)
+    kuberlr_config(settings)  # a broken config file is reported as the wrapper would
     try:
-        decision = decide(ctx)
-    except NoKubectl as exc:
+        decision = wrapper_choice(environ, args)
+    except NoKubectlError as exc:
         raise click.ClickException(str(exc)) from exc
+    local_dir = folder(str(settings.home), *host_platform())
     data = {
         "path": decision.binary[1] if decision.binary else None,
         "version": format_version(decision.binary[0]) if decision.binary else None,
@@ -149,7 +153,7 @@ def which(settings: Settings, context: str | None, kubeconfig: str | None, as_js
         if data["path"]:
             console.print(data["path"])
         else:
-            console.print(f"would download kubectl {data['download']} into {ctx.local_dir}")
+            console.print(f"would download kubectl {data['download']} into {local_dir}")
         for reason in decision.reasons:
             console.print(f"  - {reason}")
 

@@ -1,27 +1,9 @@
-"""Global options: accepted before or after the subcommand, resolved into Settings."""
+"""Global options: accepted before or after the subcommand (kubectl users expect it)."""
 
 from __future__ import annotations
 
-import platform
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Final
-
-import click
-
-from kubeferry.catalog import CATALOG_FILE_NAME
-from kubeferry.endpoints import Endpoints, is_true
-from kubeferry.platforms import (
-    host_arch,
-    host_os,
-    kuberlr_dir,
-    normalize_arch,
-    normalize_os,
-    rancher_desktop_cache_dir,
-)
-from kubeferry.shim.config import home_dir
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch"})
 FLAG_OPTIONS: Final = frozenset({"--offline", "--verbose", "--quiet", "-v", "-q", "-vv", "-vvv"})
@@ -53,106 +35,3 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
             rest.append(word)
         index += 1
     return front + rest
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a command needs to know about where and how to work."""
-
-    target_os: str
-    arches: tuple[str, ...]
-    home: Path
-    cache_dir: Path
-    offline: bool
-    verbosity: int
-    environ: Mapping[str, str]
-    endpoints: Endpoints
-    os_given: bool = False
-    arch_given: bool = False
-    target_oses: tuple[str, ...] = ()
-    home_given: bool = False
-    cache_dir_given: bool = False
-
-    @property
-    def arch(self) -> str:
-        """The first (or only) target arch."""
-        return self.arches[0]
-
-    @property
-    def catalog_path(self) -> Path:
-        """`<cache>/k3s-versions.json`."""
-        return self.cache_dir / CATALOG_FILE_NAME
-
-    def kuberlr_dir(self, arch: str | None = None) -> Path:
-        """`<home>/.kuberlr/<os>-<arch>` of the target."""
-        return kuberlr_dir(self.home, self.target_os, arch or self.arch)
-
-
-def _choose_oses(values: Sequence[str]) -> tuple[str, ...]:
-    if not values:
-        return (host_os(sys.platform),)
-    chosen: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            name = normalize_os(part)
-            if name is None:
-                raise click.BadParameter(
-                    f"{part!r}; use linux, darwin or windows", param_hint="--os"
-                )
-            if name not in chosen:
-                chosen.append(name)
-    return tuple(chosen)
-
-
-def _choose_arches(values: Sequence[str]) -> tuple[str, ...]:
-    if not values:
-        return (host_arch(platform.machine()),)
-    chosen: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            arch = normalize_arch(part)
-            if arch is None:
-                raise click.BadParameter(f"{part!r}; use amd64 or arm64", param_hint="--arch")
-            if arch not in chosen:
-                chosen.append(arch)
-    return tuple(chosen)
-
-
-def build_settings(
-    *,
-    environ: Mapping[str, str],
-    cache_dir: str | None,
-    home: str | None,
-    os_names: Sequence[str],
-    arches: Sequence[str],
-    offline: bool,
-    verbosity: int,
-) -> Settings:
-    """Resolve options and environment into Settings (CLI values beat the environment)."""
-    target_oses = _choose_oses(os_names)
-    target_os = target_oses[0]
-    resolved_home = Path(home).expanduser() if home else Path(home_dir(environ))
-    own_layout = home is None and target_os == host_os(sys.platform)
-    cache_text = cache_dir or environ.get("KUBEFERRY_CACHE_DIR")
-    resolved_cache = (
-        Path(cache_text).expanduser()
-        if cache_text
-        else rancher_desktop_cache_dir(
-            target_os, resolved_home, environ, use_environment=own_layout
-        )
-    )
-    return Settings(
-        target_os=target_os,
-        arches=_choose_arches(arches),
-        home=resolved_home,
-        cache_dir=resolved_cache,
-        offline=offline or is_true(environ.get("KUBEFERRY_OFFLINE")),
-        verbosity=verbosity,
-        environ=environ,
-        endpoints=Endpoints.from_environ(environ),
-        os_given=bool(os_names),
-        arch_given=bool(arches),
-        target_oses=target_oses,
-        home_given=home is not None,
-        cache_dir_given=cache_dir is not None,
-    )

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 import kubeferry
-from kubeferry.cli.options import Settings
 from kubeferry.cli.render import note
-from kubeferry.textfiles import write_text_atomically
+from kubeferry.core.textfiles import write_text_atomically
+from kubeferry.settings import Settings
 
 LAUNCHER = """#!{python} -S
 # kubectl -> the kubeferry wrapper. Written by 'kubeferry shim install'. `-S` skips site

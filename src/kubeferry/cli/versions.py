@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.cache import verified_tags
-from kubeferry.catalog import Catalog
+from kubeferry.catalog.rules import Catalog
 from kubeferry.cli.catalog import load_catalog
 from kubeferry.cli.kubectl import kuberlr_config
-from kubeferry.cli.options import Settings
 from kubeferry.cli.render import emit, table
-from kubeferry.shim.choose import Binary, choose, format_version
-from kubeferry.shim.finder import all_binaries
-from kubeferry.versions import K3sTag
+from kubeferry.core.kuberlr import all_binaries
+from kubeferry.core.skew import Binary, choose, format_version
+from kubeferry.core.versions import K3sTag
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import verified_tags
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -10,6 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # typing itself costs the warm path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kubeferry.shim.decide import Decision
+
 
 def _fail(message: str) -> int:
     sys.stderr.write(f"kubeferry: {message}\n")
@@ -27,10 +33,25 @@ def _run(path: str, args: list[str]) -> int:
     return run_child(path, args)
 
 
+def which(environ: Mapping[str, str], args: list[str]) -> Decision:
+    """The kubectl the wrapper would run for `args`, and why (for `kubeferry kubectl which`).
+
+    The one door into the wrapper from the rest of kubeferry. Raises ConfigError or
+    NoKubectlError (both KubeferryError) when it cannot choose.
+    """
+    from kubeferry.core.kuberlr_config import load_config
+    from kubeferry.shim.context import Context
+    from kubeferry.shim.decide import decide
+
+    return decide(Context(load_config(environ), environ, args))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kubectl` (a link to this wrapper) and `kubeferry-kubectl`."""
-    from kubeferry.shim.config import ConfigError, load_config
-    from kubeferry.shim.decide import Context, NoKubectl, decide
+    from kubeferry.core.kuberlr_config import load_config
+    from kubeferry.errors import ConfigError, NoKubectlError
+    from kubeferry.shim.context import Context
+    from kubeferry.shim.decide import decide
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -44,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             from kubeferry.shim.fetch import fetch_for
 
             decision = fetch_for(ctx, decision)
-    except NoKubectl as exc:
+    except NoKubectlError as exc:
         return _fail(str(exc))
     except Exception as exc:
         return _fail(f"internal error while choosing kubectl: {exc!r}")

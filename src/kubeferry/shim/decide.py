@@ -10,12 +10,9 @@ the newest local kubectl. Nothing fits: download when allowed and online, else
 from __future__ import annotations
 
 import os
-import sys
-import time
-from collections.abc import Mapping
 
-from kubeferry.shim.argv import scan_flags
-from kubeferry.shim.choose import (
+from kubeferry.core.kuberlr import GUARD, kubectl_file_name
+from kubeferry.core.skew import (
     Binary,
     Version,
     acceptable_range,
@@ -24,15 +21,9 @@ from kubeferry.shim.choose import (
     newest,
     parse_version,
 )
-from kubeferry.shim.config import Config
-from kubeferry.shim.finder import all_binaries
-from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint, kubeconfig_paths
-
-GUARD = "KUBERLR_RESOLVING_VERSION"
-
-
-class NoKubectl(Exception):
-    """No kubectl can be run; the message says what to do. Exit code 255, as kuberlr."""
+from kubeferry.errors import NoKubectlError
+from kubeferry.shim.context import Context
+from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint
 
 
 class Decision:
@@ -55,37 +46,6 @@ class Decision:
         self.download = download
 
 
-def host_platform() -> tuple[str, str]:
-    """(os, arch) in Go's names, without importing `platform` (it costs the hot path)."""
-    if sys.platform.startswith("win"):
-        machine = os.environ.get("PROCESSOR_ARCHITECTURE", "AMD64").lower()
-        system = "windows"
-    else:
-        machine = os.uname().machine.lower()
-        system = "darwin" if sys.platform == "darwin" else "linux"
-    arch = "arm64" if machine in ("arm64", "aarch64", "arm64e") else "amd64"
-    return system, arch
-
-
-class Context:
-    """Everything `decide` reads: configuration, folders, flags, environment, clock."""
-
-    def __init__(
-        self, config: Config, environ: Mapping[str, str], args: list[str], now: float | None = None
-    ) -> None:
-        self.config = config
-        self.environ = environ
-        self.os, self.arch = host_platform()
-        self.windows = self.os == "windows"
-        self.local_dir = os.path.join(config.home, ".kuberlr", f"{self.os}-{self.arch}")
-        self.context, self.kubeconfig = scan_flags(args)
-        self.now = time.time() if now is None else now
-        self.binaries = all_binaries(self.local_dir, config.system_path, windows=self.windows)
-
-    def kubectl_name(self, version: Version) -> str:
-        return f"kubectl{format_version(version)}{'.exe' if self.windows else ''}"
-
-
 def decide(ctx: Context) -> Decision:
     """Pick the kubectl for the current (or --context) cluster."""
     if ctx.environ.get(GUARD):
@@ -95,7 +55,7 @@ def decide(ctx: Context) -> Decision:
             "called from an exec credential plugin while resolving "
             "(KUBERLR_RESOLVING_VERSION is set): the server is not asked again",
         )
-    paths = kubeconfig_paths(ctx.kubeconfig, ctx.environ, ctx.config.home)
+    paths = ctx.kubeconfig_paths()
     print_ = fingerprint(paths, ctx.context)
     cache = VersionCache(cache_file(ctx.environ, ctx.config.home))
     cached = cache.fresh_version(print_, ctx.now, ctx.config.version_cache_ttl)
@@ -112,7 +72,7 @@ def decide(ctx: Context) -> Decision:
 def _fallback(ctx: Context, server: Version | None, why: str) -> Decision:
     best = newest(ctx.binaries)
     if best is None:
-        raise NoKubectl(
+        raise NoKubectlError(
             f"no kubectl to run: {why}, and there is no kubectl in {ctx.local_dir}"
             f"{' or ' + ctx.config.system_path if ctx.config.system_path else ''}. "
             "Run 'kubeferry kubectl get VERSION' on a connected machine, or install a bundle."
@@ -155,7 +115,7 @@ def _for_server(ctx: Context, server: Version, source: str, reasons: list[str]) 
                 f"nothing fits; UseLatestIfNoCompatible: newest local {format_version(best[0])}",
             ],
         )
-    raise NoKubectl(offline_message(ctx, server))
+    raise NoKubectlError(offline_message(ctx, server))
 
 
 def offline_message(ctx: Context, server: Version, error: str | None = None) -> str:
@@ -170,11 +130,10 @@ def offline_message(ctx: Context, server: Version, error: str | None = None) -> 
         if config.offline
         else "downloads are off (AllowDownload = false)"
     )
-    name = ctx.kubectl_name(server)
-    url = (
-        f"{config.mirror_url}/release/v{format_version(server)}/bin/{ctx.os}/{ctx.arch}/"
-        f"kubectl{'.exe' if ctx.windows else ''}"
-    )
+    from kubeferry.core.layouts import kubectl_release_path  # only when failing
+
+    name = kubectl_file_name(server, ctx.os)
+    url = f"{config.mirror_url}/{kubectl_release_path(format_version(server), ctx.os, ctx.arch)}"
     return (
         f"no kubectl fits the server (Kubernetes {format_version(server)}): kubectl "
         f"{acceptable_range(server)} is needed. Searched {folders} (found: {found}); {why}. "

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import sys
 
-from kubeferry.shim.choose import format_version, newest
-from kubeferry.shim.decide import Context, Decision, NoKubectl, offline_message
+from kubeferry.core.skew import format_version, newest
+from kubeferry.errors import NoKubectlError
+from kubeferry.shim.context import Context
+from kubeferry.shim.decide import Decision, offline_message
 
 
 def fetch_for(ctx: Context, decision: Decision) -> Decision:
     """Fetch `decision.download` into the kuberlr folder, verified; fall back as configured."""
-    from kubeferry.endpoints import Endpoints
+    from kubeferry.core.endpoints import Endpoints
     from kubeferry.errors import KubeferryError
-    from kubeferry.kubectls import fetch_kubectl
+    from kubeferry.stores.kubectls import fetch_kubectl
 
     version = decision.download
     assert version is not None
@@ -37,6 +39,6 @@ def fetch_for(ctx: Context, decision: Decision) -> Decision:
                 f"kubeferry: download failed ({exc}); UseLatestIfNoCompatible: using {best[1]}\n"
             )
             return Decision(best, decision.server, decision.source, decision.reasons)
-        raise NoKubectl(offline_message(ctx, version, error=str(exc))) from exc
+        raise NoKubectlError(offline_message(ctx, version, error=str(exc))) from exc
     binary = (version, os.fspath(path))
     return Decision(binary, decision.server, decision.source, decision.reasons)

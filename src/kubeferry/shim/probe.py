@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from kubeferry.core.kuberlr import GUARD
 from kubeferry.shim.kubeconfig import ClusterAccess
-
-GUARD = "KUBERLR_RESOLVING_VERSION"
 
 
 class ProbeError(Exception):

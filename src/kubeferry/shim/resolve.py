@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kubeferry.shim.choose import Version, parse_version
-from kubeferry.shim.decide import GUARD, Context
+from kubeferry.core.kuberlr import GUARD
+from kubeferry.core.skew import Version, parse_version
+from kubeferry.shim.context import Context
 from kubeferry.shim.kubeconfig import KubeconfigError, load_access
 from kubeferry.shim.probe import ProbeError, server_version
 from kubeferry.shim.versioncache import VersionCache

@@ -20,9 +20,9 @@ from typing import Final, TypeVar
 
 import httpx
 
-from kubeferry import http
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
-from kubeferry.hashes import HashingWriter, feed_file, hash_file, new_hashers
+from kubeferry.net import http
+from kubeferry.net.hashes import HashingWriter, feed_file, hash_file, new_hashers
 
 Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""

@@ -11,17 +11,17 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from kubeferry.shim.choose import preference
+from kubeferry.core.skew import version_numbers
 
 # Rancher Desktop accepts only these raw tags (k3sHelper.ts); `1.99.3+rk3s1` is not one.
 _K3S_TAG: Final = re.compile(
-    r"^v?(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)"
-    r"(?:-(?P<pre>[0-9A-Za-z][0-9A-Za-z.]*))?\+k3s(?P<build>\d+)$"
+    r"^v?(?P<major>\d{1,9})\.(?P<minor>\d{1,9})\.(?P<patch>\d{1,9})"
+    r"(?:-(?P<pre>[0-9A-Za-z][0-9A-Za-z.]{0,40}))?\+k3s(?P<build>\d{1,9})$",
+    re.ASCII,
 )
 # A cache folder name: the `v` and the build are both required, no prerelease.
-CACHE_FOLDER_PATTERN: Final = re.compile(r"^v\d+\.\d+\.\d+\+k3s\d+$")
-_KUBE_VERSION: Final = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
-_NATURAL_PART: Final = re.compile(r"(\d+)")
+CACHE_FOLDER_PATTERN: Final = re.compile(r"^v\d+\.\d+\.\d+\+k3s\d+$", re.ASCII)
+_NATURAL_PART: Final = re.compile(r"(\d+)", re.ASCII)
 
 
 def _prerelease_key(prerelease: str) -> tuple[tuple[int, int | str], ...]:
@@ -30,7 +30,7 @@ def _prerelease_key(prerelease: str) -> tuple[tuple[int, int | str], ...]:
     for chunk in _NATURAL_PART.split(prerelease):
         if not chunk:
             continue
-        parts.append((0, int(chunk)) if chunk.isdigit() else (1, chunk))
+        parts.append((0, int(chunk)) if chunk.isascii() and chunk.isdigit() else (1, chunk))
     return tuple(parts)
 
 
@@ -136,24 +136,15 @@ def parse_k3s_tag(text: str) -> K3sTag | None:
 
 def parse_kube_version(text: str) -> KubeVersion | None:
     """Parse `1.30`, `1.30.6` or `v1.30.6`; None when it is not one."""
-    match = _KUBE_VERSION.match(text.strip())
-    if match is None:
+    numbers = version_numbers(text)
+    if numbers is None:
         return None
-    patch = match.group(3)
-    return KubeVersion(int(match.group(1)), int(match.group(2)), int(patch) if patch else None)
+    return KubeVersion(numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else None)
 
 
 def is_cache_folder_name(name: str) -> bool:
     """True for a folder name Rancher Desktop treats as a cached version."""
     return CACHE_FOLDER_PATTERN.match(name) is not None
-
-
-def skew_minors(server: KubeVersion) -> tuple[tuple[int, int], ...]:
-    """kubectl minors usable against `server`, most preferred first: own, +1, -1.
-
-    The wrapper's own rule (`shim/choose.py`, standard library only) is the one definition.
-    """
-    return tuple(preference((server.major, server.minor, server.patch or 0)))
 
 
 DEFAULT_MINIMUM_VERSION: Final = KubeVersion(1, 25, 3)

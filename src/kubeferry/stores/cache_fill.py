@@ -13,8 +13,11 @@ from pathlib import Path
 
 import httpx
 
-from kubeferry.cache import CachedVersion, State, inspect_folder, k3s_root, present_images
-from kubeferry.download import (
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.versions import K3sTag
+from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.net.download import (
     DownloadJob,
     DownloadResult,
     ProgressFactory,
@@ -23,11 +26,8 @@ from kubeferry.download import (
     first_available,
     run_parallel,
 )
-from kubeferry.endpoints import Endpoints
-from kubeferry.errors import NotFoundError, SumsFileError
-from kubeferry.hashes import parse_sums
-from kubeferry.platforms import K3sAssets
-from kubeferry.versions import K3sTag
+from kubeferry.net.hashes import parse_sums
+from kubeferry.stores.cache import CachedVersion, State, inspect_folder, k3s_root, present_images
 
 
 @dataclass(frozen=True)

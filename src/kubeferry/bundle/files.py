@@ -15,17 +15,22 @@ from pathlib import Path
 
 import httpx
 
-from kubeferry.bundle_plan import PlannedFile
-from kubeferry.cache import cached_folder_tags
-from kubeferry.catalog import (
-    CATALOG_FILE_NAME,
+from kubeferry.bundle.manifest import Manifest, ManifestFile, classify, parse_manifest
+from kubeferry.bundle.plan import PlannedFile
+from kubeferry.catalog.rules import (
     Catalog,
     build_catalog,
     catalog_to_json,
     merge_into_file,
     read_catalog,
 )
-from kubeferry.download import (
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME
+from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
+from kubeferry.core.textfiles import read_text, write_text_atomically
+from kubeferry.core.versions import K3sTag
+from kubeferry.errors import KubeferryError, UnsafePathError
+from kubeferry.net.download import (
     DownloadJob,
     DownloadResult,
     Progress,
@@ -33,14 +38,9 @@ from kubeferry.download import (
     download,
     run_parallel,
 )
-from kubeferry.endpoints import Endpoints
-from kubeferry.errors import KubeferryError, UnsafePathError
-from kubeferry.hashes import parse_sums, sha256_file
-from kubeferry.kubectls import expected_digest
-from kubeferry.manifest import MANIFEST_NAME, Manifest, ManifestFile, classify, parse_manifest
-from kubeferry.platforms import ARCHITECTURES, K3sAssets
-from kubeferry.textfiles import read_text, write_text_atomically
-from kubeferry.versions import K3sTag
+from kubeferry.net.hashes import parse_sums, sha256_file
+from kubeferry.stores.cache import cached_folder_tags
+from kubeferry.stores.kubectls import expected_digest
 
 K3S_BINARIES = frozenset(K3sAssets(arch).binary for arch in ARCHITECTURES)
 

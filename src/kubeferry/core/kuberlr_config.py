@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Mapping
 
+from kubeferry.errors import ConfigError
+
 DEFAULTS: dict[str, object] = {
     "allowdownload": True,
     "uselatestifnocompatible": False,
@@ -19,11 +21,14 @@ DEFAULTS: dict[str, object] = {
     "timeout": 5,
     "kubemirrorurl": "https://dl.k8s.io",
 }
-_TRUE = {"1", "true", "yes", "on"}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
-class ConfigError(Exception):
-    """A kuberlr config file that exists but cannot be read."""
+def is_true(value: object) -> bool:
+    """kubeferry's own switches: 1, true, yes, on (any case), or a TOML true."""
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in TRUE_WORDS
 
 
 class Config:
@@ -41,21 +46,15 @@ class Config:
     )
 
     def __init__(self, values: Mapping[str, object], environ: Mapping[str, str], home: str) -> None:
-        self.allow_download = _as_bool(values["allowdownload"])
-        self.use_latest_if_no_compatible = _as_bool(values["uselatestifnocompatible"])
+        self.allow_download = is_true(values["allowdownload"])
+        self.use_latest_if_no_compatible = is_true(values["uselatestifnocompatible"])
         self.system_path = str(values["systempath"])
         self.timeout = float(str(values["timeout"]))
         mirror = environ.get("KUBEFERRY_KUBECTL_MIRROR_URL") or str(values["kubemirrorurl"])
         self.mirror_url = mirror.rstrip("/")
-        self.offline = environ.get("KUBEFERRY_OFFLINE", "").strip().lower() in _TRUE
+        self.offline = is_true(environ.get("KUBEFERRY_OFFLINE"))
         self.version_cache_ttl = float(environ.get("KUBEFERRY_VERSION_CACHE_TTL") or 60)
         self.home = home
-
-
-def _as_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in _TRUE
 
 
 def home_dir(environ: Mapping[str, str]) -> str:
@@ -115,7 +114,7 @@ def _read_file(path: str) -> dict[str, object] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from exc
+        raise ConfigError(f"{path}: {exc.strerror}", path=path) from exc
     try:
         return parse_flat_toml(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
@@ -125,7 +124,7 @@ def _read_file(path: str) -> dict[str, object] | None:
     try:
         document = tomllib.loads(data.decode("utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it") from exc
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it", path=path) from exc
     return {key.lower(): value for key, value in document.items()}
 
 

@@ -11,9 +11,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from kubeferry import http
-from kubeferry.endpoints import Endpoints
+from kubeferry.core.endpoints import Endpoints
 from kubeferry.errors import RateLimitError, UpstreamError
+from kubeferry.net import http
 
 MAX_RATE_LIMIT_WAIT: Final = 60.0
 MAX_RATE_LIMIT_RETRIES: Final = 3

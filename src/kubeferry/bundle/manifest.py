@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from kubeferry.core.kuberlr import parse_binary_name
+from kubeferry.core.platforms import ARCHITECTURES, OPERATING_SYSTEMS, K3sAssets
+from kubeferry.core.textfiles import parse_json
+from kubeferry.core.versions import is_cache_folder_name
 from kubeferry.errors import CatalogError, UnsafePathError
-from kubeferry.platforms import ARCHITECTURES, OPERATING_SYSTEMS, K3sAssets
-from kubeferry.shim.finder import parse_binary_name
-from kubeferry.textfiles import parse_json
-from kubeferry.versions import is_cache_folder_name
 
-MANIFEST_NAME: Final = "kubeferry-bundle.json"
 FORMAT_VERSION: Final = 1
 KIND: Final = "kubeferry-bundle"
 _ASSET_NAMES: Final = frozenset(

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import httpx
 
-from kubeferry import http
-from kubeferry.download import DownloadJob, Progress, download
-from kubeferry.endpoints import Endpoints
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.kuberlr import all_binaries, kubectl_file_name
+from kubeferry.core.versions import KubeVersion, parse_kube_version
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
-from kubeferry.hashes import parse_digest_file
-from kubeferry.platforms import kubectl_file_name
-from kubeferry.shim.finder import all_binaries
-from kubeferry.versions import KubeVersion, parse_kube_version
+from kubeferry.net import http
+from kubeferry.net.download import DownloadJob, Progress, download
+from kubeferry.net.hashes import parse_digest_file
 
 
 @dataclass(frozen=True)

@@ -14,31 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from kubeferry.endpoints import Endpoints
-from kubeferry.platforms import K3sAssets, kubectl_file_name
-from kubeferry.versions import K3sTag, KubeVersion
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.layouts import k3s_bundle_path, kubectl_bundle_path
+from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.skew import covering_minors
+from kubeferry.core.versions import K3sTag, KubeVersion
 
 KUBECTL_MODES: Final = ("auto", "exact", "none")
-
-
-def covering_minors(server_minors: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The fewest kubectl minors whose ±1 window covers every server minor.
-
-    Greedy over the sorted minors (optimal for windows of equal width): the lowest uncovered
-    minor m is covered by m+1 when that also reaches m+1 or m+2 (a kubectl one minor newer is
-    the wrapper's second choice), else by m itself (its first choice).
-    """
-    chosen: list[tuple[int, int]] = []
-    wanted = sorted(set(server_minors))
-    index = 0
-    while index < len(wanted):
-        major, minor = wanted[index]
-        later = {m for (j, m) in wanted if j == major}
-        pick = minor + 1 if (minor + 1 in later or minor + 2 in later) else minor
-        chosen.append((major, pick))
-        while index < len(wanted) and wanted[index][0] == major and wanted[index][1] <= pick + 1:
-            index += 1
-    return chosen
 
 
 def kubectl_minors(mode: str, tags: Sequence[K3sTag]) -> list[tuple[int, int]]:
@@ -71,7 +53,7 @@ def k3s_files(endpoints: Endpoints, tag: K3sTag, arch: str, images_name: str) ->
     names = ((assets.sums, "k3s-sums"), (assets.binary, "k3s-binary"), (images_name, "k3s-images"))
     return [
         PlannedFile(
-            f"k3s/{tag}/{name}",
+            k3s_bundle_path(str(tag), name),
             endpoints.k3s_asset_url(str(tag), name),
             kind,
             tag=str(tag),
@@ -85,9 +67,8 @@ def kubectl_file(
     endpoints: Endpoints, version: KubeVersion, target_os: str, arch: str
 ) -> PlannedFile:
     """One kubectl binary at kuberlr's path inside the bundle."""
-    name = kubectl_file_name(version.short, target_os)
     return PlannedFile(
-        f"kuberlr/{target_os}-{arch}/{name}",
+        kubectl_bundle_path(version.short, target_os, arch),
         endpoints.kubectl_url(version.short, target_os, arch),
         "kubectl",
         target_os=target_os,

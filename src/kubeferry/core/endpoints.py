@@ -6,16 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from kubeferry.core.layouts import kubectl_release_path, kubectl_stable_path
+
 DEFAULT_CHANNELS_URL: Final = "https://update.k3s.io/v1-release/channels"
 DEFAULT_RELEASES_URL: Final = "https://api.github.com/repos/k3s-io/k3s/releases"
 DEFAULT_K3S_DOWNLOAD_URL: Final = "https://github.com/k3s-io/k3s/releases/download"
 DEFAULT_KUBECTL_MIRROR_URL: Final = "https://dl.k8s.io"
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-
-
-def is_true(value: str | None) -> bool:
-    """Environment truthiness: 1, true, yes, on (any case)."""
-    return value is not None and value.strip().lower() in _TRUE
 
 
 @dataclass(frozen=True)
@@ -54,10 +50,8 @@ class Endpoints:
 
     def kubectl_url(self, version: str, target_os: str, arch: str) -> str:
         """`<mirror>/release/v<M.m.p>/bin/<os>/<arch>/kubectl[.exe]`."""
-        name = "kubectl.exe" if target_os == "windows" else "kubectl"
-        return f"{self.kubectl_mirror_url}/release/v{version}/bin/{target_os}/{arch}/{name}"
+        return f"{self.kubectl_mirror_url}/{kubectl_release_path(version, target_os, arch)}"
 
     def kubectl_stable_url(self, minor: str | None = None) -> str:
         """`stable.txt`, or `stable-<M.m>.txt` for the newest patch of a minor."""
-        name = f"stable-{minor}.txt" if minor else "stable.txt"
-        return f"{self.kubectl_mirror_url}/release/{name}"
+        return f"{self.kubectl_mirror_url}/{kubectl_stable_path(minor)}"

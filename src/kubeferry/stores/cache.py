@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
 from kubeferry.errors import KubeferryError, NotFoundError, SumsFileError
-from kubeferry.hashes import parse_sums, sha256_file
-from kubeferry.platforms import K3sAssets
-from kubeferry.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
+from kubeferry.net.hashes import parse_sums, sha256_file
 
 
 class State(StrEnum):

@@ -1,10 +1,28 @@
-"""kubectl binaries in the kuberlr folder and kuberlr's SystemPath (standard library only)."""
+"""kuberlr's folder and names: where kubectl binaries live and how they are called.
+
+`~/.kuberlr/<os>-<arch>/kubectl<M.m.p>[.exe]`, plus kuberlr's SystemPath. On the wrapper's warm
+path: standard library only (`os`).
+"""
 
 from __future__ import annotations
 
 import os
 
-from kubeferry.shim.choose import Binary, Version
+from kubeferry.core.skew import Binary, Version, format_version, is_ascii_number
+
+GUARD = "KUBERLR_RESOLVING_VERSION"
+"""Set while an exec credential plugin runs, so a wrapper it calls does not ask the server again."""
+
+
+def folder(home: str, target_os: str, arch: str) -> str:
+    """`<home>/.kuberlr/<os>-<arch>`, where kuberlr keeps downloaded kubectl binaries."""
+    return os.path.join(home, ".kuberlr", f"{target_os}-{arch}")
+
+
+def kubectl_file_name(version: str | Version, target_os: str) -> str:
+    """kuberlr's name for a downloaded kubectl: `kubectl1.30.6` (`.exe` on Windows)."""
+    text = version if isinstance(version, str) else format_version(version)
+    return f"kubectl{text}{'.exe' if target_os == 'windows' else ''}"
 
 
 def parse_binary_name(name: str, *, windows: bool) -> Version | None:
@@ -17,7 +35,7 @@ def parse_binary_name(name: str, *, windows: bool) -> Version | None:
     if not name.startswith("kubectl"):
         return None
     parts = name[len("kubectl") :].split(".")
-    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+    if len(parts) not in (2, 3) or not all(is_ascii_number(part) for part in parts):
         return None
     patch = int(parts[2]) if len(parts) == 3 else 0
     return (int(parts[0]), int(parts[1]), patch)

@@ -17,19 +17,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.errors import CatalogError, NotFoundError
-from kubeferry.platforms import ARCHITECTURES, K3sAssets
-from kubeferry.textfiles import parse_json, read_text, write_text_atomically
-from kubeferry.versions import (
+from kubeferry.core.layouts import CATALOG_FILE_NAME
+from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
+from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
+from kubeferry.core.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
     KubeVersion,
     parse_k3s_tag,
     parse_kube_version,
 )
+from kubeferry.errors import CatalogError, NotFoundError
 
 CACHE_VERSION: Final = 2
-CATALOG_FILE_NAME: Final = "k3s-versions.json"
 _BRANCH_CHANNEL: Final = re.compile(r"^v(\d+)\.(\d+)")
 
 

@@ -1,0 +1,1 @@
+"""The bundle (the \"source disk\"): plan, manifest, create, verify, install."""

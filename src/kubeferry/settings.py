@@ -1,0 +1,121 @@
+"""Settings: where and how a command works, resolved from options and the environment.
+
+Every service takes Settings; nothing here knows about click.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.kuberlr_config import home_dir, is_true
+from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir, rancher_desktop_cache_dir
+from kubeferry.core.platforms import host_arch, host_os, normalize_arch, normalize_os
+from kubeferry.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where and how to work."""
+
+    target_os: str
+    arches: tuple[str, ...]
+    home: Path
+    cache_dir: Path
+    offline: bool
+    verbosity: int
+    environ: Mapping[str, str]
+    endpoints: Endpoints
+    os_given: bool = False
+    arch_given: bool = False
+    target_oses: tuple[str, ...] = ()
+    home_given: bool = False
+    cache_dir_given: bool = False
+
+    @property
+    def arch(self) -> str:
+        """The first (or only) target arch."""
+        return self.arches[0]
+
+    @property
+    def catalog_path(self) -> Path:
+        """`<cache>/k3s-versions.json`."""
+        return self.cache_dir / CATALOG_FILE_NAME
+
+    def kuberlr_dir(self, arch: str | None = None) -> Path:
+        """`<home>/.kuberlr/<os>-<arch>` of the target."""
+        return kuberlr_dir(self.home, self.target_os, arch or self.arch)
+
+
+def _choose_oses(values: Sequence[str]) -> tuple[str, ...]:
+    if not values:
+        return (host_os(sys.platform),)
+    chosen: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = normalize_os(part)
+            if name is None:
+                raise UsageError(
+                    f"Invalid value for '--os': {part!r}; use linux, darwin or windows"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    return tuple(chosen)
+
+
+def _choose_arches(values: Sequence[str]) -> tuple[str, ...]:
+    if not values:
+        return (host_arch(platform.machine()),)
+    chosen: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            arch = normalize_arch(part)
+            if arch is None:
+                raise UsageError(f"Invalid value for '--arch': {part!r}; use amd64 or arm64")
+            if arch not in chosen:
+                chosen.append(arch)
+    return tuple(chosen)
+
+
+def build_settings(
+    *,
+    environ: Mapping[str, str],
+    cache_dir: str | None,
+    home: str | None,
+    os_names: Sequence[str],
+    arches: Sequence[str],
+    offline: bool,
+    verbosity: int,
+) -> Settings:
+    """Resolve options and environment into Settings (CLI values beat the environment)."""
+    target_oses = _choose_oses(os_names)
+    target_os = target_oses[0]
+    resolved_home = Path(home).expanduser() if home else Path(home_dir(environ))
+    own_layout = home is None and target_os == host_os(sys.platform)
+    cache_text = cache_dir or environ.get("KUBEFERRY_CACHE_DIR")
+    resolved_cache = (
+        Path(cache_text).expanduser()
+        if cache_text
+        else rancher_desktop_cache_dir(
+            target_os, resolved_home, environ, use_environment=own_layout
+        )
+    )
+    return Settings(
+        target_os=target_os,
+        arches=_choose_arches(arches),
+        home=resolved_home,
+        cache_dir=resolved_cache,
+        offline=offline or is_true(environ.get("KUBEFERRY_OFFLINE")),
+        verbosity=verbosity,
+        environ=environ,
+        endpoints=Endpoints.from_environ(environ),
+        os_given=bool(os_names),
+        arch_given=bool(arches),
+        target_oses=target_oses,
+        home_given=home is not None,
+        cache_dir_given=cache_dir is not None,
+    )

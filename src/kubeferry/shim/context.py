@@ -1,0 +1,32 @@
+"""What the wrapper's decision reads: configuration, folders, flags, environment, clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from kubeferry.core.kuberlr import all_binaries, folder
+from kubeferry.core.kuberlr_config import Config
+from kubeferry.core.platforms import host_platform
+from kubeferry.shim.argv import scan_flags
+from kubeferry.shim.versioncache import kubeconfig_paths
+
+
+class Context:
+    """Everything `decide` reads; built once per call."""
+
+    def __init__(
+        self, config: Config, environ: Mapping[str, str], args: list[str], now: float | None = None
+    ) -> None:
+        self.config = config
+        self.environ = environ
+        self.os, self.arch = host_platform()
+        self.windows = self.os == "windows"
+        self.local_dir = folder(config.home, self.os, self.arch)
+        self.context, self.kubeconfig = scan_flags(args)
+        self.now = time.time() if now is None else now
+        self.binaries = all_binaries(self.local_dir, config.system_path, windows=self.windows)
+
+    def kubeconfig_paths(self) -> list[str]:
+        """--kubeconfig, else $KUBECONFIG, else ~/.kube/config."""
+        return kubeconfig_paths(self.kubeconfig, self.environ, self.config.home)
