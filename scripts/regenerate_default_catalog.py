@@ -15,11 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from kubeferry.catalog.rules import (
-    convert_upstream,
-    releases_from_pages,
-    write_catalog,
-)
+from kubeferry.catalog.file import write_catalog
+from kubeferry.catalog.rules import convert_upstream, releases_from_pages
 from kubeferry.catalog.upstream import Upstream
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.errors import KubeferryError

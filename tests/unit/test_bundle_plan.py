@@ -10,7 +10,7 @@ from kubeferry.bundle.manifest import classify, parse_manifest
 from kubeferry.bundle.plan import kubectl_minors
 from kubeferry.core.skew import covering_minors
 from kubeferry.core.versions import parse_k3s_tag
-from kubeferry.errors import CatalogError, UnsafePathError
+from kubeferry.errors import ManifestError, UnsafePathError
 
 
 def minors(*values: int) -> list[tuple[int, int]]:
@@ -110,7 +110,7 @@ def test_unsafe_or_unknown_paths_are_refused(path: str) -> None:
     ids=["catalog", "arm64-binary", "images", "windows-kubectl", "darwin-kubectl"],
 )
 def test_known_paths(path: str, kind: str) -> None:
-    assert classify(path, source="m")[0] == kind
+    assert classify(path, source="m").kind == kind
 
 
 def _manifest(files: list[dict]) -> str:
@@ -130,5 +130,5 @@ def _manifest(files: list[dict]) -> str:
     ids=["malformed", "wrong-kind", "future-format", "empty", "bad-digest", "duplicate"],
 )
 def test_manifest_errors(text: str, words: str) -> None:
-    with pytest.raises(CatalogError, match=words):
+    with pytest.raises(ManifestError, match=words):
         parse_manifest(text, source="b/kubeferry-bundle.json")

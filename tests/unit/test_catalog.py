@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 
+from kubeferry.catalog.file import default_catalog, read_catalog, write_catalog
 from kubeferry.catalog.rules import (
     Catalog,
     catalog_to_json,
     convert_upstream,
-    default_catalog,
     merge_catalogs,
     parse_catalog,
-    read_catalog,
     releases_from_pages,
-    write_catalog,
 )
 from kubeferry.core.versions import KubeVersion, parse_k3s_tag
 from kubeferry.errors import CatalogError

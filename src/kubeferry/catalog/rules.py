@@ -3,8 +3,7 @@
 The rules (pure) follow Rancher Desktop's K3sHelper and its generator: a minimum version, drafts
 and prereleases dropped, the highest `+k3sN` per patch, an assets check when a release lists
 assets, `stable` and `latest` always kept, other channels only for releases at or above the
-minimum, and only channels whose version is in the list. The file I/O at the bottom reads
-(`cacheVersion == 2` required) and writes atomically in Rancher Desktop's own format.
+minimum, and only channels whose version is in the list. The file I/O is in `catalog/file.py`.
 """
 
 from __future__ import annotations
@@ -13,13 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.core.layouts import CATALOG_FILE_NAME
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
-from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
+from kubeferry.core.textfiles import parse_json
 from kubeferry.core.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
@@ -254,6 +250,7 @@ def parse_catalog(
         text,
         source=source,
         fix="Run 'kubeferry catalog update' (online) or 'kubeferry catalog convert' to rewrite it.",
+        error=CatalogError,
     )
     if not isinstance(document, dict) or document.get("cacheVersion") != CACHE_VERSION:
         found = document.get("cacheVersion") if isinstance(document, dict) else None
@@ -282,57 +279,3 @@ def parse_catalog(
     ]
     channels = {str(k): v for k, v in raw_channels.items() if isinstance(v, str)}
     return build_catalog(channels, tags)
-
-
-def read_catalog(path: Path, *, minimum: KubeVersion = DEFAULT_MINIMUM_VERSION) -> Catalog:
-    """Read a catalog file; CatalogError names the file when it cannot be used."""
-    text = read_text(
-        path,
-        missing="Run 'kubeferry catalog update' (online) or 'kubeferry bundle install' (offline) "
-        "to create it.",
-    )
-    return parse_catalog(text, source=str(path), minimum=minimum)
-
-
-def default_catalog() -> Catalog:
-    """The catalog shipped inside the package (see scripts/regenerate_default_catalog.py)."""
-    text = resources.files("kubeferry").joinpath("data", CATALOG_FILE_NAME).read_text("utf-8")
-    return parse_catalog(text, source="the embedded default catalog")
-
-
-def write_catalog(path: Path, catalog: Catalog) -> None:
-    """Write a catalog atomically in Rancher Desktop's format."""
-    write_text_atomically(path, catalog_to_json(catalog))
-
-
-@dataclass(frozen=True)
-class FileMerge:
-    """What `merge_into_file` did."""
-
-    changed: bool
-    kept_aside: Path | None = None
-
-
-def merge_into_file(
-    path: Path, incoming: Catalog, *, fallback: Catalog, prefer: Iterable[K3sTag] = ()
-) -> FileMerge:
-    """Merge `incoming` into the catalog file at `path` (union; newer channels win).
-
-    A missing or unreadable file counts as `fallback`. Nothing is written when the merge adds
-    nothing; when it does, an unreadable file is first kept beside it as `<name>.unreadable`,
-    never silently lost.
-    """
-    try:
-        existing = read_catalog(path)
-        readable = True
-    except CatalogError:
-        existing, readable = fallback, False
-    merged = merge_catalogs(existing, incoming, prefer=prefer)
-    if merged == existing:
-        return FileMerge(False)
-    kept_aside = None
-    if not readable and path.exists():
-        kept_aside = path.with_name(f"{path.name}.unreadable")
-        path.replace(kept_aside)
-    write_catalog(path, merged)
-    return FileMerge(True, kept_aside)

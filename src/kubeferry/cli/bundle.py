@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from kubeferry import __version__
-from kubeferry.bundle.files import (
-    VerifyReport,
-    endpoints_note,
-    fill_bundle,
-    install_bundle,
-    verify_bundle,
-    write_bundle_catalog,
-    write_manifest,
-)
-from kubeferry.bundle.manifest import build_manifest
-from kubeferry.bundle.plan import (
-    KUBECTL_MODES,
-    PlannedFile,
-    k3s_files,
-    kubectl_file,
-    kubectl_minors,
-    total_size,
-)
-from kubeferry.catalog.rules import Catalog, read_catalog, resolve_k3s_spec
-from kubeferry.cli.catalog import fetch_upstream_catalog
+from kubeferry.bundle.install import InstallReport
+from kubeferry.bundle.verify import VerifyReport
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
-from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.versions import K3sTag, KubeVersion
-from kubeferry.errors import KubeferryError
-from kubeferry.net import http
-from kubeferry.net.download import first_available, run_parallel
+from kubeferry.services.bundle import (
+    BundlePlan,
+    check_bundle,
+    create_bundle,
+    install_into_target,
+)
 from kubeferry.settings import Settings
-from kubeferry.stores.kubectls import resolve_kubectl_version
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,75 +26,6 @@ if TYPE_CHECKING:
 @click.group()
 def bundle() -> None:
     """Bundles: everything an offline machine needs, verified, in one folder."""
-
-
-def _kubectl_versions(
-    client: httpx.Client, settings: Settings, choice: tuple[str, ...], tags: list[K3sTag]
-) -> list[KubeVersion]:
-    if len(choice) == 1 and choice[0] in KUBECTL_MODES:
-        specs = [f"{major}.{minor}" for major, minor in kubectl_minors(choice[0], tags)]
-    else:
-        specs = list(choice)
-    resolved = run_parallel(
-        [lambda s=s: resolve_kubectl_version(client, settings.endpoints, s) for s in specs]
-    )
-    return list(dict.fromkeys(resolved))
-
-
-def _sized(client: httpx.Client, item: PlannedFile) -> PlannedFile:
-    return replace(item, size=http.head_size(client, item.url))
-
-
-def _k3s_plan(
-    client: httpx.Client, settings: Settings, tag: K3sTag, arch: str
-) -> list[PlannedFile]:
-    """The files of one tag and arch, with `.tar.zst` images when the release has them."""
-
-    def images_plan(images: str) -> list[PlannedFile]:
-        *others, archive = k3s_files(settings.endpoints, tag, arch, images)
-        sized = _sized(client, archive)  # the one that may be absent: asked first
-        return [*(_sized(client, item) for item in others), sized]
-
-    return first_available(K3sAssets(arch).images, images_plan)
-
-
-def plan_bundle(
-    client: httpx.Client, settings: Settings, tags: list[K3sTag], kubectl_choice: tuple[str, ...]
-) -> tuple[list[PlannedFile], list[KubeVersion]]:
-    """Every file with its URL and size (HEAD requests; nothing is downloaded)."""
-    kubectls = _kubectl_versions(client, settings, kubectl_choice, tags)
-    tasks = [
-        lambda t=t, a=a: _k3s_plan(client, settings, t, a) for t in tags for a in settings.arches
-    ]
-    tasks += [
-        lambda v=v, o=o, a=a: [_sized(client, kubectl_file(settings.endpoints, v, o, a))]
-        for v in kubectls
-        for o in settings.target_oses
-        for a in settings.arches
-    ]
-    groups = run_parallel(tasks, workers=6)
-    return [item for group in groups for item in group], kubectls
-
-
-def _catalog(settings: Settings, catalog_file: Path | None) -> Catalog:
-    if catalog_file is not None:
-        return read_catalog(catalog_file)
-    return fetch_upstream_catalog(settings)
-
-
-def _plan_dict(
-    files: list[PlannedFile], tags: list[K3sTag], kubectls: list[KubeVersion], settings: Settings
-) -> dict[str, Any]:
-    known, unknown = total_size(files)
-    return {
-        "k3s": [str(t) for t in tags],
-        "arches": list(settings.arches),
-        "os": list(settings.target_oses),
-        "kubectl": [v.short for v in kubectls],
-        "total_bytes": known,
-        "unknown_sizes": unknown,
-        "files": [{"path": f.path, "size": f.size, "url": f.url} for f in files],
-    }
 
 
 @bundle.command()
@@ -157,29 +66,25 @@ def create(
     as_json: bool,
 ) -> None:
     """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest."""
-    catalog = _catalog(settings, catalog_file)
-    tags = list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
-    http.ensure_online(settings.offline, settings.endpoints.k3s_download_url)
-    with http.open_client() as client:
-        files, kubectls = plan_bundle(client, settings, tags, kubectl_choice)
-        plan = _plan_dict(files, tags, kubectls, settings)
-        if dry_run:
-            emit(
-                plan,
-                as_json=as_json,
-                text=lambda console: _draw_plan(console, plan, folder, urls=settings.verbosity > 0),
-            )
-            return
-        folder.mkdir(parents=True, exist_ok=True)
-        with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
-            entries = fill_bundle(client, folder, files, progress=board.callback)
-    entries.append(write_bundle_catalog(folder, catalog, tags))
-    targets = {key: plan[key] for key in ("k3s", "arches", "os", "kubectl")}
-    targets["sources"] = endpoints_note(settings.endpoints)
-    created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
-    path = write_manifest(folder, manifest)
-    data = {**plan, "manifest": str(path), "files": len(manifest.files)}
+    with progress_board(enabled=not as_json and settings.verbosity >= 0 and not dry_run) as board:
+        made = create_bundle(
+            settings,
+            folder,
+            k3s_specs,
+            kubectl_choice,
+            catalog_file=catalog_file,
+            dry_run=dry_run,
+            progress=board.callback,
+        )
+    if isinstance(made, BundlePlan):
+        plan = made.as_dict()
+        emit(
+            plan,
+            as_json=as_json,
+            text=lambda console: _draw_plan(console, plan, folder, urls=settings.verbosity > 0),
+        )
+        return
+    plan, manifest = made.plan.as_dict(), made.manifest
 
     def draw(console: Console) -> None:
         console.print(
@@ -192,7 +97,7 @@ def create(
         )
         console.print(f"on the offline machine: kubeferry bundle install {folder}")
 
-    emit(data, as_json=as_json, text=draw)
+    emit(made.as_dict(), as_json=as_json, text=draw)
 
 
 def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bool) -> None:
@@ -213,15 +118,6 @@ def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bo
     )
 
 
-def _report_dict(report: VerifyReport) -> dict[str, Any]:
-    return {
-        "ok": not report.bad,
-        "verified": len(report.ok),
-        "bad": [{"path": p, "problem": why} for p, why in report.bad],
-        "unlisted": report.extra,
-    }
-
-
 def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
     for path, why in report.bad:
         console.print(f"BAD  {path}: {why}")
@@ -239,9 +135,9 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(folder: Path, as_json: bool) -> None:
     """Re-hash every file against the manifest; exit 1 while anything is wrong."""
-    report = verify_bundle(folder)
+    report = check_bundle(folder)
     emit(
-        _report_dict(report),
+        report.as_dict(),
         as_json=as_json,
         text=lambda console: _draw_verify(console, folder, report),
     )
@@ -255,44 +151,26 @@ def verify(folder: Path, as_json: bool) -> None:
 @click.pass_obj
 def install(settings: Settings, folder: Path, as_json: bool) -> None:
     """Verify FOLDER, then place it into the Rancher Desktop cache and the kuberlr folder."""
-    report = verify_bundle(folder)
-    if report.bad:
-        listing = "; ".join(f"{path}: {why}" for path, why in report.bad)
-        raise KubeferryError(
-            f"bundle {folder} failed verification, so nothing was placed: {listing}. Copy the "
-            "bundle again from the connected machine (or rerun 'kubeferry bundle create' there)."
+    result = install_into_target(settings, folder)
+    emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))
+
+
+def _draw_install(console: Console, result: InstallReport) -> None:
+    target = result.target
+    for path in result.placed:
+        console.print(f"placed  {path}")
+    if result.unreadable_catalog:
+        console.print(
+            f"the cache's catalog could not be read; it was kept as "
+            f"{result.unreadable_catalog} and replaced by the bundle's"
         )
-    kubectl_dirs = {f"{settings.target_os}-{arch}" for arch in settings.arches}
-    result = install_bundle(
-        folder, report, cache_dir=settings.cache_dir, home=settings.home, kubectl_dirs=kubectl_dirs
-    )
-    data = {
-        "cache_dir": str(settings.cache_dir),
-        "home": str(settings.home),
-        "placed": result.placed,
-        "already_present": result.present,
-        "skipped": [{"path": p, "why": w} for p, w in result.skipped],
-        "catalog_changed": result.catalog_changed,
-        "unreadable_catalog_kept_as": str(result.unreadable_catalog or "") or None,
-    }
-
-    def draw(console: Console) -> None:
-        for path in result.placed:
-            console.print(f"placed  {path}")
-        if result.unreadable_catalog:
-            console.print(
-                f"the cache's catalog could not be read; it was kept as "
-                f"{result.unreadable_catalog} and replaced by the bundle's"
-            )
-        if not result.placed and not result.catalog_changed:
-            console.print(f"nothing to do: all {len(result.present)} files were already in place")
-        elif result.present:
-            console.print(f"{len(result.present)} files were already in place")
-        if result.skipped:
-            console.print(
-                f"{len(result.skipped)} kubectl files are for another OS or arch "
-                f"than {', '.join(sorted(kubectl_dirs))} and were left in the bundle"
-            )
-        console.print(f"cache {settings.cache_dir}; kubectl {settings.home / '.kuberlr'}")
-
-    emit(data, as_json=as_json, text=draw)
+    if not result.placed and not result.catalog_changed:
+        console.print(f"nothing to do: all {len(result.present)} files were already in place")
+    elif result.present:
+        console.print(f"{len(result.present)} files were already in place")
+    if result.skipped:
+        console.print(
+            f"{len(result.skipped)} kubectl files are for another OS or arch "
+            f"than {', '.join(target.kubectl_platforms)} and were left in the bundle"
+        )
+    console.print(f"cache {target.cache_dir}; kubectl {target.home / '.kuberlr'}")

@@ -1,56 +1,40 @@
-"""`kubeferry cache list|verify|add|remove`: the Rancher Desktop k3s cache."""
+"""`kubeferry cache list|verify|add|remove`: click glue over services/cache.py."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from kubeferry.cli import cache_fill
-from kubeferry.cli.catalog import load_catalog
+from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
+from kubeferry.services.cache import (
+    CacheState,
+    add_versions,
+    list_cache,
+    remove_cached,
+    verify_cache,
+)
 from kubeferry.settings import Settings
-from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
+from kubeferry.stores.cache import CachedVersion
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def report_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:
-    """JSON form of one folder's state."""
-    return {
-        "tag": str(report.tag),
-        "arch": report.arch,
-        "state": report.state.value,
-        "listed": listed,
-        "images": report.images_format,
-        "size": report.size,
-        "folder": str(report.folder),
-        "problems": [
-            {"file": p.file, "message": p.message, "expected": p.expected, "actual": p.actual}
-            for p in report.problems
-        ],
-    }
-
-
-def _listed_tags(settings: Settings) -> set[str]:
-    catalog, _ = load_catalog(settings, warn=False)
-    return {str(tag) for tag in catalog.versions}
-
-
-def _rows(reports: list[CachedVersion], listed: set[str]) -> list[tuple[str, ...]]:
+def _rows(state: CacheState) -> list[tuple[str, ...]]:
     rows = []
-    for report in reports:
-        state = report.state.value
-        if str(report.tag) not in listed:
-            state += ", unlisted in catalog"
+    for report in state.versions:
+        text = report.state.value
+        if str(report.tag) not in state.listed:
+            text += ", unlisted in catalog"
         rows.append(
             (
                 str(report.tag),
                 report.arch,
                 report.images_format or "-",
                 human_size(report.size),
-                state,
+                text,
             )
         )
     return rows
@@ -61,7 +45,33 @@ def cache() -> None:
     """The Rancher Desktop k3s cache (<cache>/k3s/<tag>/)."""
 
 
-cache.add_command(cache_fill.add)
+@cache.command()
+@click.argument("specs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.pass_obj
+def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
+    """Download k3s versions into the cache: a tag, 1.30.6, 1.30 or a channel (stable, v1.30)."""
+    show = not as_json and settings.verbosity >= 0
+    with progress_board(enabled=show) as board:
+        done = add_versions(settings, specs, progress=board.callback)
+    if done.catalog_warning:
+        note(done.catalog_warning, quiet=settings.verbosity < 0)
+
+    def draw(console: Console) -> None:
+        for result in done.results:
+            if result.already_cached:
+                console.print(f"{result.tag} ({result.arch}): already cached and verified")
+            else:
+                console.print(
+                    f"{result.tag} ({result.arch}): verified, "
+                    f"{result.fetched_bytes} bytes fetched -> {result.folder}"
+                )
+        if done.merge.kept_aside:
+            console.print(f"the catalog could not be read; it was kept as {done.merge.kept_aside}")
+        if done.merge.changed:
+            console.print(f"added to {done.catalog_path}")
+
+    emit(done.as_dict(), as_json=as_json, text=draw)
 
 
 @cache.command("list")
@@ -69,20 +79,15 @@ cache.add_command(cache_fill.add)
 @click.pass_obj
 def list_command(settings: Settings, as_json: bool) -> None:
     """Cached versions with arch, images format, size and state."""
-    reports = list_cached(settings.cache_dir, settings.arches)
-    listed = _listed_tags(settings)
-    data = {
-        "cache_dir": str(settings.cache_dir),
-        "versions": [report_dict(r, str(r.tag) in listed) for r in reports],
-    }
+    state = list_cache(settings)
 
     def draw(console: Console) -> None:
-        if not reports:
+        if not state.versions:
             console.print(f"no cached k3s versions in {settings.cache_dir / 'k3s'}")
             return
-        console.print(table(("VERSION", "ARCH", "IMAGES", "SIZE", "STATE"), _rows(reports, listed)))
+        console.print(table(("VERSION", "ARCH", "IMAGES", "SIZE", "STATE"), _rows(state)))
 
-    emit(data, as_json=as_json, text=draw)
+    emit(state.as_dict(), as_json=as_json, text=draw)
 
 
 def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
@@ -98,33 +103,22 @@ def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
 @click.pass_obj
 def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
-    reports = list_cached(settings.cache_dir, settings.arches)
-    bad = [r for r in reports if r.state is not State.OK]
-    repaired: list[dict[str, Any]] = []
-    if repair and bad:
-        repaired = cache_fill.repair_reports(settings, bad)
-        reports = list_cached(settings.cache_dir, settings.arches)
-        bad = [r for r in reports if r.state is not State.OK]
-    listed = _listed_tags(settings)
-    data = {
-        "cache_dir": str(settings.cache_dir),
-        "ok": not bad,
-        "repaired": repaired,
-        "versions": [report_dict(r, str(r.tag) in listed) for r in reports],
-    }
+    with progress_board(enabled=settings.verbosity >= 0) as board:
+        state = verify_cache(settings, repair=repair, progress=board.callback)
+    bad = state.bad
 
     def draw(console: Console) -> None:
-        if not reports:
+        if not state.versions:
             console.print(f"no cached k3s versions in {settings.cache_dir / 'k3s'}")
-        for item in repaired:
-            console.print(f"repaired {item['tag']} ({item['arch']}): {', '.join(item['files'])}")
+        for item in state.repaired or ():
+            console.print(f"repaired {item.tag} ({item.arch}): {', '.join(item.downloaded)}")
         draw_problems(console, bad)
-        good = len(reports) - len(bad)
-        console.print(f"{good} of {len(reports)} cached versions verified")
+        good = len(state.versions) - len(bad)
+        console.print(f"{good} of {len(state.versions)} cached versions verified")
         if bad and not repair:
             console.print("run 'kubeferry cache verify --repair' to download the bad files again")
 
-    emit(data, as_json=as_json, text=draw)
+    emit(state.as_dict(), as_json=as_json, text=draw)
     if bad:
         raise CommandFailed(1)
 
@@ -134,5 +128,5 @@ def verify(settings: Settings, repair: bool, as_json: bool) -> None:
 @click.pass_obj
 def remove(settings: Settings, tag: str) -> None:
     """Delete one cached version folder."""
-    folder = remove_version(settings.cache_dir, tag)
+    folder = remove_cached(settings, tag)
     note(f"removed {folder}", quiet=settings.verbosity < 0)

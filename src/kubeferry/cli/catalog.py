@@ -1,4 +1,4 @@
-"""`kubeferry catalog update|convert`."""
+"""`kubeferry catalog update|convert`: click glue over services/catalog.py."""
 
 from __future__ import annotations
 
@@ -9,69 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.catalog.rules import (
-    Catalog,
-    catalog_to_json,
-    convert_upstream,
-    default_catalog,
-    read_catalog,
-    releases_from_pages,
-    write_catalog,
-)
-from kubeferry.catalog.upstream import Upstream
-from kubeferry.cli.render import emit, note, stderr_console
-from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
-from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
-from kubeferry.errors import CatalogError, KubeferryError
-from kubeferry.net import http
+from kubeferry.catalog.rules import catalog_to_json
+from kubeferry.cli.render import emit, stderr_console
+from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, KubeVersion, parse_kube_version
+from kubeferry.services.catalog import convert_catalog, convert_files, update_catalog
 from kubeferry.settings import Settings
-from kubeferry.stores.cache import cached_folder_tags
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-def load_catalog(settings: Settings, *, warn: bool = True) -> tuple[Catalog, str]:
-    """The cache's catalog, or the embedded default when it is missing or broken."""
-    path = settings.catalog_path
-    if path.exists():
-        try:
-            return read_catalog(path), str(path)
-        except CatalogError as exc:
-            if warn:
-                note(
-                    f"kubeferry: warning: {exc.message} Using the embedded default catalog.",
-                    quiet=settings.verbosity < 0,
-                )
-    return default_catalog(), "embedded default"
-
-
-def fetch_upstream_catalog(
-    settings: Settings,
-    *,
-    minimum: KubeVersion = DEFAULT_MINIMUM_VERSION,
-    prefer: list[K3sTag] | None = None,
-) -> Catalog:
-    """Channels + releases from upstream (or the mirrors), converted; never empty."""
-    endpoints = settings.endpoints
-    http.ensure_online(settings.offline, endpoints.channels_url)
-    with http.open_client() as client:
-        upstream = Upstream(client, endpoints)
-        channels = upstream.fetch_channels()
-        releases = upstream.fetch_releases()
-    fresh = convert_upstream(
-        channels,
-        releases,
-        minimum=minimum,
-        channels_source=endpoints.channels_url,
-        prefer=prefer or [],
-    )
-    if not fresh.versions:
-        raise KubeferryError(
-            f"{endpoints.releases_url} listed no k3s release at or above {minimum}; the existing "
-            "catalog was left untouched. Check the URL or --min-version."
-        )
-    return fresh
 
 
 def _minimum(value: str) -> KubeVersion:
@@ -81,16 +26,6 @@ def _minimum(value: str) -> KubeVersion:
             f"{value!r} is not a version like 1.25.3", param_hint="--min-version"
         )
     return version
-
-
-def _summary(catalog: Catalog, destination: str) -> dict[str, Any]:
-    return {
-        "path": destination,
-        "versions": len(catalog.versions),
-        "oldest": str(catalog.versions[0]) if catalog.versions else None,
-        "newest": str(catalog.versions[-1]) if catalog.versions else None,
-        "channels": dict(catalog.channels),
-    }
 
 
 def _print_summary(summary: dict[str, Any]) -> Callable[[Console], None]:
@@ -121,20 +56,8 @@ def catalog() -> None:
 @click.pass_obj
 def update(settings: Settings, min_version: str, as_json: bool) -> None:
     """Fetch the channel list and releases and write <cache>/k3s-versions.json."""
-    minimum = _minimum(min_version)
-    cached = cached_folder_tags(settings.cache_dir)
-    fresh = fetch_upstream_catalog(settings, minimum=minimum, prefer=cached)
-    write_catalog(settings.catalog_path, fresh)
-    summary = _summary(fresh, str(settings.catalog_path))
-    summary["cached_kept"] = [str(tag) for tag in cached if fresh.find_patch(tag.short) == tag]
+    summary = update_catalog(settings, _minimum(min_version)).as_dict()
     emit(summary, as_json=as_json, text=_print_summary(summary))
-
-
-def _load_json(path: Path) -> Any:
-    text = read_text(path, missing="Pass the saved upstream JSON file.")
-    return parse_json(
-        text, source=str(path), fix="Save the upstream answer again (curl -o FILE URL) and retry."
-    )
 
 
 @catalog.command()
@@ -175,28 +98,10 @@ def convert(
 ) -> None:
     """Convert saved upstream JSON into k3s-versions.json, offline."""
     minimum = _minimum(min_version)
-    channels = _load_json(channels_file)
-    if not isinstance(channels, dict):
-        raise CatalogError(
-            f"{channels_file} is not a k3s channel list (expected a JSON object).",
-            path=channels_file,
-        )
-    releases = []
-    for path in releases_files:
-        releases.extend(releases_from_pages(_load_json(path), source=str(path)))
-    result = convert_upstream(
-        channels, releases, minimum=minimum, channels_source=str(channels_file)
-    )
-    if not result.versions:
-        raise CatalogError(
-            f"no k3s release at or above {minimum} in {', '.join(map(str, releases_files))}; "
-            "nothing was written. Check the files or --min-version."
-        )
     if output == "-":
-        sys.stdout.write(catalog_to_json(result))
+        sys.stdout.write(catalog_to_json(convert_files(channels_file, releases_files, minimum)))
         return
-    destination = Path(output) if output else settings.catalog_path
-    write_text_atomically(destination, catalog_to_json(result))
-    summary = _summary(result, str(destination))
+    destination = Path(output) if output else None
+    summary = convert_catalog(settings, channels_file, releases_files, minimum, destination)
     if settings.verbosity >= 0:
-        _print_summary(summary)(stderr_console())
+        _print_summary(summary.as_dict())(stderr_console())

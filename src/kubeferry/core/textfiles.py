@@ -1,46 +1,113 @@
-"""Small text files: read and parse with errors that name the file, write atomically."""
+"""Small text files: read without following links, parse with errors that name the file, and
+write atomically (0644 under the umask, as Rancher Desktop writes its catalog)."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
-from kubeferry.errors import CatalogError
+from kubeferry.errors import KubeferryError, TextFileError
+
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+"""A catalog or manifest is kilobytes; anything this large is not one."""
 
 
-def read_text(path: Path, *, missing: str) -> str:
-    """The file's text; CatalogError names the file (and, when it is absent, what to do)."""
+def open_regular(path: Path, *, error: type[KubeferryError] = TextFileError) -> int:
+    """A read-only descriptor of `path`, refusing links, FIFOs, devices and folders.
+
+    O_NONBLOCK keeps a FIFO from blocking the open; the fstat then refuses it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        return path.read_text(encoding="utf-8")
+        descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        if path.is_symlink():
+            raise error(
+                f"{path} is a symbolic link; kubeferry reads only plain files there. Replace it "
+                "with the file itself.",
+                path=path,
+            ) from exc
+        raise
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise error(
+            f"{path} is not a regular file (a FIFO, device or folder); kubeferry reads only plain "
+            "files. Replace it with the file itself.",
+            path=path,
+        )
+    return descriptor
+
+
+def read_bytes(path: Path, *, missing: str, error: type[KubeferryError] = TextFileError) -> bytes:
+    """The file's bytes (no links, no FIFOs, at most MAX_TEXT_BYTES)."""
+    try:
+        descriptor = open_regular(path, error=error)
     except FileNotFoundError as exc:
-        raise CatalogError(f"{path} does not exist. {missing}", path=path) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"cannot read {path}: {exc}", path=path) from exc
+        raise error(f"{path} does not exist. {missing}", path=path) from exc
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}", path=path) from exc
+    with os.fdopen(descriptor, "rb") as stream:
+        data = stream.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise error(f"{path} is larger than {MAX_TEXT_BYTES} bytes; it is not one.", path=path)
+    return data
 
 
-def parse_json(text: str, *, source: str, fix: str) -> Any:
-    """JSON from `text`; CatalogError names `source`, where it broke, and `fix`."""
+def decode_text(data: bytes, *, source: str, error: type[KubeferryError] = TextFileError) -> str:
+    """UTF-8 text; an error naming `source` otherwise."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(
-            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}). {fix}", path=source
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{source} is not UTF-8 text (byte {exc.start}); it is damaged or not the file "
+            "kubeferry expects. Fetch or copy it again.",
+            path=source,
         ) from exc
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def read_text(path: Path, *, missing: str, error: type[KubeferryError] = TextFileError) -> str:
+    """The file's text; `error` names the file (and, when it is absent, what to do)."""
+    return decode_text(
+        read_bytes(path, missing=missing, error=error), source=str(path), error=error
+    )
+
+
+def parse_json(
+    text: str | bytes, *, source: str, fix: str, error: type[KubeferryError] = TextFileError
+) -> Any:
+    """JSON from `text`; `error` names `source`, where it broke, and `fix`.
+
+    Nesting too deep for the parser and integers too long to convert are reported the same way.
+    """
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}). {fix}", path=source
+        ) from exc
+    except RecursionError as exc:
+        raise error(f"{source} is not valid: nested too deeply. {fix}", path=source) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{source} is not valid: {exc}. {fix}", path=source) from exc
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it and a rename (mode 0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(temporary, flags | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        Path(temporary).replace(path)
+        temporary.replace(path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

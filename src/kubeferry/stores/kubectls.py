@@ -17,7 +17,7 @@ from kubeferry.core.kuberlr import all_binaries, kubectl_file_name
 from kubeferry.core.versions import KubeVersion, parse_kube_version
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
 from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, Progress, download
+from kubeferry.net.download import DownloadJob, DownloadResult, Progress, download
 from kubeferry.net.hashes import parse_digest_file
 
 
@@ -91,15 +91,15 @@ def download_kubectl(
     folder: Path,
     *,
     progress: Progress | None = None,
-) -> Path:
-    """Fetch kubectl `version` into `folder` as kuberlr names it, verified, mode 0755."""
+) -> DownloadResult:
+    """The one kubectl download: `version` into `folder` as kuberlr names it, verified, 0755."""
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
     job = DownloadJob(url, destination, **{algorithm: digest})
-    download(client, job, keep_existing=True, progress=progress)
+    result = download(client, job, keep_existing=True, progress=progress)
     destination.chmod(0o755)
-    return destination
+    return result
 
 
 def fetch_kubectl(
@@ -113,4 +113,5 @@ def fetch_kubectl(
 ) -> Path:
     """`download_kubectl` with its own client (the wrapper's cold path)."""
     with http.open_client(read_timeout=timeout) as client:
-        return download_kubectl(client, endpoints, version, target_os, arch, Path(folder))
+        result = download_kubectl(client, endpoints, version, target_os, arch, Path(folder))
+    return result.job.destination

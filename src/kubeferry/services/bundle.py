@@ -1,0 +1,126 @@
+"""`bundle create|verify|install` as services over bundle/ and targets/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubeferry import __version__
+from kubeferry.bundle.create import (
+    endpoints_note,
+    fill_bundle,
+    kubectl_versions,
+    plan_bundle,
+    write_bundle_catalog,
+    write_manifest,
+)
+from kubeferry.bundle.install import InstallReport, install_bundle
+from kubeferry.bundle.manifest import Manifest, build_manifest
+from kubeferry.bundle.plan import PlannedFile, total_size
+from kubeferry.bundle.verify import VerifyReport, verify_bundle
+from kubeferry.catalog.file import read_catalog
+from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
+from kubeferry.core.versions import K3sTag, KubeVersion
+from kubeferry.net.download import ProgressFactory
+from kubeferry.services.catalog import fetch_upstream_catalog
+from kubeferry.services.common import local_target, network
+from kubeferry.settings import Settings
+
+
+def _no_progress(label: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    """What a bundle will carry, with sizes."""
+
+    tags: tuple[K3sTag, ...]
+    arches: tuple[str, ...]
+    oses: tuple[str, ...]
+    kubectls: tuple[KubeVersion, ...]
+    files: tuple[PlannedFile, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (`bundle create --dry-run --json`)."""
+        known, unknown = total_size(self.files)
+        return {
+            "k3s": [str(t) for t in self.tags],
+            "arches": list(self.arches),
+            "os": list(self.oses),
+            "kubectl": [v.short for v in self.kubectls],
+            "total_bytes": known,
+            "unknown_sizes": unknown,
+            "files": [{"path": f.path, "size": f.size, "url": f.url} for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class CreatedBundle:
+    """A bundle that was filled and verified."""
+
+    folder: Path
+    plan: BundlePlan
+    manifest: Manifest
+    manifest_path: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (`bundle create --json`)."""
+        return {
+            **self.plan.as_dict(),
+            "manifest": str(self.manifest_path),
+            "files": len(self.manifest.files),
+        }
+
+
+def _catalog(settings: Settings, catalog_file: Path | None) -> Catalog:
+    if catalog_file is not None:
+        return read_catalog(catalog_file)
+    return fetch_upstream_catalog(settings)
+
+
+def create_bundle(
+    settings: Settings,
+    folder: Path,
+    k3s_specs: tuple[str, ...],
+    kubectl_choice: tuple[str, ...],
+    *,
+    catalog_file: Path | None = None,
+    dry_run: bool = False,
+    progress: ProgressFactory = _no_progress,
+) -> BundlePlan | CreatedBundle:
+    """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest."""
+    catalog = _catalog(settings, catalog_file)
+    tags = list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
+    endpoints = settings.endpoints
+    with network(settings, endpoints.k3s_download_url) as client:
+        kubectls = kubectl_versions(client, endpoints, kubectl_choice, tags)
+        files = plan_bundle(
+            client, endpoints, tags, kubectls, arches=settings.arches, oses=settings.target_oses
+        )
+        plan = BundlePlan(
+            tuple(tags), settings.arches, settings.target_oses, tuple(kubectls), tuple(files)
+        )
+        if dry_run:
+            return plan
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = fill_bundle(client, endpoints, folder, files, progress=progress)
+    entries.append(write_bundle_catalog(folder, catalog, tags))
+    summary = plan.as_dict()
+    targets: dict[str, Any] = {key: summary[key] for key in ("k3s", "arches", "os", "kubectl")}
+    targets["sources"] = endpoints_note(endpoints)
+    created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
+    return CreatedBundle(folder, plan, manifest, write_manifest(folder, manifest))
+
+
+def check_bundle(folder: Path) -> VerifyReport:
+    """Re-hash every file of the bundle against its manifest."""
+    return verify_bundle(folder)
+
+
+def install_into_target(settings: Settings, folder: Path, *, link: bool = False) -> InstallReport:
+    """Verify `folder` and place it into the target's cache and kuberlr folders."""
+    return install_bundle(folder, local_target(settings), link=link)

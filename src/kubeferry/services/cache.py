@@ -1,0 +1,178 @@
+"""`cache list|verify|add|remove` as services over stores/cache.py and stores/cache_fill.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubeferry.catalog.file import FileMerge, default_catalog, merge_into_file
+from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
+from kubeferry.core.versions import K3sTag
+from kubeferry.errors import OfflineError
+from kubeferry.net.download import ProgressFactory, run_parallel
+from kubeferry.services.common import catalog_in_use, network
+from kubeferry.settings import Settings
+from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
+from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
+
+
+def _no_progress(label: str) -> None:
+    return None
+
+
+def version_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:
+    """JSON form of one folder's state."""
+    return {
+        "tag": str(report.tag),
+        "arch": report.arch,
+        "state": report.state.value,
+        "listed": listed,
+        "images": report.images_format,
+        "size": report.size,
+        "folder": str(report.folder),
+        "problems": [
+            {"file": p.file, "message": p.message, "expected": p.expected, "actual": p.actual}
+            for p in report.problems
+        ],
+    }
+
+
+def fill_result_dict(result: FillResult) -> dict[str, Any]:
+    """JSON form of a FillResult."""
+    return {
+        "tag": str(result.tag),
+        "arch": result.arch,
+        "folder": str(result.folder),
+        "files": list(result.downloaded),
+        "fetched_bytes": result.fetched_bytes,
+        "already_cached": result.already_cached,
+    }
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """The cached versions, which the catalog lists, and (after verify) what was repaired."""
+
+    cache_dir: Path
+    versions: tuple[CachedVersion, ...]
+    listed: frozenset[str]
+    repaired: tuple[FillResult, ...] | None = None
+
+    @property
+    def bad(self) -> list[CachedVersion]:
+        """Versions that are not complete and verified."""
+        return [r for r in self.versions if r.state is not State.OK]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (`cache list` without `ok`/`repaired`, `cache verify` with them)."""
+        data: dict[str, Any] = {"cache_dir": str(self.cache_dir)}
+        if self.repaired is not None:
+            data["ok"] = not self.bad
+            data["repaired"] = [fill_result_dict(r) for r in self.repaired]
+        data["versions"] = [version_dict(r, str(r.tag) in self.listed) for r in self.versions]
+        return data
+
+
+def _listed_tags(settings: Settings) -> frozenset[str]:
+    return frozenset(str(tag) for tag in catalog_in_use(settings).catalog.versions)
+
+
+def list_cache(settings: Settings) -> CacheState:
+    """Every cached version with arch, images format, size and state (hashes checked)."""
+    reports = tuple(list_cached(settings.cache_dir, settings.arches))
+    return CacheState(settings.cache_dir, reports, _listed_tags(settings))
+
+
+def verify_cache(
+    settings: Settings, *, repair: bool, progress: ProgressFactory = _no_progress
+) -> CacheState:
+    """Re-hash every cached version; with `repair`, download again what is bad first."""
+    state = list_cache(settings)
+    repaired: tuple[FillResult, ...] = ()
+    if repair and state.bad:
+        repaired = tuple(repair_versions(settings, state.bad, progress=progress))
+        state = list_cache(settings)
+    return CacheState(state.cache_dir, state.versions, state.listed, repaired)
+
+
+def repair_versions(
+    settings: Settings, reports: list[CachedVersion], *, progress: ProgressFactory = _no_progress
+) -> list[FillResult]:
+    """Download again what is bad; offline, say exactly what to bring and from where."""
+    if settings.offline:
+        lines = []
+        for report in reports:
+            for url, destination in repair_advice(report, settings.endpoints):
+                lines.append(f"  {url}\n    -> {destination}")
+        raise OfflineError(
+            "offline mode is on, so nothing was downloaded. On a connected machine fetch these "
+            "files and place them as shown (or run 'kubeferry bundle create' there and "
+            "'kubeferry bundle install' here):\n" + "\n".join(lines)
+        )
+    with network(settings, settings.endpoints.k3s_download_url) as client:
+        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+        # The reports already hold what is bad: no second hashing before the repair.
+        return [filler.repair(report) for report in reports]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What `cache add` did."""
+
+    cache_dir: Path
+    catalog_path: Path
+    results: tuple[FillResult, ...]
+    merge: FileMerge = field(default_factory=lambda: FileMerge(False))
+    catalog_warning: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        kept = self.merge.kept_aside
+        return {
+            "cache_dir": str(self.cache_dir),
+            "catalog_updated": self.merge.changed,
+            "unreadable_catalog_kept_as": str(kept) if kept else None,
+            "versions": [fill_result_dict(r) for r in self.results],
+        }
+
+
+def resolve_specs(catalog: Catalog, specs: tuple[str, ...], source: str) -> list[K3sTag]:
+    """Tags for `1.30`, `1.30.6`, a tag or a channel, in order, without repeats."""
+    tags: list[K3sTag] = []
+    for spec in specs:
+        tag = resolve_k3s_spec(catalog, spec, source=source)
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def add_versions(
+    settings: Settings, specs: tuple[str, ...], *, progress: ProgressFactory = _no_progress
+) -> AddResult:
+    """Download k3s versions into the cache, verified, and list them in the catalog."""
+    loaded = catalog_in_use(settings)
+    tags = resolve_specs(loaded.catalog, specs, loaded.source)
+    by_tag = {tag: list(settings.arches) for tag in tags}
+    with network(settings, settings.endpoints.k3s_download_url) as client:
+        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+
+        # Two tags at a time; a tag's arches one after another (they share its folder).
+        def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:
+            return lambda: [filler.fill(tag, arch) for arch in by_tag[tag]]
+
+        groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2)
+    merge = merge_into_file(
+        settings.catalog_path,
+        Catalog(versions=tuple(tags)),
+        fallback=default_catalog(),
+        prefer=tags,
+    )
+    results = tuple(result for group in groups for result in group)
+    return AddResult(settings.cache_dir, settings.catalog_path, results, merge, loaded.warning)
+
+
+def remove_cached(settings: Settings, tag: str) -> Path:
+    """Delete one cached version folder; its path."""
+    return remove_version(settings.cache_dir, tag)

@@ -1,0 +1,111 @@
+"""The one routine that fetches a k3s release (sums, binary, images) into a folder, verified.
+
+Used by `cache add` and `cache verify --repair` (the cache's version folders) and by `bundle
+create` (the bundle's `k3s/<tag>/`). The sums file comes first; the binary and the images
+archive (`.tar.zst`, else `.tar`) are then downloaded in parallel and each must match it before
+it gets its final name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.textfiles import decode_text, read_bytes
+from kubeferry.core.versions import K3sTag
+from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.net.download import (
+    DownloadJob,
+    DownloadResult,
+    ProgressFactory,
+    discard_partial,
+    download,
+    first_available,
+    run_parallel,
+)
+from kubeferry.net.hashes import parse_sums
+from kubeferry.stores.cache import present_images
+
+
+def fetch_release(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    arch: str,
+    *,
+    progress_for: ProgressFactory = lambda label: None,
+    wanted: set[str] | None = None,
+    workers: int = 3,
+) -> list[DownloadResult]:
+    """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
+
+    With `wanted` None (a new or resumed folder, or a bad sums file) the sums file is fetched
+    again and finished files from a killed run are hashed and kept when they match. With a set
+    (a repair of files already known to be bad) only those are fetched, without re-hashing.
+    """
+    assets = K3sAssets(arch)
+    resume = wanted is None
+    folder.mkdir(parents=True, exist_ok=True)
+    results: list[DownloadResult] = []
+
+    def get(name: str, sha256: str | None = None) -> DownloadResult:
+        job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
+        progress = progress_for(f"{tag} {name}")
+        return download(client, job, progress=progress, keep_existing=resume and bool(sha256))
+
+    sums_url = endpoints.k3s_asset_url(str(tag), assets.sums)
+    if resume:
+        results.append(get(assets.sums))
+    sums_text = decode_text(
+        read_bytes(folder / assets.sums, missing="", error=SumsFileError),
+        source=sums_url,
+        error=SumsFileError,
+    )
+    digests = parse_sums(sums_text, source=sums_url)
+    existing_images = present_images(folder, assets)
+
+    def binary() -> list[DownloadResult]:
+        return [get(assets.binary, listed_digest(digests, assets.binary, assets.sums))]
+
+    def images() -> list[DownloadResult]:
+        names = [existing_images] if existing_images else list(assets.images)
+        listed = [name for name in names if name in digests]
+        if not listed:
+            listed_digest(digests, names[0], assets.sums)
+
+        def attempt(name: str) -> DownloadResult:
+            try:
+                return get(name, digests[name])
+            except NotFoundError:
+                discard_partial(folder / name)
+                raise
+
+        return [first_available(listed, attempt)]
+
+    tasks = [
+        task
+        for task, want in (
+            (binary, wanted is None or assets.binary in wanted),
+            (images, wanted is None or bool(wanted & set(assets.images))),
+        )
+        if want
+    ]
+    for group in run_parallel(tasks, workers=workers):
+        results.extend(group)
+    (folder / assets.binary).chmod(0o755)
+    return results
+
+
+def listed_digest(digests: dict[str, str], name: str, sums_name: str) -> str:
+    """The digest the sums file gives `name`; SumsFileError when it lists none."""
+    if name not in digests:
+        raise SumsFileError(
+            f"{sums_name} does not list {name}, so {name} cannot be verified. The release's "
+            "sums file is incomplete; use another k3s version or a mirror with a complete one.",
+            path=sums_name,
+        )
+    return digests[name]
