@@ -8,10 +8,13 @@ the exact commands that fix each problem on a connected machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kubeferry.core.skew import choose, covering_minors
 from kubeferry.stores.cache import CachedVersion, State
-from kubeferry.stores.kubectls import LocalKubectl
+
+if TYPE_CHECKING:
+    from kubeferry.stores.kubectls import LocalKubectl
 
 
 @dataclass(frozen=True)

@@ -307,3 +307,45 @@ def test_an_unreadable_cache_catalog_is_kept_aside(made, tmp_path: Path) -> None
     assert "kept as" in result.stdout
     assert (cache / "k3s-versions.json.unreadable").read_text() == "{ not json"
     assert STABLE in json.loads((cache / "k3s-versions.json").read_text())["versions"]
+
+
+def test_install_bundle_as_a_library_refuses_a_tampered_bundle(made, tmp_path: Path) -> None:
+    """The promise "nothing is placed from a bundle that fails" is the library's, not the CLI's."""
+    from kubeferry.bundle.install import install_bundle
+    from kubeferry.errors import BundleError
+    from kubeferry.targets.local import LocalTarget
+
+    folder = _copy(made[0], tmp_path)
+    binary = folder / "k3s" / STABLE / "k3s"
+    data = bytearray(binary.read_bytes())
+    data[100] ^= 0xFF
+    binary.write_bytes(bytes(data))
+    home = tmp_path / "target"
+    home.mkdir()
+    target = LocalTarget(home / "cache", home, "linux", ("amd64",))
+    with pytest.raises(BundleError, match="failed verification") as info:
+        install_bundle(folder, target)
+    assert "k3s/" in info.value.message and "sha256" in info.value.message
+    assert list(home.iterdir()) == []
+
+
+def test_install_bundle_refuses_a_catalog_left_out_of_the_manifest(made, tmp_path: Path) -> None:
+    """An edited, unlisted k3s-versions.json must not reach the cache (stable -> 1.99.0)."""
+    from kubeferry.bundle.install import install_bundle
+    from kubeferry.errors import BundleError
+    from kubeferry.targets.local import LocalTarget
+
+    folder = _copy(made[0], tmp_path)
+    manifest_path = folder / "kubeferry-bundle.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != "k3s-versions.json"]
+    manifest_path.write_text(json.dumps(manifest))
+    catalog = json.loads((folder / "k3s-versions.json").read_text())
+    catalog["versions"].append("v1.99.0+k3s1")
+    catalog["channels"]["stable"] = "1.99.0"
+    (folder / "k3s-versions.json").write_text(json.dumps(catalog))
+    home = tmp_path / "target"
+    home.mkdir()
+    with pytest.raises(BundleError, match=r"does not list k3s-versions\.json"):
+        install_bundle(folder, LocalTarget(home / "cache", home, "linux", ("amd64",)))
+    assert list(home.iterdir()) == []

@@ -43,14 +43,11 @@ def fetch_release(
 ) -> list[DownloadResult]:
     """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
 
-    With `wanted` None (a new or resumed folder, or a bad sums file) the sums file is fetched
-    again and finished files from a killed run are hashed and kept when they match. With a set
-    (a repair of files already known to be bad) only those are fetched, without re-hashing.
+    With `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and
+    finished files of a killed run are kept when they match; with a set, only those are fetched.
     """
-    assets = K3sAssets(arch)
-    resume = wanted is None
+    assets, resume, results = K3sAssets(arch), wanted is None, []
     folder.mkdir(parents=True, exist_ok=True)
-    results: list[DownloadResult] = []
 
     def get(name: str, sha256: str | None = None) -> DownloadResult:
         job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
@@ -60,11 +57,8 @@ def fetch_release(
     sums_url = endpoints.k3s_asset_url(str(tag), assets.sums)
     if resume:
         results.append(get(assets.sums))
-    sums_text = decode_text(
-        read_bytes(folder / assets.sums, missing="", error=SumsFileError),
-        source=sums_url,
-        error=SumsFileError,
-    )
+    sums_bytes = read_bytes(folder / assets.sums, missing="", error=SumsFileError)
+    sums_text = decode_text(sums_bytes, source=sums_url, error=SumsFileError)
     digests = parse_sums(sums_text, source=sums_url)
     existing_images = present_images(folder, assets)
 
@@ -86,14 +80,11 @@ def fetch_release(
 
         return [first_available(listed, attempt)]
 
-    tasks = [
-        task
-        for task, want in (
-            (binary, wanted is None or assets.binary in wanted),
-            (images, wanted is None or bool(wanted & set(assets.images))),
-        )
-        if want
-    ]
+    wants = (
+        wanted is None or assets.binary in wanted,
+        wanted is None or wanted & set(assets.images),
+    )
+    tasks = [task for task, want in zip((binary, images), wants, strict=True) if want]
     for group in run_parallel(tasks, workers=workers):
         results.extend(group)
     (folder / assets.binary).chmod(0o755)
