@@ -4,6 +4,12 @@ Files, merged in order, later keys winning: `/usr/etc/kuberlr.conf`, `/etc/kuber
 `~/.kuberlr/kuberlr.conf`, `$KUBERLR_CFG` (on Windows `%APPDATA%`, `%PROGRAMDATA%` and
 `%USERPROFILE%\\.kuberlr` instead of the first three). `KUBERLR_<KEY>` variables beat every file.
 A flat `Key = value` file is read by a tiny parser; anything else goes to `tomllib`.
+
+Values are read as kuberlr (Go, viper and cast) reads them: booleans with `strconv.ParseBool`
+(`1 t T TRUE true True 0 f F FALSE false False`, a TOML bool, or a TOML integer: non-zero is
+true) and `Timeout` as whole seconds (a TOML integer, or a string of one). Where kuberlr silently
+turns a bad value into `false` or `0` (no timeout at all), kubeferry says which key in which file
+or variable is wrong and stops: a typo must not mean "download" or "wait forever".
 """
 
 from __future__ import annotations
@@ -21,14 +27,101 @@ DEFAULTS: dict[str, object] = {
     "timeout": 5,
     "kubemirrorurl": "https://dl.k8s.io",
 }
+NAMES = {
+    "allowdownload": "AllowDownload",
+    "uselatestifnocompatible": "UseLatestIfNoCompatible",
+    "systempath": "SystemPath",
+    "timeout": "Timeout",
+    "kubemirrorurl": "KubeMirrorUrl",
+}
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+VERSION_CACHE_TTL = 60.0
 
 
 def is_true(value: object) -> bool:
-    """kubeferry's own switches: 1, true, yes, on (any case), or a TOML true."""
+    """Lenient: 1, true, yes, on (any case), or a TOML true (use `env_flag` to refuse typos)."""
     if isinstance(value, bool):
         return value
     return value is not None and str(value).strip().lower() in TRUE_WORDS
+
+
+def env_flag(environ: Mapping[str, str], name: str) -> bool:
+    """A KUBEFERRY_* switch: Go's true/false words or yes/no/on/off; anything else is an error."""
+    text = environ.get(name)
+    if text is None:
+        return False
+    word = text.strip()
+    if word in GO_TRUE or word.lower() in TRUE_WORDS:
+        return True
+    if word in GO_FALSE or word.lower() in FALSE_WORDS:
+        return False
+    raise ConfigError(
+        f"{name}={text!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)"
+    )
+
+
+def env_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A KUBEFERRY_* duration in seconds (0 or more, fractions allowed)."""
+    text = environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:
+        raise ConfigError(
+            f"{name}={text!r} is not a number of seconds: use e.g. {name}={int(default)}"
+        )
+    return value
+
+
+def _where(source: str, key: str) -> str:
+    if source.startswith("KUBERLR_"):
+        return f"{source}"
+    return f"{NAMES[key]} in {source}" if source != "default" else NAMES[key]
+
+
+def go_bool(value: object, key: str, source: str) -> bool:
+    """strconv.ParseBool, or cast's rules for TOML bools and integers."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str) and value in GO_TRUE | GO_FALSE:
+        return value in GO_TRUE
+    raise ConfigError(
+        f"{_where(source, key)} is {value!r}, not a boolean: kuberlr reads booleans as Go's "
+        "strconv.ParseBool does (1 t T TRUE true True, or 0 f F FALSE false False)",
+        path=None if source.startswith("KUBERLR_") else source,
+    )
+
+
+def whole_seconds(value: object, key: str, source: str) -> int:
+    """Timeout: a TOML integer or a string of one (`"10"`, `"10.0"`), 1 or more."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if "." in text and text.rstrip("0").endswith("."):
+            text = text.rstrip("0")[:-1]  # cast accepts "10.0" as 10
+        if text.lstrip("+-").isascii() and text.lstrip("+-").isdigit():
+            number = int(text)
+    if number is None or number < 1:
+        raise ConfigError(
+            f"{_where(source, key)} is {value!r}, not a whole number of seconds of 1 or more "
+            "(kuberlr's Timeout is whole seconds): write e.g. Timeout = 5",
+            path=None if source.startswith("KUBERLR_") else source,
+        )
+    return number
 
 
 class Config:
@@ -45,15 +138,34 @@ class Config:
         "version_cache_ttl",
     )
 
-    def __init__(self, values: Mapping[str, object], environ: Mapping[str, str], home: str) -> None:
-        self.allow_download = is_true(values["allowdownload"])
-        self.use_latest_if_no_compatible = is_true(values["uselatestifnocompatible"])
+    def __init__(
+        self,
+        values: Mapping[str, object],
+        environ: Mapping[str, str],
+        home: str,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        where = dict(sources or {})
+
+        def source(key: str) -> str:
+            return where.get(key, "default")
+
+        self.allow_download = go_bool(
+            values["allowdownload"], "allowdownload", source("allowdownload")
+        )
+        self.use_latest_if_no_compatible = go_bool(
+            values["uselatestifnocompatible"],
+            "uselatestifnocompatible",
+            source("uselatestifnocompatible"),
+        )
         self.system_path = str(values["systempath"])
-        self.timeout = float(str(values["timeout"]))
+        self.timeout = float(whole_seconds(values["timeout"], "timeout", source("timeout")))
         mirror = environ.get("KUBEFERRY_KUBECTL_MIRROR_URL") or str(values["kubemirrorurl"])
         self.mirror_url = mirror.rstrip("/")
-        self.offline = is_true(environ.get("KUBEFERRY_OFFLINE"))
-        self.version_cache_ttl = float(environ.get("KUBEFERRY_VERSION_CACHE_TTL") or 60)
+        self.offline = env_flag(environ, "KUBEFERRY_OFFLINE")
+        self.version_cache_ttl = env_seconds(
+            environ, "KUBEFERRY_VERSION_CACHE_TTL", VERSION_CACHE_TTL
+        )
         self.home = home
 
 
@@ -133,12 +245,15 @@ def load_config(environ: Mapping[str, str], *, windows: bool | None = None) -> C
     is_windows = sys.platform.startswith("win") if windows is None else windows
     home = home_dir(environ)
     values = dict(DEFAULTS)
+    sources: dict[str, str] = {}
     for path in config_files(environ, home, windows=is_windows):
         found = _read_file(path)
-        if found:
-            values.update({k: v for k, v in found.items() if k in DEFAULTS})
+        for key, value in (found or {}).items():
+            if key in DEFAULTS:
+                values[key], sources[key] = value, path
     for key in DEFAULTS:
-        variable = environ.get(f"KUBERLR_{key.upper()}")
+        name = f"KUBERLR_{key.upper()}"
+        variable = environ.get(name)
         if variable:
-            values[key] = variable
-    return Config(values, environ, home)
+            values[key], sources[key] = variable, name
+    return Config(values, environ, home, sources)

@@ -48,26 +48,48 @@ def which(environ: Mapping[str, str], args: list[str]) -> Decision:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kubectl` (a link to this wrapper) and `kubeferry-kubectl`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        decision = _choose(args)
+    except KeyboardInterrupt:  # Ctrl-C while the server was asked: no traceback
+        sys.stderr.write("\n")
+        return 130
+    if isinstance(decision, int):
+        return decision
+    assert decision.binary is not None
+    return _run(decision.binary[1], args)
+
+
+def _choose(args: list[str]) -> Decision | int:
     from kubeferry.core.kuberlr_config import load_config
     from kubeferry.errors import ConfigError, NoKubectlError
     from kubeferry.shim.context import Context
     from kubeferry.shim.decide import decide
 
-    args = list(sys.argv[1:] if argv is None else argv)
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
-        return _fail(f"kuberlr config: {exc}")
+        return _fail(str(exc))
     try:
         ctx = Context(config, os.environ, args)
         decision = decide(ctx)
-        if decision.download is not None:
+        if decision.notice:
+            sys.stderr.write(f"kubeferry: {decision.notice}\n")
+        if decision.download is not None or decision.stable:
             from kubeferry.shim.fetch import fetch_for
 
             decision = fetch_for(ctx, decision)
+        elif decision.revalidate:
+            from kubeferry.shim.background import start_refresh
+            from kubeferry.shim.versioncache import cache_file
+
+            pairs = (("context", ctx.context), ("kubeconfig", ctx.kubeconfig))
+            flags = [f"--{name}={value}" for name, value in pairs if value]
+            start_refresh(cache_file(ctx.environ, config.home), flags, ctx.now)
     except NoKubectlError as exc:
         return _fail(str(exc))
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:
         return _fail(f"internal error while choosing kubectl: {exc!r}")
-    assert decision.binary is not None
-    return _run(decision.binary[1], args)
+    return decision

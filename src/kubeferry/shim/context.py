@@ -23,6 +23,7 @@ class Context:
         self.os, self.arch = host_platform()
         self.windows = self.os == "windows"
         self.local_dir = folder(config.home, self.os, self.arch)
+        self.args = args
         self.context, self.kubeconfig = scan_flags(args)
         self.now = time.time() if now is None else now
         self.binaries = all_binaries(self.local_dir, config.system_path, windows=self.windows)

@@ -1,9 +1,13 @@
 """Which kubectl to run, and why (standard library only on the warm path).
 
-Warm: the kubeconfig is unchanged and its cluster's version was checked within the TTL, so the
-answer comes from the version cache. Cold: the kubeconfig is parsed and `/version` asked
-(`resolve.py`, imported only then). Unreachable: the last version known for that cluster, else
-the newest local kubectl. Nothing fits: download when allowed and online, else
+Client-only commands (`version --client`, `help`, `config`, ...): the newest local kubectl, no
+probe. Warm: the kubeconfig is unchanged and its cluster's version was checked within the TTL, so
+the answer comes from the version cache; when that answer is older than REVALIDATE_AFTER seconds
+the caller starts a detached refresher, so the next call sees a server upgrade. A probe that
+failed within FAILED_PROBE_TTL seconds is not repeated. Cold: the kubeconfig is parsed and
+`/version` asked (`resolve.py`, imported only then). Unreachable: the last version known for that
+cluster, else the newest local kubectl, else (a fresh machine) the release `stable.txt` names
+when downloads are allowed. Nothing fits: download when allowed and online, else
 `UseLatestIfNoCompatible`, else a message that says exactly what file to bring.
 """
 
@@ -22,14 +26,31 @@ from kubeferry.core.skew import (
     parse_version,
 )
 from kubeferry.errors import NoKubectlError
+from kubeferry.shim.argv import client_only
 from kubeferry.shim.context import Context
 from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint
+
+REVALIDATE_AFTER = 2.0
+"""A cached answer older than this (seconds) is re-checked in the background after the call.
+
+Each such call costs one fork (about a millisecond) and a probe in a detached process; bursts
+of calls within this window share one check. The cache's TTL still bounds a stale answer."""
+FAILED_PROBE_TTL = 30.0
 
 
 class Decision:
     """The chosen binary and the reasons, for exec and for `kubeferry kubectl which`."""
 
-    __slots__ = ("binary", "download", "reasons", "server", "source")
+    __slots__ = (
+        "binary",
+        "download",
+        "notice",
+        "reasons",
+        "revalidate",
+        "server",
+        "source",
+        "stable",
+    )
 
     def __init__(
         self,
@@ -38,12 +59,17 @@ class Decision:
         source: str,
         reasons: list[str],
         download: Version | None = None,
+        *,
+        stable: bool = False,
     ) -> None:
         self.binary = binary
         self.server = server
         self.source = source
         self.reasons = reasons
         self.download = download
+        self.stable = stable  # nothing local at all: download what stable.txt names
+        self.revalidate = False
+        self.notice: str | None = None
 
 
 def decide(ctx: Context) -> Decision:
@@ -55,22 +81,62 @@ def decide(ctx: Context) -> Decision:
             "called from an exec credential plugin while resolving "
             "(KUBERLR_RESOLVING_VERSION is set): the server is not asked again",
         )
+    if client_only(ctx.args):
+        return _fallback(ctx, None, "a client-only command: the server is not asked")
     paths = ctx.kubeconfig_paths()
-    print_ = fingerprint(paths, ctx.context)
+    print_ = fingerprint(paths, ctx.context, ctx.environ)
     cache = VersionCache(cache_file(ctx.environ, ctx.config.home))
-    cached = cache.fresh_version(print_, ctx.now, ctx.config.version_cache_ttl)
-    if cached and (version := parse_version(cached)):
-        return _for_server(ctx, version, "version cache", [f"server {cached} (cached)"])
+    ttl = ctx.config.version_cache_ttl
+    hit = cache.fresh_entry(print_, ctx.now, ttl)
+    if hit and (version := parse_version(hit[0])):
+        decision = _for_server(ctx, version, "version cache", [f"server {hit[0]} (cached)"])
+        decision.revalidate = ctx.now - hit[1] >= REVALIDATE_AFTER
+        return decision
+    failure = cache.recent_failure(print_, ctx.now, min(FAILED_PROBE_TTL, ttl))
+    if failure is not None:
+        why = f"the probe failed within the last {FAILED_PROBE_TTL:g} s ({failure})"
+        known = cache.last_known(print_)
+        if known and (version := parse_version(known)):
+            return _for_server(ctx, version, "last known", [why, f"last known server {known}"])
+        return _fallback(ctx, None, why)
+    return _cold(ctx, paths, cache, print_)
+
+
+def _cold(ctx: Context, paths: list[str], cache: VersionCache, print_: str) -> Decision:
     from kubeferry.shim import resolve  # cold path: YAML, TLS, exec plugins
 
     outcome = resolve.ask_server(paths, ctx, cache, print_)
     if outcome.version is not None:
-        return _for_server(ctx, outcome.version, outcome.source, outcome.reasons)
-    return _fallback(ctx, None, "; ".join(outcome.reasons))
+        decision = _for_server(ctx, outcome.version, outcome.source, outcome.reasons)
+    else:
+        decision = _fallback(ctx, None, "; ".join(outcome.reasons))
+    if outcome.problem:
+        problem = outcome.problem
+        decision.notice = f"could not check the server's version: {problem}; {_using(decision)}"
+    return decision
+
+
+def _using(decision: Decision) -> str:
+    """The fallback in words, for the one line a failed probe is worth."""
+    if decision.binary is None:
+        return "downloading a kubectl instead"
+    chosen = format_version(decision.binary[0])
+    if decision.source == "last known" and decision.server is not None:
+        known = format_version(decision.server)
+        return f"using kubectl {chosen}, chosen for the last known server version {known}"
+    return f"using the newest local kubectl {chosen}"
 
 
 def _fallback(ctx: Context, server: Version | None, why: str) -> Decision:
     best = newest(ctx.binaries)
+    if best is None and ctx.config.allow_download and not ctx.config.offline:
+        return Decision(
+            None,
+            server,
+            "stable",
+            [why, "no local kubectl: download the stable release"],
+            stable=True,
+        )
     if best is None:
         raise NoKubectlError(
             f"no kubectl to run: {why}, and there is no kubectl in {ctx.local_dir}"

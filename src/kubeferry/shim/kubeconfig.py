@@ -2,7 +2,9 @@
 
 Several files merge as client-go merges them: the first file to name a context, cluster or user
 wins, and `current-context` comes from the first file that sets it. Relative file references are
-relative to the file that holds them.
+relative to the file that holds them, and so is an exec `command` that contains a path separator
+(client-go's `ResolveLocalPaths`). With no kubeconfig content at all (and no `--kubeconfig`), the
+in-cluster configuration is used when a pod provides it, as client-go does.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ from __future__ import annotations
 import binascii  # base64 itself costs the cold path 5 ms more
 import hashlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 
 class KubeconfigError(Exception):
     """No usable cluster in the kubeconfig."""
+
+
+class EmptyKubeconfigError(KubeconfigError):
+    """No kubeconfig content at all (client-go then tries the in-cluster configuration)."""
 
 
 _FIELDS = (
@@ -33,8 +40,12 @@ _FIELDS = (
     "username",
     "password",
     "exec_config",
+    "proxy_url",
+    "extensions",
     "source",
 )
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_DIR_VARIABLE = "KUBEFERRY_SERVICEACCOUNT_DIR"  # tests point it at their files
 
 
 class ClusterAccess:
@@ -56,6 +67,8 @@ class ClusterAccess:
     username: str | None
     password: str | None
     exec_config: dict[str, Any] | None
+    proxy_url: str | None
+    extensions: Any
     source: list[str]
 
     def __init__(self, **values: Any) -> None:
@@ -75,6 +88,7 @@ class ClusterAccess:
                 self.token_file,
                 self.username,
                 self.exec_config and sorted(self.exec_config.items(), key=str),
+                self.proxy_url,
             )
         )
         digest = hashlib.sha256(material.encode()).hexdigest()[:16]
@@ -130,9 +144,61 @@ def _merge(paths: list[str]) -> tuple[dict[str, dict[str, Any]], str | None]:
     return merged, current
 
 
-def load_access(paths: list[str], context: str | None) -> ClusterAccess:
-    """The cluster and user of `context` (default: current-context) across `paths`."""
+def load_access(
+    paths: list[str],
+    context: str | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    explicit: bool = False,
+) -> ClusterAccess:
+    """The cluster and user of `context` (default: current-context) across `paths`.
+
+    No content in any file and no `--kubeconfig` (`explicit`): the in-cluster configuration.
+    """
+    try:
+        return _from_kubeconfig(paths, context)
+    except EmptyKubeconfigError:
+        if explicit or environ is None:
+            raise
+        access = in_cluster(environ)
+        if access is None:
+            raise
+        return access
+
+
+def in_cluster(environ: Mapping[str, str]) -> ClusterAccess | None:
+    """client-go's InClusterConfig: service host and port, the service account token and CA."""
+    host = environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = environ.get("KUBERNETES_SERVICE_PORT", "")
+    folder = environ.get(SERVICE_ACCOUNT_DIR_VARIABLE) or SERVICE_ACCOUNT_DIR
+    token = os.path.join(folder, "token")
+    if not host or not port or not os.path.isfile(token):
+        return None
+    ca = os.path.join(folder, "ca.crt")
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return ClusterAccess(
+        server=f"https://{netloc}",
+        context="in-cluster",
+        ca_file=ca if os.path.isfile(ca) else None,
+        token_file=token,
+        source=[f"in-cluster configuration ({folder})"],
+    )
+
+
+def _exec_config(user: dict[str, Any], folder: str) -> dict[str, Any] | None:
+    config = user.get("exec")
+    if not isinstance(config, dict) or not config:
+        return None
+    command = str(config.get("command") or "")
+    if os.sep in command or (os.altsep and os.altsep in command):
+        config = {**config, "command": _relative(command, folder)}
+    return config
+
+
+def _from_kubeconfig(paths: list[str], context: str | None) -> ClusterAccess:
     merged, current = _merge(paths)
+    if not any(merged.values()) and not current:
+        raise EmptyKubeconfigError(f"no kubeconfig content in {', '.join(paths)}")
     name = context or current
     if not name:
         raise KubeconfigError(f"no current-context in {', '.join(paths)} and no --context given")
@@ -162,6 +228,8 @@ def load_access(paths: list[str], context: str | None) -> ClusterAccess:
         token_file=_relative(user.get("tokenFile"), udir),
         username=user.get("username") or None,
         password=user.get("password") or None,
-        exec_config=user.get("exec") or None,
+        exec_config=_exec_config(user, udir),
+        proxy_url=cluster.get("proxy-url") or None,
+        extensions=cluster.get("extensions"),
         source=list(paths),
     )

@@ -6,25 +6,32 @@ from kubeferry.core.kuberlr import GUARD
 from kubeferry.core.skew import Version, parse_version
 from kubeferry.shim.context import Context
 from kubeferry.shim.kubeconfig import KubeconfigError, load_access
-from kubeferry.shim.probe import ProbeError, server_version
+from kubeferry.shim.probe import NOTEWORTHY, ProbeError, server_version
 from kubeferry.shim.versioncache import VersionCache
 
 
 class Outcome:
-    """A server version and where it came from, or the reasons there is none."""
+    """A server version and where it came from, or the reasons there is none.
 
-    __slots__ = ("reasons", "source", "version")
+    `problem` is set when the probe failed for a reason worth a line on stderr (TLS, credentials,
+    proxy): the caller says it together with the fallback it chose.
+    """
 
-    def __init__(self, version: Version | None, source: str, reasons: list[str]) -> None:
+    __slots__ = ("problem", "reasons", "source", "version")
+
+    def __init__(
+        self, version: Version | None, source: str, reasons: list[str], problem: str | None = None
+    ) -> None:
         self.version = version
         self.source = source
         self.reasons = reasons
+        self.problem = problem
 
 
 def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str) -> Outcome:
-    """GET /version; on failure the last version known for the cluster."""
+    """GET /version; on failure the last version known for the cluster, and a `fail` line."""
     try:
-        access = load_access(paths, ctx.context)
+        access = load_access(paths, ctx.context, ctx.environ, explicit=ctx.kubeconfig is not None)
     except KubeconfigError as exc:
         return Outcome(None, "", [f"no cluster to ask ({exc})"])
     environ = dict(ctx.environ)
@@ -32,6 +39,8 @@ def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str)
     try:
         git_version = server_version(access, environ, ctx.config.timeout)
     except ProbeError as exc:
+        cache.record_failure(print_, f"{access.cluster_key} {exc}", ctx.now)
+        problem = str(exc) if exc.kind in NOTEWORTHY else None
         known = cache.last_known(cluster_key=access.cluster_key)
         if known and (version := parse_version(known)):
             cache.remember_context(print_, access.cluster_key, ctx.now)
@@ -39,9 +48,13 @@ def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str)
                 version,
                 "last known",
                 [f"{access.server} did not answer ({exc})", f"last known server version {known}"],
+                problem,
             )
         return Outcome(
-            None, "", [f"{access.server} did not answer ({exc}) and its version was never seen"]
+            None,
+            "",
+            [f"{access.server} did not answer ({exc}) and its version was never seen"],
+            problem,
         )
     version = parse_version(git_version)
     if version is None:

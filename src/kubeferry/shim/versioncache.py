@@ -1,9 +1,13 @@
 """The server-version cache: a warm call opens no socket and parses no YAML.
 
-Two kinds of line, tab-separated, in `<user cache>/kubeferry/server-versions`:
+Three kinds of line, tab-separated, in `<user cache>/kubeferry/server-versions`:
 
     ctx      <kubeconfig fingerprint>  <cluster key>  <checked at>
     cluster  <cluster key>  <M.m.p>  <gitVersion>  <checked at>
+    fail     <kubeconfig fingerprint>  <failed at>  <reason>
+
+A `fail` line is a probe that failed: for a short while the wrapper does not ask again, so a dead
+cluster costs one timeout, not one per call. A success for the same fingerprint removes it.
 
 The fingerprint is the kubeconfig paths with their mtime, size and inode, plus `--context`: while
 none of the files changed, the current context and so the cluster are the same. The cluster key
@@ -41,8 +45,10 @@ def kubeconfig_paths(explicit: str | None, environ: Mapping[str, str], home: str
     return listed or [os.path.join(home, ".kube", "config")]
 
 
-def fingerprint(paths: list[str], context: str | None) -> str:
-    """Identity of the kubeconfig state: paths, mtimes, sizes, inodes, and --context."""
+def fingerprint(
+    paths: list[str], context: str | None, environ: Mapping[str, str] | None = None
+) -> str:
+    """Identity of the kubeconfig state: paths, mtimes, sizes, inodes, --context, in-cluster."""
     parts = []
     for path in paths:
         try:
@@ -51,6 +57,9 @@ def fingerprint(paths: list[str], context: str | None) -> str:
         except OSError:
             parts.append(f"{path}@-")
     parts.append(f"context={context or ''}")
+    if environ is not None and environ.get("KUBERNETES_SERVICE_HOST"):
+        host, port = environ["KUBERNETES_SERVICE_HOST"], environ.get("KUBERNETES_SERVICE_PORT")
+        parts.append(f"in-cluster={host}:{port}")
     return _clean("|".join(parts))
 
 
@@ -65,6 +74,7 @@ class VersionCache:
         self.path = path
         self.contexts: dict[str, tuple[str, float]] = {}
         self.clusters: dict[str, tuple[str, str, float]] = {}
+        self.failures: dict[str, tuple[float, str]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -82,18 +92,37 @@ class VersionCache:
                     self.contexts[fields[1]] = (fields[2], float(fields[3]))
                 elif fields[0] == "cluster" and len(fields) == 5:
                     self.clusters[fields[1]] = (fields[2], fields[3], float(fields[4]))
+                elif fields[0] == "fail" and len(fields) == 4:
+                    self.failures[fields[1]] = (float(fields[2]), fields[3])
             except ValueError:
                 continue
 
     def fresh_version(self, print_: str, now: float, ttl: float) -> str | None:
         """The cached M.m.p for this kubeconfig state when checked within `ttl` seconds."""
+        found = self.fresh_entry(print_, now, ttl)
+        return found[0] if found else None
+
+    def fresh_entry(self, print_: str, now: float, ttl: float) -> tuple[str, float] | None:
+        """(M.m.p, checked at) for this kubeconfig state when checked within `ttl` seconds."""
         entry = self.contexts.get(print_)
         if entry is None or ttl <= 0:
             return None
         cluster = self.clusters.get(entry[0])
         if cluster is None or now - cluster[2] > ttl or now < cluster[2]:
             return None
-        return cluster[0]
+        return cluster[0], cluster[2]
+
+    def recent_failure(self, print_: str, now: float, window: float) -> str | None:
+        """Why the last probe for this kubeconfig state failed, if within `window` seconds."""
+        failed = self.failures.get(print_)
+        if failed is None or window <= 0 or not 0 <= now - failed[0] <= window:
+            return None
+        return failed[1]
+
+    def record_failure(self, print_: str, reason: str, now: float) -> None:
+        """Remember a failed probe for this kubeconfig state, and write the file."""
+        self.failures[_clean(print_)] = (now, _clean(reason)[:300])
+        self._write()
 
     def last_known(self, print_: str | None = None, cluster_key: str | None = None) -> str | None:
         """The last version seen for a cluster, however old (for an unreachable server)."""
@@ -107,6 +136,7 @@ class VersionCache:
         """Remember the answer for this kubeconfig state and cluster, and write the file."""
         self.contexts[_clean(print_)] = (_clean(cluster_key), now)
         self.clusters[_clean(cluster_key)] = (version, _clean(git_version), now)
+        self.failures.pop(_clean(print_), None)
         self._write()
 
     def remember_context(self, print_: str, cluster_key: str, now: float) -> None:
@@ -120,8 +150,10 @@ class VersionCache:
         lines = [MAGIC]
         lines += [f"ctx\t{k}\t{v[0]}\t{v[1]:.3f}" for k, v in contexts]
         lines += [f"cluster\t{k}\t{v[0]}\t{v[1]}\t{v[2]:.3f}" for k, v in self.clusters.items()]
+        failures = sorted(self.failures.items(), key=lambda item: item[1][0])[-MAX_LINES:]
+        lines += [f"fail\t{k}\t{v[0]:.3f}\t{v[1]}" for k, v in failures]
         folder = os.path.dirname(self.path)
-        temporary = f"{self.path}.{os.getpid()}.tmp"
+        temporary = f"{self.path}.{os.getpid()}.{id(self)}.tmp"
         try:
             os.makedirs(folder, exist_ok=True)
             with open(temporary, "w", encoding="utf-8") as stream:

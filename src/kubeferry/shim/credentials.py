@@ -1,0 +1,169 @@
+"""Credentials for the probe as client-go finds them (cold path).
+
+`tokenFile` beats `token` (client-go reads the file and re-reads it as it changes); a static token
+is used as is, without running the exec plugin ("if a user has already set credentials, use
+that"). Exec credential plugins (`client.authentication.k8s.io/v1` and `v1beta1`) run with
+`KUBERNETES_EXEC_INFO` (`spec.interactive`, and `spec.cluster` when `provideClusterInfo`), stdin
+passed through only when it is a terminal and `interactiveMode` allows it (`Never`: never;
+`IfAvailable`, the default: when a terminal; `Always`: a terminal is required), stderr passed
+through as client-go does. A plugin that is not interactive gets kuberlr's `Timeout`; then it is
+stopped with its whole process group. While it runs `KUBERLR_RESOLVING_VERSION` is set, so a
+plugin that calls kubectl again does not probe again.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from kubeferry.core.kuberlr import GUARD
+from kubeferry.shim.kubeconfig import ClusterAccess
+
+API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+
+
+class CredentialError(Exception):
+    """A token file or exec plugin that gave no credential."""
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
+
+
+def interactive(config: Mapping[str, Any], terminal: bool) -> bool:
+    """client-go's decision; CredentialError for `Always` without a terminal."""
+    mode = str(config.get("interactiveMode") or "IfAvailable")
+    if mode == "Never":
+        return False
+    if mode == "Always" and not terminal:
+        raise CredentialError(
+            f"exec plugin {config.get('command')} needs a terminal (interactiveMode: Always), "
+            "and standard input is not one"
+        )
+    return terminal
+
+
+def cluster_info(access: ClusterAccess) -> dict[str, Any]:
+    """`spec.cluster` of KUBERNETES_EXEC_INFO, as client-go fills it (CA file read as data)."""
+    info: dict[str, Any] = {"server": access.server}
+    if access.tls_server_name:
+        info["tls-server-name"] = access.tls_server_name
+    if access.insecure:
+        info["insecure-skip-tls-verify"] = True
+    ca = access.ca_data.encode() if access.ca_data else None
+    if ca is None and access.ca_file:
+        try:
+            with open(access.ca_file, "rb") as stream:
+                ca = stream.read()
+        except OSError as exc:
+            raise CredentialError(f"cannot read {access.ca_file}: {exc.strerror}") from exc
+    if ca:
+        info["certificate-authority-data"] = binascii.b2a_base64(ca, newline=False).decode()
+    if access.proxy_url:
+        info["proxy-url"] = access.proxy_url
+    for extension in access.extensions or []:
+        if isinstance(extension, dict) and extension.get("name") == (
+            "client.authentication.k8s.io/exec"
+        ):
+            info["config"] = extension.get("extension")
+    return info
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        child.kill()
+
+
+def run_plugin(access: ClusterAccess, environ: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Run the exec plugin of `access`; its ExecCredential `status`."""
+    config = access.exec_config or {}
+    command = str(config.get("command") or "")
+    if not command:
+        raise CredentialError("exec credential plugin without a command")
+    api_version = str(config.get("apiVersion") or API_VERSIONS[0])
+    if api_version not in API_VERSIONS:
+        raise CredentialError(f"exec plugin {command}: apiVersion {api_version} is not supported")
+    attached = interactive(config, _stdin_is_terminal())
+    spec: dict[str, Any] = {"interactive": attached}
+    if config.get("provideClusterInfo"):
+        spec["cluster"] = cluster_info(access)
+    env = dict(environ)
+    for item in config.get("env") or []:
+        if isinstance(item, dict):
+            env[str(item.get("name"))] = str(item.get("value"))
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
+    )
+    env[GUARD] = "1"
+    argv = [command, *[str(a) for a in config.get("args") or []]]
+    try:
+        child = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=None if attached else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,  # the plugin talks to the person, as under kubectl
+            start_new_session=not attached and not sys.platform.startswith("win"),
+        )
+    except OSError as exc:
+        raise CredentialError(f"exec plugin {command} could not start: {exc.strerror}") from exc
+    try:
+        out, _ = child.communicate(timeout=None if attached else timeout)
+    except subprocess.TimeoutExpired:
+        _stop(child)
+        child.communicate()
+        raise CredentialError(
+            f"exec plugin {command} gave no credential within {timeout:g} s (kuberlr's Timeout)"
+        ) from None
+    except BaseException:
+        _stop(child)
+        raise
+    if child.returncode != 0:
+        raise CredentialError(f"exec plugin {command} exited {child.returncode}")
+    try:
+        status = json.loads(out).get("status") or {}
+    except (ValueError, AttributeError) as exc:
+        raise CredentialError(f"exec plugin {command} printed no ExecCredential") from exc
+    return status if isinstance(status, dict) else {}
+
+
+def _read_token(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialError(f"cannot read token file {path}: {exc}") from exc
+
+
+def credentials(
+    access: ClusterAccess, environ: Mapping[str, str], timeout: float
+) -> tuple[dict[str, str], tuple[bytes, bytes] | None]:
+    """(headers, client certificate and key as PEM bytes) for the probe's request."""
+    headers: dict[str, str] = {}
+    cert = (access.cert_data, access.key_data) if access.cert_data and access.key_data else None
+    token = _read_token(access.token_file) if access.token_file else access.token
+    if access.exec_config and not token:
+        status = run_plugin(access, environ, timeout)
+        token = status.get("token") or None
+        if status.get("clientCertificateData") and status.get("clientKeyData"):
+            cert = (
+                str(status["clientCertificateData"]).encode(),
+                str(status["clientKeyData"]).encode(),
+            )
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    elif access.username and access.password:
+        pair = f"{access.username}:{access.password}".encode()
+        headers["Authorization"] = "Basic " + binascii.b2a_base64(pair, newline=False).decode()
+    return headers, cert
