@@ -8,7 +8,8 @@
     ├── SumsFileError               a sha256sum file that is malformed or lacks a needed name
     ├── OfflineError                the network is needed but the user said offline
     ├── UnsafePathError             a path that would leave its folder (bundles, sums files)
-    └── NotFoundError               a version, channel or file that does not exist
+    ├── NotFoundError               a version, channel or file that does not exist
+    └── MirrorError                 bundles that cannot be merged or served, an export target in use
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next.
@@ -72,3 +73,7 @@ class UnsafePathError(KubeferryError):
 
 class NotFoundError(KubeferryError):
     """A version, channel or file that does not exist where it was looked for."""
+
+
+class MirrorError(KubeferryError):
+    """A mirror that cannot be built or served: bundles in conflict, a target folder in use."""
