@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -219,3 +220,25 @@ def test_https_with_tls_cert_and_key(bundle: Path, tmp_path: Path, pki: Pki) -> 
         url = f"{mirror.base}/github.com/k3s-io/k3s/releases/download/{STABLE}/k3s"
         got = curl("-f", "--cacert", str(pki.ca), url).stdout
     assert got == (bundle / "k3s" / STABLE / "k3s").read_bytes()
+
+
+def test_concurrent_first_requests_share_one_verification(
+    bundle: Path, tmp_path: Path, real_kubectls
+) -> None:
+    big = real_kubectls["1.29.4"].read_bytes()  # ~50 MB: hashing it takes long enough to overlap
+    copy = edit_bundle(bundle, tmp_path / "bundle", {"kuberlr/linux-amd64/kubectl1.29.4": big})
+    with MirrorProcess(_env(tmp_path), copy) as mirror:
+        url = f"{mirror.base}/dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl"
+        outputs = [tmp_path / f"out{n}" for n in range(8)]
+        downloads = [
+            subprocess.Popen(["curl", "-sSf", "-o", str(out), url], env=_env(tmp_path))
+            for out in outputs
+        ]
+        assert [d.wait(timeout=120) for d in downloads] == [0] * 8
+        sha512 = curl("-f", f"{url}.sha512").stdout.decode()
+    assert all(out.read_bytes() == big for out in outputs)
+    assert sha512 == hashlib.sha512(big).hexdigest()
+    verified = [
+        line for line in mirror.stderr_lines if line.startswith("kubeferry mirror: verified")
+    ]
+    assert len(verified) == 1, verified

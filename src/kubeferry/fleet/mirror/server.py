@@ -230,13 +230,13 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def _access_logger(destination: Path | None) -> logging.Logger:
-    logger = logging.getLogger("kubeferry.mirror.access")
+def _logger(name: str, destination: Path | None, form: str) -> logging.Logger:
+    logger = logging.getLogger(name)
     logger.handlers.clear()
     handler: logging.Handler = (
         logging.FileHandler(destination) if destination else logging.StreamHandler(sys.stderr)
     )
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(logging.Formatter(form))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -265,6 +265,7 @@ async def serve_forever(
     bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str], None]
 ) -> int:
     """Serve until SIGINT or SIGTERM; the exit code (130 for SIGINT, 0 for SIGTERM)."""
+    _logger(LOG.name, None, "kubeferry mirror: %(message)s")  # verifications and refusals
     executor = concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, "kubeferry-hash")
     mirror = MirrorApp(bundles, Verifier(executor))
     app = web.Application()
@@ -272,7 +273,7 @@ async def serve_forever(
     context = tls_context(options.tls_cert, options.tls_key) if options.tls_cert else None
     runner = web.AppRunner(
         app,
-        access_log=_access_logger(options.access_log),
+        access_log=_logger("kubeferry.mirror.access", options.access_log, "%(message)s"),
         access_log_format=ACCESS_FORMAT,
         shutdown_timeout=0.5,
     )
