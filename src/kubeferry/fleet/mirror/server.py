@@ -132,11 +132,13 @@ class VerifiedFileResponse(web.FileResponse):
 
     def _get_file_path_stat_encoding(
         self, accept_encoding: str
-    ) -> tuple[Path | None, os.stat_result, str | None]:
-        # aiohttp would serve `<name>.gz`/`.br` beside the file: bytes nobody verified.
+    ) -> tuple[Path, os.stat_result, str | None]:
+        # aiohttp would serve `<name>.gz`/`.br` beside the file: bytes nobody verified. And the
+        # file must still be the one verified (not replaced, not a link) when it is opened.
         status = self._path.lstat()
-        usable = stat.S_ISREG(status.st_mode) and file_key(status) == self._verified_key
-        return (self._path if usable else None), status, None
+        if not stat.S_ISREG(status.st_mode) or file_key(status) != self._verified_key:
+            raise FileNotFoundError(f"{self._path} changed after it was verified")
+        return self._path, status, None
 
 
 def _text(status: int, message: str) -> web.Response:
@@ -275,7 +277,7 @@ async def serve_forever(
         app,
         access_log=_logger("kubeferry.mirror.access", options.access_log, "%(message)s"),
         access_log_format=ACCESS_FORMAT,
-        shutdown_timeout=0.5,
+        shutdown_timeout=0.1,  # open downloads are cut: clients resume with Range
     )
     build_routes(bundles, "")  # a conflict between bundles shows before anything listens
     await runner.setup()
