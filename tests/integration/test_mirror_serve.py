@@ -242,3 +242,15 @@ def test_concurrent_first_requests_share_one_verification(
         line for line in mirror.stderr_lines if line.startswith("kubeferry mirror: verified")
     ]
     assert len(verified) == 1, verified
+
+
+def test_usage_and_startup_errors_are_clear(cli: Cli, bundle: Path, tmp_path: Path) -> None:
+    missing = cli("mirror", "serve", str(tmp_path / "nowhere"))
+    assert missing.code == 1 and "is not a kubeferry bundle" in missing.stderr
+    assert cli("mirror", "serve", str(bundle), "--listen", "nope").code == 2
+    assert cli("mirror", "serve", str(bundle), "--tls-cert", str(bundle)).code == 2
+    with MirrorProcess(_env(tmp_path), bundle) as mirror:
+        port = mirror.base.rsplit(":", 1)[1]
+        taken = cli("mirror", "serve", str(bundle), "--listen", f"127.0.0.1:{port}")
+    assert taken.code == 1 and "cannot listen on 127.0.0.1:" in taken.stderr
+    assert "--listen" in taken.stderr and "Traceback" not in taken.stderr

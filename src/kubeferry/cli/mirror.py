@@ -79,7 +79,9 @@ def serve(
 
 
 @mirror.command()
-@click.argument("arguments", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "arguments", nargs=-1, required=True, metavar="BUNDLE... DIR", type=click.Path(path_type=Path)
+)
 @click.option("--base-url", default="", help="The address clients use (for links in the JSON).")
 @click.option("--force", is_flag=True, help="Replace DIR even if it is not a previous export.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -42,7 +42,7 @@ from kubeferry.fleet.mirror.routes import (
 )
 
 LOG: Final = logging.getLogger("kubeferry.mirror")
-ACCESS_FORMAT: Final = '%a "%r" %s %b "%{User-Agent}i" %Tfs'
+ACCESS_FORMAT: Final = '%a %t "%r" %s %b "%{User-Agent}i" %Tfs'
 MAX_TABLES: Final = 16
 HASH_WORKERS: Final = 2
 
