@@ -17,6 +17,7 @@ from tests.conftest import Cli, child_environment
 from tests.support import mirror_clients as clients
 from tests.support.apiserver import Pki
 from tests.support.mirror import (
+    BUNDLE_ARGS,
     MirrorProcess,
     curl,
     edit_bundle,
@@ -254,3 +255,21 @@ def test_usage_and_startup_errors_are_clear(cli: Cli, bundle: Path, tmp_path: Pa
         taken = cli("mirror", "serve", str(bundle), "--listen", f"127.0.0.1:{port}")
     assert taken.code == 1 and "cannot listen on 127.0.0.1:" in taken.stderr
     assert "--listen" in taken.stderr and "Traceback" not in taken.stderr
+
+
+def test_a_bundle_made_from_the_mirror_has_the_same_bytes(
+    served: MirrorProcess, bundle: Path, tmp_path: Path
+) -> None:
+    cli = clients.fresh_cli(tmp_path / "maker", KUBEFERRY_MIRROR=served.base)
+    made = cli("bundle", "create", str(tmp_path / "again"), *BUNDLE_ARGS)
+    assert made.code == 0, made.stderr
+
+    def digests(folder: Path) -> dict[str, str]:
+        manifest = json.loads((folder / "kubeferry-bundle.json").read_text())
+        return {
+            f["path"]: f["sha256"]
+            for f in manifest["files"]
+            if "kuberlr" in f["path"] or "k3s/" in f["path"]
+        }
+
+    assert digests(tmp_path / "again") == digests(bundle)
