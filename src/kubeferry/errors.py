@@ -14,7 +14,8 @@
     ├── UnsafePathError             a path that would leave its folder (bundles, sums files)
     ├── UsageError                  arguments that do not fit together (a version spec, a mode)
     ├── NotFoundError               a version, channel or file that does not exist
-    └── NoKubectlError              the wrapper has no kubectl it may run (exit 255)
+    ├── NoKubectlError              the wrapper has no kubectl it may run (exit 255)
+    └── MirrorError                 bundles that cannot be merged or served, an export target in use
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -115,3 +116,7 @@ class NotFoundError(KubeferryError):
 
 class NoKubectlError(KubeferryError):
     """The wrapper has no kubectl it may run; the message says which file to bring."""
+
+
+class MirrorError(KubeferryError):
+    """A mirror that cannot be built or served: bundles in conflict, a target folder in use."""

@@ -22,6 +22,7 @@ COMMANDS = {
     "catalog": "kubeferry.cli.catalog:catalog",
     "doctor": "kubeferry.cli.doctor:doctor",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
+    "mirror": "kubeferry.cli.mirror:mirror",
     "shim": "kubeferry.cli.shim:shim",
     "versions": "kubeferry.cli.versions:versions",
 }

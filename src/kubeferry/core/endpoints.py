@@ -1,4 +1,10 @@
-"""Upstream addresses, each redirectable through the environment (pure)."""
+"""Upstream addresses, each redirectable through the environment (pure).
+
+`KUBEFERRY_MIRROR=<base>` points all four at a kubeferry mirror (`kubeferry mirror serve` or an
+exported tree), whose layout keeps one path prefix per upstream host: `<base>/update.k3s.io/...`,
+`<base>/api.github.com/...`, `<base>/github.com/...`, `<base>/dl.k8s.io`. An explicit
+`KUBEFERRY_*_URL` still wins over it, and it wins over kuberlr's `KubeMirrorUrl`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,17 @@ DEFAULT_CHANNELS_URL: Final = "https://update.k3s.io/v1-release/channels"
 DEFAULT_RELEASES_URL: Final = "https://api.github.com/repos/k3s-io/k3s/releases"
 DEFAULT_K3S_DOWNLOAD_URL: Final = "https://github.com/k3s-io/k3s/releases/download"
 DEFAULT_KUBECTL_MIRROR_URL: Final = "https://dl.k8s.io"
+MIRROR_VARIABLE: Final = "KUBEFERRY_MIRROR"
+
+
+def strip_scheme(url: str) -> str:
+    """`dl.k8s.io/release` for `https://dl.k8s.io/release`: the mirror path of an upstream URL."""
+    return url.split("://", 1)[1]
+
+
+def mirror_endpoint(base: str, upstream_url: str) -> str:
+    """The mirror's address for an upstream address: `https://` replaced by `<base>/`."""
+    return f"{base.rstrip('/')}/{strip_scheme(upstream_url)}"
 
 
 @dataclass(frozen=True)
@@ -29,13 +46,17 @@ class Endpoints:
         cls, environ: Mapping[str, str], *, kube_mirror_url: str | None = None
     ) -> Endpoints:
         """Read the KUBEFERRY_* overrides; `kube_mirror_url` is kuberlr's KubeMirrorUrl."""
+        base = (environ.get(MIRROR_VARIABLE) or "").strip()
 
         def pick(key: str, default: str) -> str:
-            return (environ.get(key) or default).rstrip("/")
+            fallback = mirror_endpoint(base, default) if base else default
+            return (environ.get(key) or fallback).rstrip("/")
 
         mirror = (
             kube_mirror_url or environ.get("KUBERLR_KUBEMIRRORURL") or DEFAULT_KUBECTL_MIRROR_URL
         )
+        if base:  # kubeferry's own variable beats kuberlr's setting (which defaults to upstream)
+            mirror = DEFAULT_KUBECTL_MIRROR_URL
         return cls(
             channels_url=pick("KUBEFERRY_K3S_CHANNELS_URL", DEFAULT_CHANNELS_URL),
             releases_url=pick("KUBEFERRY_K3S_RELEASES_URL", DEFAULT_RELEASES_URL),

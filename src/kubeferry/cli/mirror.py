@@ -1,0 +1,107 @@
+"""`kubeferry mirror serve|export`: one bundle (or several) for a whole fleet."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kubeferry.cli.render import CommandFailed, emit, human_size
+from kubeferry.errors import MirrorError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kubeferry.fleet.mirror.routes import Bundle
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` for IPv6) -> (host, port); click's BadParameter otherwise."""
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{text!r} is not HOST:PORT (like 127.0.0.1:8080; port 0 picks)")
+    return host, int(port)
+
+
+def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
+    from kubeferry.fleet.mirror.files import read_bundle
+
+    return [read_bundle(folder) for folder in folders]
+
+
+@click.group()
+def mirror() -> None:
+    """Serve verified bundles to a fleet, in the upstream URL layouts."""
+
+
+@mirror.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--listen", default=DEFAULT_LISTEN, show_default=True, help="HOST:PORT (port 0: any)."
+)
+@click.option("--tls-cert", type=click.Path(path_type=Path), help="PEM certificate: serve HTTPS.")
+@click.option("--tls-key", type=click.Path(path_type=Path), help="PEM private key of --tls-cert.")
+@click.option(
+    "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
+)
+def serve(
+    bundles: tuple[Path, ...],
+    listen: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    access_log: Path | None,
+) -> None:
+    """Serve BUNDLE... until Ctrl-C; the first line says where."""
+    from kubeferry.fleet.mirror.documents import client_settings
+    from kubeferry.fleet.mirror.server import ServeOptions, serve_forever
+
+    host, port = parse_listen(listen)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    loaded = _bundles(bundles)
+
+    def ready(base: str) -> None:
+        lines = [f"serving at {base}/"]
+        lines += [f"{s.line}    # {s.note}" for s in client_settings(base)]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    options = ServeOptions(host, port, tls_cert, tls_key, access_log)
+    code = asyncio.run(serve_forever(loaded, options, ready))
+    if code:
+        raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects
+
+
+@mirror.command()
+@click.argument(
+    "arguments", nargs=-1, required=True, metavar="BUNDLE... DIR", type=click.Path(path_type=Path)
+)
+@click.option("--base-url", default="", help="The address clients use (for links in the JSON).")
+@click.option("--force", is_flag=True, help="Replace DIR even if it is not a previous export.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
+    """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
+    from kubeferry.fleet.mirror.export import export_mirror
+
+    if len(arguments) < 2:
+        raise click.UsageError("give at least one BUNDLE and the DIR to write.")
+    *folders, target = arguments
+    if any(target.absolute() == folder.absolute() for folder in folders):
+        raise MirrorError(f"{target} is one of the bundles; export into another folder.")
+    report = export_mirror(_bundles(tuple(folders)), target, base=base_url.rstrip("/"), force=force)
+
+    def draw(console: Console) -> None:
+        console.print(
+            f"exported {report.files} files, {human_size(report.bytes)} to {report.folder}"
+        )
+        channels = ", ".join(f"{n} -> {t}" for n, t in sorted(report.channels.items()))
+        console.print(f"channels: {channels or 'none'}")
+        console.print(f"nginx: include {report.snippet} inside the server whose root is the folder")
+
+    emit(report.as_dict(), as_json=as_json, text=draw)
