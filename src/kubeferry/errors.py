@@ -8,7 +8,11 @@
     ├── SumsFileError               a sha256sum file that is malformed or lacks a needed name
     ├── OfflineError                the network is needed but the user said offline
     ├── UnsafePathError             a path that would leave its folder (bundles, sums files)
-    └── NotFoundError               a version, channel or file that does not exist
+    ├── NotFoundError               a version, channel or file that does not exist
+    ├── RegistryError               an OCI registry that refused, failed or answered nonsense
+    │   └── RegistryAuthError       the registry wants credentials, or refused the ones given
+    ├── ImageArchiveError           an airgap images archive that cannot be read as images
+    └── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next.
@@ -72,3 +76,19 @@ class UnsafePathError(KubeferryError):
 
 class NotFoundError(KubeferryError):
     """A version, channel or file that does not exist where it was looked for."""
+
+
+class RegistryError(KubeferryError):
+    """An OCI registry refused a request, failed, or answered something unusable."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry needs credentials, or refused the ones it was given."""
+
+
+class ImageArchiveError(KubeferryError):
+    """An images archive (docker save or OCI layout, .tar or .tar.zst) that cannot be used."""
+
+
+class RegistriesFileError(KubeferryError):
+    """A registries.yaml or Rancher Desktop provisioning file that cannot be built or merged."""

@@ -1,0 +1,1 @@
+"""The fleet: content carried through the organisation's registry, and registry configuration."""

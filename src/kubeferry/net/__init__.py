@@ -1,0 +1,1 @@
+"""Network clients: the OCI distribution client lives here (http, download, hashes follow)."""
