@@ -25,7 +25,9 @@ _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[0-9.]+" (?P<statu
 def available() -> str | None:
     """Why a registry cannot run here (None when it can)."""
     if shutil.which("docker-registry") is None:
-        return "docker-registry (CNCF Distribution) is not installed: apt-get install docker-registry"
+        return (
+            "docker-registry (CNCF Distribution) is not installed: apt-get install docker-registry"
+        )
     return None
 
 
@@ -60,8 +62,10 @@ class Registry:
     def blob_uploads(self) -> list[tuple[str, str, int]]:
         """Requests that upload blob bytes or open an upload (mounts excluded)."""
         return [
-            r for r in self.requests()
-            if "/blobs/uploads/" in r[1] and r[0] in ("POST", "PATCH", "PUT")
+            r
+            for r in self.requests()
+            if "/blobs/uploads/" in r[1]
+            and r[0] in ("POST", "PATCH", "PUT")
             and "mount=" not in r[1]
         ]
 
@@ -82,7 +86,7 @@ log:
     disabled: false
 storage:
   filesystem:
-    rootdirectory: {root / 'storage'}
+    rootdirectory: {root / "storage"}
   delete:
     enabled: true
 http:
@@ -93,8 +97,9 @@ http:
 def htpasswd_auth(root: Path, users: dict[str, str]) -> str:
     """An `auth.htpasswd` section with bcrypt entries made by `htpasswd -nbB`."""
     lines = [
-        subprocess.run(["htpasswd", "-nbB", user, password], check=True, capture_output=True,
-                       text=True).stdout.strip()
+        subprocess.run(
+            ["htpasswd", "-nbB", user, password], check=True, capture_output=True, text=True
+        ).stdout.strip()
         for user, password in users.items()
     ]
     path = root / "htpasswd"
@@ -132,4 +137,6 @@ def start_registry(root: Path, auth: str = "") -> Registry:
         except httpx.HTTPError:
             time.sleep(0.1)
     registry.stop()
-    raise RuntimeError(f"docker-registry did not answer /v2/ within 20 s: {log.read_text()[-2000:]}")
+    raise RuntimeError(
+        f"docker-registry did not answer /v2/ within 20 s: {log.read_text()[-2000:]}"
+    )

@@ -38,13 +38,29 @@ def make_token_key(folder: Path) -> TokenKey:
     """An RSA key and a self-signed certificate made with the openssl CLI."""
     key, cert = folder / "token.key", folder / "token.crt"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "2", "-subj", "/CN=kubeferry-test-token"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=kubeferry-test-token",
+        ],
+        check=True,
+        capture_output=True,
     )
     der = subprocess.run(
         ["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     digest = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
     kid = ":".join(digest[i : i + 4] for i in range(0, len(digest), 4))
@@ -61,7 +77,9 @@ def sign_jwt(key: TokenKey, claims: dict[str, Any]) -> str:
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     signature = subprocess.run(
         ["openssl", "dgst", "-sha256", "-sign", str(key.key)],
-        input=signing_input.encode(), check=True, capture_output=True,
+        input=signing_input.encode(),
+        check=True,
+        capture_output=True,
     ).stdout
     return f"{signing_input}.{_b64(signature)}"
 
@@ -106,9 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
                 access.append({"type": kind, "name": name, "actions": actions.split(",")})
             now = int(time.time())
             claims = {
-                "iss": ISSUER, "sub": user, "aud": query.get("service", [SERVICE])[0],
-                "exp": now + state.lifetime, "nbf": now - 10, "iat": now,
-                "jti": f"{now}-{len(state.requests)}", "access": access,
+                "iss": ISSUER,
+                "sub": user,
+                "aud": query.get("service", [SERVICE])[0],
+                "exp": now + state.lifetime,
+                "nbf": now - 10,
+                "iat": now,
+                "jti": f"{now}-{len(state.requests)}",
+                "access": access,
             }
             token = sign_jwt(state.key, claims)
             body = json.dumps({"token": token, "expires_in": state.lifetime}).encode()

@@ -29,9 +29,11 @@ from kubeferry.bundle_plan import (
     total_size,
 )
 from kubeferry.catalog import Catalog, read_catalog, resolve_k3s_spec
+from kubeferry.cli import bundle_oci
 from kubeferry.cli.catalog import fetch_upstream_catalog
 from kubeferry.cli.options import Settings
 from kubeferry.cli.progress import progress_board
+from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
 from kubeferry.download import first_available, run_parallel
 from kubeferry.errors import KubeferryError
@@ -251,9 +253,14 @@ def verify(folder: Path, as_json: bool) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@registry_options
 @click.pass_obj
-def install(settings: Settings, folder: Path, as_json: bool) -> None:
-    """Verify FOLDER, then place it into the Rancher Desktop cache and the kuberlr folder."""
+def install(settings: Settings, folder: Path, as_json: bool, access: RegistryAccess) -> None:
+    """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
+    Desktop cache and the kuberlr folder."""
+    pulled = bundle_oci.is_reference(str(folder))  # HOST[:PORT]/REPO:TAG, not a folder here
+    if pulled:
+        folder = bundle_oci.staged_bundle(settings, str(folder), access, show=not as_json)
     report = verify_bundle(folder)
     if report.bad:
         listing = "; ".join(f"{path}: {why}" for path, why in report.bad)
@@ -274,6 +281,8 @@ def install(settings: Settings, folder: Path, as_json: bool) -> None:
         "catalog_changed": result.catalog_changed,
         "unreadable_catalog_kept_as": str(result.unreadable_catalog or "") or None,
     }
+    if pulled:
+        bundle_oci.discard_staged(folder)
 
     def draw(console: Console) -> None:
         for path in result.placed:
@@ -295,3 +304,7 @@ def install(settings: Settings, folder: Path, as_json: bool) -> None:
         console.print(f"cache {settings.cache_dir}; kubectl {settings.home / '.kuberlr'}")
 
     emit(data, as_json=as_json, text=draw)
+
+
+bundle.add_command(bundle_oci.push)  # registry commands live in cli/bundle_oci.py
+bundle.add_command(bundle_oci.pull)

@@ -102,7 +102,9 @@ class RegistryClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, *, upload: bool = False, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, upload: bool = False, **kwargs: Any
+    ) -> httpx.Response:
         client = self._upload_client if upload else self.client
         try:
             return client.request(method, url, **kwargs)
@@ -228,8 +230,11 @@ class RegistryClient:
         headers["Content-Length"] = str(size)
         separator = "&" if "?" in location else "?"
         response = self._send(
-            "PUT", f"{location}{separator}digest={blob.digest}", upload=True,
-            headers=headers, content=body,
+            "PUT",
+            f"{location}{separator}digest={blob.digest}",
+            upload=True,
+            headers=headers,
+            content=body,
         )
         self._expect(response, (201,), what)
 

@@ -14,7 +14,8 @@ from typing import Final
 from kubeferry.errors import RegistryError
 
 DOCKER_HUB: Final = "docker.io"
-_REPOSITORY: Final = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_COMPONENT: Final = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY: Final = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HOST: Final = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$")
