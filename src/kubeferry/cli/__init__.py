@@ -20,7 +20,9 @@ COMMANDS = {
     "cache": "kubeferry.cli.cache:cache",
     "catalog": "kubeferry.cli.catalog:catalog",
     "doctor": "kubeferry.cli.doctor:doctor",
+    "images": "kubeferry.cli.images:images",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
+    "registries": "kubeferry.cli.registries:registries",
     "shim": "kubeferry.cli.shim:shim",
     "versions": "kubeferry.cli.versions:versions",
 }

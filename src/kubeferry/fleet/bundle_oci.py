@@ -11,7 +11,6 @@ does, so an interrupted pull never looks like a finished bundle.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from kubeferry.fleet.blobs import (
 )
 from kubeferry.hashes import sha256_file
 from kubeferry.manifest import MANIFEST_NAME, Manifest, check_relative_path, parse_manifest
-from kubeferry.net.oci import OCI_MANIFEST, BlobSource, RegistryClient, descriptor, manifest_json
+from kubeferry.net.oci import BlobSource, RegistryClient
+from kubeferry.net.oci_media import OCI_MANIFEST, descriptor, manifest_json, sha256_digest
 from kubeferry.net.oci_ref import Reference
 
 ARTIFACT_TYPE: Final = "application/vnd.kubeferry.bundle.v1"
@@ -218,13 +218,13 @@ def pull_bundle(
 ) -> BundleTransfer:
     """Fetch the artifact into `folder` (resumable, every digest checked), then verify it."""
     kind, body = client.get_manifest(ref.repository, ref.reference)
-    if ref.digest and _digest_of(body) != ref.digest:
+    if ref.digest and sha256_digest(body) != ref.digest:
         raise RegistryError(
-            f"{ref}: the registry answered a manifest with digest {_digest_of(body)}. The "
+            f"{ref}: the registry answered a manifest with digest {sha256_digest(body)}. The "
             "registry or a proxy altered it; nothing was placed.",
             url=str(ref),
             expected=ref.digest,
-            actual=_digest_of(body),
+            actual=sha256_digest(body),
         )
     layers = _artifact_layers(ref, kind, body)
     manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
@@ -260,8 +260,4 @@ def pull_bundle(
         raise RegistryError(
             f"{ref} pulled into {folder} but does not verify: {listing}.", url=str(ref)
         )
-    return BundleTransfer(str(ref), _digest_of(body), tuple(outcomes))
-
-
-def _digest_of(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return BundleTransfer(str(ref), sha256_digest(body), tuple(outcomes))

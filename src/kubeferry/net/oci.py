@@ -9,7 +9,7 @@ chunks first. Blob fetches reuse the download engine: a `.part` file beside the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -21,12 +21,8 @@ from kubeferry import http
 from kubeferry.download import DownloadJob, DownloadResult, Progress, download
 from kubeferry.errors import RegistryAuthError, RegistryError
 from kubeferry.net.oci_auth import Credentials, RegistryAuth, login_hint
+from kubeferry.net.oci_media import MANIFEST_TYPES
 
-OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_TYPES: Final = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 PIECE: Final = 1024 * 1024
 UPLOAD_READ_TIMEOUT: Final = 300.0  # the registry may hash a large blob before it answers
 
@@ -320,13 +316,3 @@ def _regroup(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
             del buffer[:size]
     if buffer:
         yield bytes(buffer)
-
-
-def descriptor(media_type: str, digest: str, size: int, **extra: Any) -> dict[str, Any]:
-    """An OCI descriptor `{mediaType, digest, size, ...}`."""
-    return {"mediaType": media_type, "digest": digest, "size": size, **extra}
-
-
-def manifest_json(document: Mapping[str, Any]) -> bytes:
-    """Canonical bytes for a manifest (compact, so its digest is stable)."""
-    return json.dumps(document, separators=(",", ":"), sort_keys=False).encode()
