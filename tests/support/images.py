@@ -24,7 +24,7 @@ IMAGE_NAMES = (
 
 
 @dataclass(frozen=True)
-class TestImage:
+class ArchivedImage:
     """What an archive holds for one image: name, config digest, layer digests."""
 
     name: str
@@ -81,7 +81,7 @@ def _write(path: Path, members: list[tuple[str, bytes]]) -> None:
     path.write_bytes(data)
 
 
-def docker_save_archive(path: Path, layer_size: int = 300_000) -> list[TestImage]:
+def docker_save_archive(path: Path, layer_size: int = 300_000) -> list[ArchivedImage]:
     """A docker-save archive (legacy `<id>/layer.tar` names; manifest.json written last)."""
     members: list[tuple[str, bytes]] = []
     entries, described = [], []
@@ -97,13 +97,13 @@ def docker_save_archive(path: Path, layer_size: int = 300_000) -> list[TestImage
         config_name = _digest(config)[7:] + ".json"
         members.append((config_name, config))
         entries.append({"Config": config_name, "RepoTags": [name], "Layers": layer_names})
-        described.append(TestImage(name, _digest(config), tuple(_digest(x) for x in layers)))
+        described.append(ArchivedImage(name, _digest(config), tuple(_digest(x) for x in layers)))
     members.append(("manifest.json", json.dumps(entries).encode()))
     _write(path, members)
     return described
 
 
-def oci_layout_archive(path: Path, layer_size: int = 300_000) -> list[TestImage]:
+def oci_layout_archive(path: Path, layer_size: int = 300_000) -> list[ArchivedImage]:
     """An OCI image layout archive (index.json last), uncompressed layers."""
     blobs: dict[str, bytes] = {}
     index, described = [], []
@@ -141,7 +141,7 @@ def oci_layout_archive(path: Path, layer_size: int = 300_000) -> list[TestImage]
                 },
             }
         )
-        described.append(TestImage(name, _digest(config), tuple(_digest(x) for x in layers)))
+        described.append(ArchivedImage(name, _digest(config), tuple(_digest(x) for x in layers)))
     members = [(f"blobs/sha256/{d[7:]}", data) for d, data in blobs.items()]
     members.append(("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
     members.append(("index.json", json.dumps({"schemaVersion": 2, "manifests": index}).encode()))

@@ -72,26 +72,51 @@ class ArchiveScan:
         )
 
 
+def _read_errors(path: Path) -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, OSError, ValueError)
+    if path.name.endswith(".zst"):
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    return errors
+
+
 @contextmanager
 def open_tar_stream(path: Path, *, seekable: bool = False) -> Iterator[tarfile.TarFile]:
     """The archive as a tar stream (`.tar.zst` decompressed on the fly).
 
-    `seekable` opens a plain `.tar` for random access, so skipping a member is a seek.
+    `seekable` opens a plain `.tar` for random access, so skipping a member is a seek. Read
+    errors (a damaged tar or zstd frame) become ImageArchiveError naming the file.
     """
-    if seekable and not path.name.endswith(".zst"):
-        with tarfile.open(path, mode="r:") as archive:
-            yield archive
-        return
-    with path.open("rb") as raw:
-        if path.name.endswith(".zst"):
-            import zstandard  # only when a .tar.zst is read: it costs every command ~14 ms
+    try:
+        if seekable and not path.name.endswith(".zst"):
+            with tarfile.open(path, mode="r:") as archive:
+                yield archive
+            return
+        with path.open("rb") as raw:
+            if path.name.endswith(".zst"):
+                import zstandard  # only for a .tar.zst: it costs every command ~14 ms
 
-            reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw, read_size=1 << 20)
-            with reader, tarfile.open(fileobj=reader, mode="r|") as archive:
-                yield archive
-        else:
-            with tarfile.open(fileobj=raw, mode="r|") as archive:
-                yield archive
+                reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(
+                    raw, read_size=1 << 20
+                )
+                with reader, tarfile.open(fileobj=reader, mode="r|") as archive:
+                    yield archive
+            else:
+                with tarfile.open(fileobj=raw, mode="r|") as archive:
+                    yield archive
+    except FileNotFoundError as exc:
+        raise ImageArchiveError(
+            f"{path} does not exist. Give an images archive, a bundle folder or a cached k3s "
+            "version.",
+            path=path,
+        ) from exc
+    except _read_errors(path) as exc:
+        raise ImageArchiveError(
+            f"{path} cannot be read as an images archive ({type(exc).__name__}: {exc}). It is "
+            "damaged or not a tar / tar.zst: download it again, or check the file.",
+            path=path,
+        ) from exc
 
 
 def _normal(name: str) -> str:
@@ -103,26 +128,21 @@ def scan_archive(path: Path) -> ArchiveScan:
     compressed = path.name.endswith(".zst")
     scan = ArchiveScan(path, compressed)
     kept = 0
-    try:
-        with open_tar_stream(path, seekable=True) as archive:
-            for info in archive:
-                if not info.isreg():
-                    continue
-                name = _normal(info.name)
-                scan.members[name] = Member(name, info.size, info.offset_data)
-                if info.size > SMALL:
-                    continue
-                stream = archive.extractfile(info)
-                data = stream.read() if stream else b""
-                if data[:1] in (b"{", b"["):
-                    kept += len(data)
-                    if kept > SMALL_TOTAL:
-                        raise scan.error("holds more small JSON members than an images archive")
-                    scan.small[name] = data
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise ImageArchiveError(f"{path} does not exist.", path=path) from exc
-        raise scan.error(f"cannot be read ({type(exc).__name__}: {exc})") from exc
+    with open_tar_stream(path, seekable=True) as archive:
+        for info in archive:
+            if not info.isreg():
+                continue
+            name = _normal(info.name)
+            scan.members[name] = Member(name, info.size, info.offset_data)
+            if info.size > SMALL:
+                continue
+            stream = archive.extractfile(info)
+            data = stream.read() if stream else b""
+            if data[:1] in (b"{", b"["):
+                kept += len(data)
+                if kept > SMALL_TOTAL:
+                    raise scan.error("holds more small JSON members than an images archive")
+                scan.small[name] = data
     if not scan.members:
         raise scan.error("holds no files")
     return scan
