@@ -67,7 +67,7 @@ def _checked_bundle(folder: Path) -> Manifest:
         raise RegistryError(
             f"bundle {folder} failed verification, so nothing was pushed: {listing}. Recreate "
             "it with 'kubeferry bundle create' (or copy it again).",
-            url=None,
+            path=folder,
         )
     return report.manifest
 
@@ -136,7 +136,7 @@ def _refuse(ref: Reference, what: str) -> UnsafePathError:
     return UnsafePathError(
         f"{ref} {what}. The artifact was refused and nothing was placed; push the bundle again "
         "with 'kubeferry bundle push' from a verified folder.",
-        path=None,
+        url=str(ref),
     )
 
 

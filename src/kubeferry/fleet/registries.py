@@ -49,7 +49,8 @@ class MirrorSettings:
 def build_registries(settings: MirrorSettings) -> dict[str, Any]:
     """The registries.yaml document for `settings` (validated before it is returned)."""
     host, prefix = parse_registry(settings.mirror)
-    endpoint = f"{'http' if settings.plain_http else 'https'}://{host}"
+    plain = settings.plain_http or settings.mirror.strip().startswith("http://")
+    endpoint = f"{'http' if plain else 'https'}://{host}"
     mirrors: dict[str, Any] = {}
     for registry in dict.fromkeys(settings.registries):
         entry: dict[str, Any] = {"endpoint": [endpoint]}
