@@ -10,7 +10,10 @@ read in parallel from their offsets; those of a `.tar.zst` stream out of one dec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from kubeferry.fleet.images_archive import (
     stream_members,
 )
 from kubeferry.net.oci import PIECE, BlobSource, RegistryClient
+from kubeferry.net.oci_media import sha256_digest
 from kubeferry.net.oci_ref import Reference, normalize_image_name, target_reference
 
 
@@ -102,6 +106,40 @@ def _plan(client: RegistryClient, needs: dict[str, dict[str, Blob]], workers: in
     return _Plan(needs, {pair: not there for pair, there in zip(pairs, found, strict=True)})
 
 
+def prefetched(pieces: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """`pieces` read ahead by a thread (at most `depth` waiting), so decompression overlaps
+    the upload; zstandard and socket writes release the GIL on pieces this large."""
+    waiting: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for piece in pieces:
+                while not stop.is_set():
+                    try:
+                        waiting.put(piece, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            with contextlib.suppress(queue.Full):
+                waiting.put(exc, timeout=1)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        while (item := waiting.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _upload_homes(
     client: RegistryClient,
     scan: ArchiveScan,
@@ -125,7 +163,7 @@ def _upload_homes(
     if streamed:
         for member, stream in stream_members(scan, set(streamed)):  # type: ignore[arg-type]
             digest, repository, blob = streamed[member.name]
-            chunks = iter(lambda s=stream: s.read(PIECE), b"")
+            chunks = prefetched(iter(lambda s=stream: s.read(PIECE), b""))
             source = BlobSource(digest, blob.size, chunks=chunks)
             outcomes.append(upload(repository, source, label[digest]))
     return outcomes
@@ -193,8 +231,6 @@ def push_archive(
 
 
 def _put_manifests(client: RegistryClient, ref: Reference, image: ArchiveImage) -> str:
-    from kubeferry.net.oci_media import sha256_digest
-
     *children, (kind, body) = image.manifests
     for child_kind, child in children:
         client.put_manifest(ref.repository, sha256_digest(child), child, child_kind)
