@@ -15,7 +15,11 @@
     ├── UsageError                  arguments that do not fit together (a version spec, a mode)
     ├── NotFoundError               a version, channel or file that does not exist
     ├── NoKubectlError              the wrapper has no kubectl it may run (exit 255)
-    └── MirrorError                 bundles that cannot be merged or served, an export target in use
+    ├── MirrorError                 bundles that cannot be merged or served, an export target in use
+    ├── RegistryError               an OCI registry that refused, failed or answered nonsense
+    │   └── RegistryAuthError       the registry wants credentials, or refused the ones given
+    ├── ImageArchiveError           an airgap images archive that cannot be read as images
+    └── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -120,3 +124,19 @@ class NoKubectlError(KubeferryError):
 
 class MirrorError(KubeferryError):
     """A mirror that cannot be built or served: bundles in conflict, a target folder in use."""
+
+
+class RegistryError(KubeferryError):
+    """An OCI registry refused a request, failed, or answered something unusable."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry needs credentials, or refused the ones it was given."""
+
+
+class ImageArchiveError(KubeferryError):
+    """An images archive (docker save or OCI layout, .tar or .tar.zst) that cannot be used."""
+
+
+class RegistriesFileError(KubeferryError):
+    """A registries.yaml or Rancher Desktop provisioning file that cannot be built or merged."""

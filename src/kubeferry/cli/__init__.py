@@ -21,8 +21,10 @@ COMMANDS = {
     "cache": "kubeferry.cli.cache:cache",
     "catalog": "kubeferry.cli.catalog:catalog",
     "doctor": "kubeferry.cli.doctor:doctor",
+    "images": "kubeferry.cli.images:images",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
     "mirror": "kubeferry.cli.mirror:mirror",
+    "registries": "kubeferry.cli.registries:registries",
     "shim": "kubeferry.cli.shim:shim",
     "versions": "kubeferry.cli.versions:versions",
 }

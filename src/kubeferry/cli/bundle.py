@@ -9,7 +9,9 @@ import click
 
 from kubeferry.bundle.install import InstallReport
 from kubeferry.bundle.verify import VerifyReport
+from kubeferry.cli import bundle_oci
 from kubeferry.cli.progress import progress_board
+from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
 from kubeferry.services.bundle import (
     BundlePlan,
@@ -148,10 +150,17 @@ def verify(folder: Path, as_json: bool) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@registry_options
 @click.pass_obj
-def install(settings: Settings, folder: Path, as_json: bool) -> None:
-    """Verify FOLDER, then place it into the Rancher Desktop cache and the kuberlr folder."""
+def install(settings: Settings, folder: Path, as_json: bool, access: RegistryAccess) -> None:
+    """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
+    Desktop cache and the kuberlr folder."""
+    pulled = bundle_oci.is_reference(str(folder))  # HOST[:PORT]/REPO:TAG, not a folder here
+    if pulled:
+        folder = bundle_oci.staged_bundle(settings, str(folder), access, show=not as_json)
     result = install_into_target(settings, folder)
+    if pulled:
+        bundle_oci.discard_staged(folder)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))
 
 
@@ -174,3 +183,7 @@ def _draw_install(console: Console, result: InstallReport) -> None:
             f"than {', '.join(target.kubectl_platforms)} and were left in the bundle"
         )
     console.print(f"cache {target.cache_dir}; kubectl {target.home / '.kuberlr'}")
+
+
+bundle.add_command(bundle_oci.push)  # registry commands live in cli/bundle_oci.py
+bundle.add_command(bundle_oci.pull)

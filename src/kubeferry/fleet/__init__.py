@@ -1,1 +1,2 @@
-"""The fleet: serving what one bundle carries to many machines inside the air gap."""
+"""The fleet: a mirror inside the air gap, and the organisation's registry (bundles, images,
+registries.yaml)."""

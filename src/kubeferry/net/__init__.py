@@ -1,1 +1,1 @@
-"""The network: the one place that opens sockets (http), downloads, digests."""
+"""The network: the one place that opens sockets (http, the OCI client), downloads, digests."""

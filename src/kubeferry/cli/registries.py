@@ -1,0 +1,123 @@
+"""`kubeferry registries write|check`: the registries.yaml k3s reads, where it reads it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kubeferry.cli.render import CommandFailed, emit
+from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings, build_registries
+from kubeferry.fleet.registries_targets import (
+    K3S_PATH,
+    find_and_check,
+    rancher_desktop_path,
+    write_registries,
+)
+from kubeferry.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@click.group()
+def registries() -> None:
+    """Registry mirrors for k3s and Rancher Desktop (registries.yaml)."""
+
+
+def _target(settings: Settings, target: str, root: Path) -> tuple[Path, str]:
+    if target == "k3s":
+        return root / K3S_PATH, "registries.yaml"
+    if target == "rancher-desktop":
+        path = rancher_desktop_path(settings.target_os, settings.home, settings.environ)
+        return path, "start-script" if settings.target_os == "windows" else "lima-override"
+    return Path(target), "registries.yaml"
+
+
+@registries.command()
+@click.option("--mirror", required=True, metavar="REGISTRY", help="HOST[:PORT][/PREFIX] to use.")
+@click.option(
+    "--registry",
+    "hosts",
+    multiple=True,
+    metavar="HOST",
+    help=f"Registry to mirror (repeatable; default {', '.join(DEFAULT_REGISTRIES)}).",
+)
+@click.option(
+    "--for",
+    "target",
+    default="rancher-desktop",
+    show_default=True,
+    metavar="rancher-desktop|k3s|FILE",
+    help="Where k3s will read it.",
+)
+@click.option("--root", type=click.Path(path_type=Path), default=Path("/"), hidden=True)
+@click.option("--plain-http", is_flag=True, help="The mirror speaks HTTP, not HTTPS.")
+@click.option("--ca-file", metavar="PATH", help="CA bundle (inside the VM/node) for the mirror.")
+@click.option("--insecure-skip-verify", is_flag=True, help="Do not verify the mirror's cert.")
+@click.option("--username", metavar="USER", help="Mirror user (password on stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the mirror password from stdin.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def write(
+    settings: Settings,
+    mirror: str,
+    hosts: tuple[str, ...],
+    target: str,
+    root: Path,
+    plain_http: bool,
+    ca_file: str | None,
+    insecure_skip_verify: bool,
+    username: str | None,
+    password_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Write a validated registries.yaml pointing k3s at MIRROR, merged with what is there."""
+    if password_stdin != (username is not None):
+        raise click.UsageError("--username and --password-stdin go together")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    document = build_registries(
+        MirrorSettings(
+            mirror=mirror,
+            registries=hosts or DEFAULT_REGISTRIES,
+            plain_http=plain_http,
+            ca_file=ca_file,
+            insecure_skip_verify=insecure_skip_verify,
+            username=username,
+            password=password,
+        )
+    )
+    path, kind = _target(settings, target, root)
+    written = write_registries(document, path, kind)
+
+    def draw(console: Console) -> None:
+        console.print(f"wrote {written.path} ({written.kind})")
+        console.print(f"mirrors {', '.join(written.mirrors)} -> {mirror}")
+        if kind != "registries.yaml":
+            console.print("restart Rancher Desktop to apply it")
+
+    emit(written.as_dict(), as_json=as_json, text=draw)
+
+
+@registries.command()
+@click.option("--root", type=click.Path(path_type=Path), default=Path("/"), hidden=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def check(settings: Settings, root: Path, as_json: bool) -> None:
+    """Check the registries.yaml files k3s and Rancher Desktop would apply; exit 1 on problems."""
+    checks = find_and_check(settings.target_os, settings.home, settings.environ, root)
+
+    def draw(console: Console) -> None:
+        if not checks:
+            console.print("no registries.yaml or Rancher Desktop provisioning file found")
+        for item in checks:
+            state = "OK" if not item.problems else f"{len(item.problems)} problems"
+            console.print(f"{item.path}: {state}; mirrors {', '.join(item.mirrors) or 'none'}")
+            for problem in item.problems:
+                console.print(f"  {problem}")
+
+    emit([c.as_dict() for c in checks], as_json=as_json, text=draw)
+    if any(c.problems for c in checks):
+        raise CommandFailed(1)

@@ -1,0 +1,123 @@
+"""`kubeferry registries write|check` for each target, parsed back; merging never clobbers."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Cli
+
+MIRROR = "registry.example:5000/mirror"
+OVERRIDE = Path(".local/share/rancher-desktop/lima/_config/override.yaml")
+
+
+def _script_output(script: str, tmp_path: Path) -> dict:
+    """Run the provision script with /etc redirected into tmp_path; return what it wrote."""
+    local = script.replace("/etc/rancher/k3s", str(tmp_path / "vm-etc"))
+    subprocess.run(["sh", "-c", local], check=True)
+    return yaml.safe_load((tmp_path / "vm-etc" / "registries.yaml").read_text())
+
+
+def test_k3s_target_under_root(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    result = cli(
+        "registries", "write", "--mirror", MIRROR, "--for", "k3s", "--root", str(root), "--json"
+    )
+    assert result.code == 0, result.stderr
+    path = root / "etc/rancher/k3s/registries.yaml"
+    assert result.json()["path"] == str(path)
+    document = yaml.safe_load(path.read_text())
+    assert document["mirrors"]["docker.io"]["endpoint"] == ["https://registry.example:5000"]
+    assert document["mirrors"]["quay.io"]["rewrite"] == {"^(.*)$": "mirror/$1"}
+    assert cli("registries", "check", "--root", str(root)).code == 0
+
+
+def test_rancher_desktop_linux_override_merges_and_replaces_only_its_entry(
+    cli: Cli, tmp_path: Path
+) -> None:
+    override = cli.home / OVERRIDE
+    override.parent.mkdir(parents=True)
+    user = {
+        "mounts": [{"location": "/some/path", "writable": True}],
+        "env": {"K3S_EXEC": "--tls-san value"},
+        "provision": [{"mode": "system", "script": "#!/bin/sh\necho ulimits\n"}],
+    }
+    override.write_text(yaml.safe_dump(user))
+    for mirror in (MIRROR, "second.example:443"):
+        result = cli(
+            "registries",
+            "write",
+            "--mirror",
+            mirror,
+            "--os",
+            "linux",
+            "--registry",
+            "docker.io",
+            "--plain-http",
+        )
+        assert result.code == 0, result.stderr
+    merged = yaml.safe_load(override.read_text())
+    assert merged["mounts"] == user["mounts"] and merged["env"] == user["env"]
+    assert merged["provision"][0] == user["provision"][0]
+    ours = [p for p in merged["provision"] if "kubeferry:registries" in p["script"]]
+    assert len(ours) == 1 and ours[0]["mode"] == "system"
+    written = _script_output(ours[0]["script"], tmp_path)
+    assert written == {"mirrors": {"docker.io": {"endpoint": ["http://second.example:443"]}}}
+    checked = cli("registries", "check", "--os", "linux", "--root", str(tmp_path), "--json")
+    assert checked.code == 0 and checked.json()[0]["mirrors"] == ["docker.io"]
+
+
+def test_macos_and_windows_paths(cli: Cli, tmp_path: Path) -> None:
+    mac = cli("registries", "write", "--mirror", MIRROR, "--os", "darwin", "--json")
+    assert mac.code == 0, mac.stderr
+    mac_path = cli.home / "Library/Application Support/rancher-desktop/lima/_config/override.yaml"
+    assert mac.json()["path"] == str(mac_path) and mac_path.is_file()
+    local = tmp_path / "LocalAppData"
+    win = cli(
+        "registries",
+        "write",
+        "--mirror",
+        MIRROR,
+        "--os",
+        "windows",
+        "--json",
+        env={"LOCALAPPDATA": str(local)},
+    )
+    assert win.code == 0, win.stderr
+    script = local / "rancher-desktop" / "provisioning" / "kubeferry-registries.start"
+    assert win.json()["path"] == str(script)
+    text = script.read_text()
+    assert text.startswith("#!/bin/sh\n") and "\r" not in text
+    assert _script_output(text, tmp_path)["mirrors"]["ghcr.io"]["rewrite"] == {
+        "^(.*)$": "mirror/$1"
+    }
+
+
+def test_unparseable_override_is_backed_up_and_left_alone(cli: Cli) -> None:
+    override = cli.home / OVERRIDE
+    override.parent.mkdir(parents=True)
+    broken = "provision:\n  - mode: system\n   script: [unclosed\n"
+    override.write_text(broken)
+    result = cli("registries", "write", "--mirror", MIRROR, "--os", "linux")
+    assert result.code == 1 and str(override) in result.stderr
+    assert "left untouched" in result.stderr and "kubeferry-backup.1" in result.stderr
+    assert override.read_text() == broken
+    assert (override.parent / "override.yaml.kubeferry-backup.1").read_text() == broken
+
+
+def test_plain_file_target_merges_and_check_reports_problems(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "custom.yaml"
+    target.write_text("mirrors:\n  example.org:\n    endpoint: [https://keep.example]\n")
+    result = cli("registries", "write", "--mirror", MIRROR, "--for", str(target))
+    assert result.code == 0, result.stderr
+    document = yaml.safe_load(target.read_text())
+    assert document["mirrors"]["example.org"] == {"endpoint": ["https://keep.example"]}
+    assert "docker.io" in document["mirrors"]
+    root = tmp_path / "node"
+    k3s = root / "etc/rancher/k3s/registries.yaml"
+    k3s.parent.mkdir(parents=True)
+    k3s.write_text("mirrors:\n  docker.io:\n    endpoint: [https://x]\n  rewrite:\n    a: b\n")
+    checked = cli("registries", "check", "--root", str(root))
+    assert checked.code == 1 and "mis-indented" in checked.stdout
