@@ -5,91 +5,35 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Result
-from tests.support.apiserver import ApiServer, Pki, cert_user, kubeconfig, token_user
+from tests.conftest import Cli
+from tests.support.apiserver import Pki, cert_user, token_user
 from tests.support.upstream import LocalUpstream
+from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-
-
-@dataclass
-class Wrapper:
-    cli: Cli
-    bin_dir: Path
-    env: dict[str, str]
-
-    @property
-    def local_dir(self) -> Path:
-        return self.cli.home / ".kuberlr" / "linux-amd64"
-
-    def provide(self, *versions: str, store: dict[str, Path]) -> None:
-        self.local_dir.mkdir(parents=True, exist_ok=True)
-        for version in versions:
-            (self.local_dir / f"kubectl{version}").symlink_to(store[version])
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        done = subprocess.run(
-            [str(self.bin_dir / "kubectl"), *args],
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def client_version(self, *args: str, env: dict[str, str] | None = None) -> str:
-        result = self("version", "-o", "json", *args, env=env)
-        assert result.code in (0, 1), result.stderr
-        return json.loads(result.stdout)["clientVersion"]["gitVersion"]
+# A command that is not client-only for the wrapper, yet kubectl runs it without the server.
+OFFLINE_COMMAND = ["create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name"]
 
 
 @pytest.fixture
-def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Iterator[Wrapper]:
-    bin_dir = tmp_path / "bin"
-    installed = cli("shim", "install", "--dir", str(bin_dir))
-    assert installed.code == 0, installed.stderr
-    env = {
-        **cli.env,
-        "KUBERLR_SYSTEMPATH": str(tmp_path / "no-system-kubectl"),
-        "PATH": f"{bin_dir}{os.pathsep}{cli.env.get('PATH', '')}",
-        "KUBECONFIG": str(cli.home / ".kube" / "config"),
-    }
-    yield Wrapper(cli, bin_dir, env)
+def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
+    return make_wrapper(cli, tmp_path)
 
 
 @pytest.fixture
-def cluster(pki: Pki) -> Callable[[str], ApiServer]:
-    servers: list[ApiServer] = []
-
-    def start(version: str) -> ApiServer:
-        server = ApiServer(pki, version).__enter__()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def cluster(pki: Pki) -> Iterator[Clusters]:
+    clusters = Clusters(pki)
+    yield clusters
+    clusters.stop()
 
 
-def _config(
-    wrapper: Wrapper,
-    pki: Pki,
-    servers: dict[str, tuple[ApiServer, dict]],
-    current: str,
-    path: Path | None = None,
-) -> Path:
-    target = path or wrapper.cli.home / ".kube" / "config"
-    return kubeconfig(target, {n: (s.url, u) for n, (s, u) in servers.items()}, pki, current)
+_config = write_config
 
 
 @pytest.mark.parametrize(
@@ -201,12 +145,13 @@ def test_warm_call_does_not_ask_the_server(
 ) -> None:
     api = cluster("v1.31.2+k3s1")
     _config(wrapper, pki, {"k": (api, cert_user(pki))}, "k")
-    wrapper.provide("1.31.9", store=real_kubectls)
+    wrapper.provide("1.31.9", "1.33.9", store=real_kubectls)
+    no_revalidation = {"KUBEFERRY_REVALIDATE_AFTER": "3600"}
     for _ in range(3):
-        assert wrapper("version", "--client").code == 0
-    assert api.state.version_requests == 1
-    wrapper("version", "--client", env={"KUBEFERRY_VERSION_CACHE_TTL": "0"})
-    assert api.state.version_requests == 2
+        assert wrapper("get", "--raw", "/nope", env=no_revalidation).code == 1
+    assert api.state.version_requests == 1  # the first call's probe; kubectl asked for /nope
+    assert wrapper.client_version(env={"KUBEFERRY_VERSION_CACHE_TTL": "0"}) == "v1.31.9"
+    assert api.state.version_requests == 3  # TTL 0: probe again, then kubectl's own request
 
 
 def test_unreachable_server_uses_last_known_then_newest(
@@ -218,12 +163,11 @@ def test_unreachable_server_uses_last_known_then_newest(
     assert wrapper.client_version() == "v1.29.4"
     api.stop()
     no_cache = {"KUBEFERRY_VERSION_CACHE_TTL": "0"}
-    result = wrapper("version", "--client", "-o", "json", env=no_cache)
-    assert json.loads(result.stdout)["clientVersion"]["gitVersion"] == "v1.29.4"
-    cache = wrapper.cli.home / ".cache" / "kubeferry" / "server-versions"
-    cache.unlink()
-    result = wrapper("version", "--client", "-o", "json", env=no_cache)
+    assert wrapper.client_version(env=no_cache) == "v1.29.4"
+    wrapper.cache_file.unlink()
+    result = wrapper("version", "-o", "json", env=no_cache)
     assert json.loads(result.stdout)["clientVersion"]["gitVersion"] == "v1.33.9"
+    assert "kubeferry:" not in result.stderr  # a cluster that is off is no news: kubectl says it
 
 
 def test_exit_code_passes_through(wrapper: Wrapper, pki: Pki, cluster, real_kubectls) -> None:
@@ -246,7 +190,7 @@ def test_recursion_guard_stops_exec_plugin_loops(
         "import json, os, subprocess, sys\n"
         f"guard = os.environ.get('KUBERLR_RESOLVING_VERSION', '-')\n"
         f"open({str(calls)!r}, 'a').write(guard + '\\n')\n"
-        f"subprocess.run([{str(wrapper.bin_dir / 'kubectl')!r}, 'version', '--client'],"
+        f"subprocess.run([{str(wrapper.bin_dir / 'kubectl')!r}, *{OFFLINE_COMMAND!r}],"
         " stdout=subprocess.DEVNULL, check=True, timeout=30)\n"
         "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1', "
         "'kind': 'ExecCredential', 'status': {'token': 's3cret'}}))\n"

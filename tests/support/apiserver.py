@@ -2,13 +2,21 @@
 
 It checks a client certificate (signed by its own CA, made with the `openssl` CLI) or a bearer
 token; anything else gets a 401 Status, as kube-apiserver answers. Other paths answer a 404
-Status, so `kubectl get --raw /nope` fails as it does against a real cluster.
+Status, so `kubectl get --raw /nope` fails as it does against a real cluster. It counts
+connections and requests, and its version can change while it runs (an upgrade).
+
+The CA looks like k3s's (`keyUsage` critical: keyCertSign, digitalSignature, keyEncipherment;
+basicConstraints critical CA:TRUE; a subject key identifier), or, with `ca_key_usage=False`,
+like a CA that carries no keyUsage at all (which Python 3.13's strict X.509 mode rejects and Go
+accepts). The server certificate names IP 127.0.0.1, `localhost` and SERVER_NAME.
+`BlackHole` accepts TCP connections and never answers.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
 import subprocess
 import threading
@@ -41,12 +49,27 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_pki(folder: Path) -> Pki:
-    """A CA, a server cert for IP 127.0.0.1 and a client cert with clientAuth."""
+SERVER_NAME = "kube.example.test"
+CA_CONFIG = """[req]
+distinguished_name = dn
+x509_extensions = ca
+[dn]
+[ca]
+basicConstraints = critical,CA:TRUE
+subjectKeyIdentifier = hash
+"""
+K3S_KEY_USAGE = "keyUsage = critical,keyCertSign,digitalSignature,keyEncipherment\n"
+
+
+def make_pki(folder: Path, *, ca_key_usage: bool = True) -> Pki:
+    """A CA (k3s-like, or without keyUsage), a server cert for 127.0.0.1, a client cert."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ca.cnf").write_text(CA_CONFIG + (K3S_KEY_USAGE if ca_key_usage else ""))
     _openssl(
         "req",
         "-x509",
+        "-config",
+        "ca.cnf",
         "-newkey",
         "rsa:2048",
         "-nodes",
@@ -60,9 +83,13 @@ def make_pki(folder: Path) -> Pki:
         "/CN=kubeferry-test-ca",
         cwd=folder,
     )
+    san = f"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{SERVER_NAME}"
     for name, extension in (
-        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
-        ("client", "extendedKeyUsage=clientAuth"),
+        (
+            "server",
+            f"{san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature"),
     ):
         (folder / f"{name}.ext").write_text(extension + "\n")
         _openssl(
@@ -104,6 +131,8 @@ class ApiState:
     git_version: str
     token: str = "s3cret"
     version_requests: int = 0
+    requests: int = 0
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -124,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         state = self.server.state
+        with state.lock:
+            state.requests += 1
         has_cert = bool(self.connection.getpeercert())
         token_ok = self.headers.get("Authorization") == f"Bearer {state.token}"
         if not (has_cert or token_ok):
@@ -168,6 +199,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: ApiState
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self.state.lock:
+            self.state.connections += 1
+        return True
+
 
 class ApiServer:
     """`with ApiServer(pki, "v1.31.2+k3s1") as api:`; `api.url`."""
@@ -198,6 +234,25 @@ class ApiServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class BlackHole:
+    """`with BlackHole() as hole:` a port that accepts TCP connections and never answers."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)  # the kernel completes handshakes; nobody ever reads
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
 
 
 def kubeconfig(

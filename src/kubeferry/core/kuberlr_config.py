@@ -39,6 +39,11 @@ GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 VERSION_CACHE_TTL = 60.0
+REVALIDATE_AFTER = 2.0
+"""A cached answer older than this (seconds) is re-checked in the background after the call.
+
+Each such call costs one fork (about a millisecond) and a probe in a detached process; bursts
+of calls within this window share one check. The cache's TTL still bounds a stale answer."""
 
 
 def is_true(value: object) -> bool:
@@ -132,6 +137,7 @@ class Config:
         "home",
         "mirror_url",
         "offline",
+        "revalidate_after",
         "system_path",
         "timeout",
         "use_latest_if_no_compatible",
@@ -165,6 +171,9 @@ class Config:
         self.offline = env_flag(environ, "KUBEFERRY_OFFLINE")
         self.version_cache_ttl = env_seconds(
             environ, "KUBEFERRY_VERSION_CACHE_TTL", VERSION_CACHE_TTL
+        )
+        self.revalidate_after = env_seconds(
+            environ, "KUBEFERRY_REVALIDATE_AFTER", REVALIDATE_AFTER
         )
         self.home = home
 

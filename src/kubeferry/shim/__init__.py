@@ -43,7 +43,7 @@ def which(environ: Mapping[str, str], args: list[str]) -> Decision:
     from kubeferry.shim.context import Context
     from kubeferry.shim.decide import decide
 
-    return decide(Context(load_config(environ), environ, args))
+    return decide(Context(load_config(environ), environ, args), client_only_commands=False)
 
 
 def main(argv: list[str] | None = None) -> int:

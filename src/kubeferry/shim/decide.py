@@ -2,7 +2,7 @@
 
 Client-only commands (`version --client`, `help`, `config`, ...): the newest local kubectl, no
 probe. Warm: the kubeconfig is unchanged and its cluster's version was checked within the TTL, so
-the answer comes from the version cache; when that answer is older than REVALIDATE_AFTER seconds
+the answer comes from the version cache; when that answer is older than `revalidate_after` (2 s)
 the caller starts a detached refresher, so the next call sees a server upgrade. A probe that
 failed within FAILED_PROBE_TTL seconds is not repeated. Cold: the kubeconfig is parsed and
 `/version` asked (`resolve.py`, imported only then). Unreachable: the last version known for that
@@ -30,11 +30,6 @@ from kubeferry.shim.argv import client_only
 from kubeferry.shim.context import Context
 from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint
 
-REVALIDATE_AFTER = 2.0
-"""A cached answer older than this (seconds) is re-checked in the background after the call.
-
-Each such call costs one fork (about a millisecond) and a probe in a detached process; bursts
-of calls within this window share one check. The cache's TTL still bounds a stale answer."""
 FAILED_PROBE_TTL = 30.0
 
 
@@ -72,8 +67,12 @@ class Decision:
         self.notice: str | None = None
 
 
-def decide(ctx: Context) -> Decision:
-    """Pick the kubectl for the current (or --context) cluster."""
+def decide(ctx: Context, *, client_only_commands: bool = True) -> Decision:
+    """Pick the kubectl for the current (or --context) cluster.
+
+    `client_only_commands=False` asks about the cluster even when the arguments name no command
+    (`kubeferry kubectl which` passes only --context/--kubeconfig).
+    """
     if ctx.environ.get(GUARD):
         return _fallback(
             ctx,
@@ -81,7 +80,7 @@ def decide(ctx: Context) -> Decision:
             "called from an exec credential plugin while resolving "
             "(KUBERLR_RESOLVING_VERSION is set): the server is not asked again",
         )
-    if client_only(ctx.args):
+    if client_only_commands and client_only(ctx.args):
         return _fallback(ctx, None, "a client-only command: the server is not asked")
     paths = ctx.kubeconfig_paths()
     print_ = fingerprint(paths, ctx.context, ctx.environ)
@@ -90,7 +89,7 @@ def decide(ctx: Context) -> Decision:
     hit = cache.fresh_entry(print_, ctx.now, ttl)
     if hit and (version := parse_version(hit[0])):
         decision = _for_server(ctx, version, "version cache", [f"server {hit[0]} (cached)"])
-        decision.revalidate = ctx.now - hit[1] >= REVALIDATE_AFTER
+        decision.revalidate = ctx.now - hit[1] >= ctx.config.revalidate_after
         return decision
     failure = cache.recent_failure(print_, ctx.now, min(FAILED_PROBE_TTL, ttl))
     if failure is not None:
