@@ -18,7 +18,7 @@ Keys are decoded paths (`+`, never `%2B`). Generated bodies that name the mirror
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote
@@ -76,13 +76,11 @@ def bundle_entries(folder: Path, manifest_text: str) -> tuple[str, tuple[BundleE
         kind, parts = classify(item.path, source=source)
         entry = BundleEntry(folder, item.path, kind, item.size, item.sha256)
         if kind == "k3s":
-            entry = BundleEntry(**{**entry.__dict__, "tag": parts[1], "asset": parts[2]})
+            entry = replace(entry, tag=parts[1], asset=parts[2])
         elif kind == "kubectl":
             os_name, _, arch = parts[1].partition("-")
             version = parts[2].removeprefix("kubectl").removesuffix(".exe")
-            entry = BundleEntry(
-                **{**entry.__dict__, "version": version, "os": os_name, "arch": arch}
-            )
+            entry = replace(entry, version=version, os=os_name, arch=arch)
         entries.append(entry)
     return manifest.created, tuple(entries)
 
