@@ -216,11 +216,15 @@ def test_https_with_tls_cert_and_key(bundle: Path, tmp_path: Path, pki: Pki) -> 
         "--tls-key",
         str(pki.folder / "server.key"),
     )
-    with MirrorProcess(_env(tmp_path), bundle, extra=tls) as mirror:
+    log = tmp_path / "access.log"
+    with MirrorProcess(_env(tmp_path), bundle, extra=(*tls, "--access-log", str(log))) as mirror:
         assert mirror.lines[0].startswith("serving at https://127.0.0.1:")
         url = f"{mirror.base}/github.com/k3s-io/k3s/releases/download/{STABLE}/k3s"
         got = curl("-f", "--cacert", str(pki.ca), url).stdout
     assert got == (bundle / "k3s" / STABLE / "k3s").read_bytes()
+    request = f'"GET /github.com/k3s-io/k3s/releases/download/{STABLE}/k3s HTTP/1.1" 200'
+    assert request in log.read_text()
+    assert "GET /github.com" not in mirror.stderr  # the access log went to the file only
 
 
 def test_concurrent_first_requests_share_one_verification(

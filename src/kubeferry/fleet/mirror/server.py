@@ -66,17 +66,18 @@ class Verifier:
         self._known: dict[FileRoute, tuple[FileKey, Verified | KubeferryError]] = {}
         self._pending: dict[tuple[FileRoute, FileKey | None], asyncio.Future[Any]] = {}
 
-    async def check(self, route: FileRoute) -> Verified:
-        """The verified digests of `route`'s file; ChecksumError/UnsafePathError when refused."""
+    async def check(self, route: FileRoute) -> Verified | KubeferryError:
+        """The verified digests of `route`'s file, or the error that refuses it."""
         current = _current_key(route)
         known = self._known.get(route)
         if known is not None and known[0] == current:
-            return _result(known[1])
+            return known[1]
         pending = self._pending.get((route, current))
         if pending is None:
             pending = asyncio.ensure_future(self._verify(route, current))
             self._pending[(route, current)] = pending
-        return _result(await asyncio.shield(pending))
+        outcome: Verified | KubeferryError = await asyncio.shield(pending)
+        return outcome
 
     async def _verify(self, route: FileRoute, current: FileKey | None) -> Verified | KubeferryError:
         extra = ("sha512",) if route.relative.startswith("kuberlr/") else ()
@@ -115,12 +116,6 @@ def _current_key(route: FileRoute) -> FileKey | None:
         return file_key(os.lstat(route.bundle / route.relative))
     except OSError:
         return None
-
-
-def _result(outcome: Verified | KubeferryError) -> Verified:
-    if isinstance(outcome, KubeferryError):
-        raise outcome
-    return outcome
 
 
 class VerifiedFileResponse(web.FileResponse):
@@ -182,10 +177,9 @@ class MirrorApp:
         return self._releases(request, route, f"{base}{path}")
 
     async def _file(self, route: FileRoute) -> web.StreamResponse:
-        try:
-            verified = await self._verifier.check(route)
-        except KubeferryError as exc:
-            return _text(503, f"refused: {exc}")
+        verified = await self._verifier.check(route)
+        if isinstance(verified, KubeferryError):
+            return _text(503, f"refused: {verified}")
         content_type = "text/plain" if route.relative.endswith(".txt") else None
         headers = {"Content-Type": content_type or "application/octet-stream"}
         return VerifiedFileResponse(route.bundle / route.relative, verified.key, headers=headers)
@@ -193,10 +187,9 @@ class MirrorApp:
     async def _digest(self, request: web.Request, route: DigestRoute) -> web.StreamResponse:
         if route.algorithm == "sha256":
             return _body(request, route.source.sha256.encode(), "text/plain")
-        try:
-            verified = await self._verifier.check(route.source)
-        except KubeferryError as exc:
-            return _text(503, f"refused: {exc}")
+        verified = await self._verifier.check(route.source)
+        if isinstance(verified, KubeferryError):
+            return _text(503, f"refused: {verified}")
         return _body(request, verified.digests[route.algorithm].encode(), "text/plain")
 
     def _releases(self, request: web.Request, route: ReleasesRoute, url: str) -> web.Response:
