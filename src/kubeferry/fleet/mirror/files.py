@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from kubeferry.bundle.verify import read_manifest
 from kubeferry.catalog.rules import parse_catalog
-from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME
-from kubeferry.core.textfiles import read_text
+from kubeferry.core.layouts import CATALOG_FILE_NAME
 from kubeferry.errors import ChecksumError, UnsafePathError
 from kubeferry.fleet.mirror.routes import Bundle, bundle_entries
 
@@ -155,13 +155,7 @@ def copy_verified(
 
 def read_bundle(folder: Path) -> Bundle:
     """A bundle's manifest and catalog; the catalog is used only when it matches the manifest."""
-    manifest_path = folder / MANIFEST_NAME
-    text = read_text(
-        manifest_path,
-        missing=f"{folder} is not a kubeferry bundle (no {MANIFEST_NAME}); give a folder "
-        "that 'kubeferry bundle create' filled.",
-    )
-    created, entries = bundle_entries(folder, text)
+    created, entries = bundle_entries(folder, read_manifest(folder))
     catalog_entry = next((e for e in entries if e.kind == "catalog"), None)
     if catalog_entry is None:
         return Bundle(folder, created, entries)

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote
 
-from kubeferry.bundle.manifest import parse_manifest
+from kubeferry.bundle.manifest import Manifest
 from kubeferry.catalog.rules import Catalog, merge_catalogs
-from kubeferry.core.layouts import MANIFEST_NAME
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag, parse_kube_version
 from kubeferry.errors import MirrorError
@@ -68,10 +67,8 @@ class Bundle:
     catalog: Catalog = field(default_factory=lambda: Catalog(versions=()))
 
 
-def bundle_entries(folder: Path, manifest_text: str) -> tuple[str, tuple[BundleEntry, ...]]:
-    """(created, typed entries) from a manifest: the mirror's one reader of the manifest format."""
-    source = str(folder / MANIFEST_NAME)
-    manifest = parse_manifest(manifest_text, source=source)
+def bundle_entries(folder: Path, manifest: Manifest) -> tuple[str, tuple[BundleEntry, ...]]:
+    """(created, typed entries) from a bundle's parsed manifest."""
     entries = []
     for item in manifest.files:
         place = item.place  # parsed once, by the manifest
