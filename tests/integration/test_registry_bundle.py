@@ -343,4 +343,16 @@ def test_https_default_names_plain_http_when_the_registry_speaks_http(
 def test_not_a_reference_is_a_clear_error(cli: Cli, bundle_folder: Path) -> None:
     result = cli("bundle", "push", str(bundle_folder), "platform/offline")
     assert result.code == 1 and "HOST[:PORT]/REPOSITORY" in result.stderr
-    assert shutil.which("docker-registry")
+
+
+def test_push_refuses_a_bundle_that_does_not_verify(
+    registry: Registry, bundle_folder: Path, cli: Cli, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_folder, copy)
+    binary = copy / "k3s" / TAG / "k3s"
+    binary.write_bytes(binary.read_bytes() + b"tampered")
+    result = cli("bundle", "push", str(copy), f"{registry.host}/a/b:1", "--plain-http")
+    assert result.code == 1 and "failed verification" in result.stderr
+    assert f"k3s/{TAG}/k3s" in result.stderr and "nothing was pushed" in result.stderr
+    assert registry.blob_uploads() == []

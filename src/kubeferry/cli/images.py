@@ -93,6 +93,11 @@ def _draw(reports: list[ImagesPush], registry: str) -> Callable[[Console], None]
                 f"blobs uploaded ({human_size(data['transferred_bytes'])}), {data['mounted']} "
                 f"mounted, {data['present']} already in {registry}"
             )
+            if report.unnamed:
+                console.print(
+                    f"{report.unnamed} images have no repository name in the archive and were "
+                    "skipped"
+                )
 
     return draw
 

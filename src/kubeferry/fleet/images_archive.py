@@ -237,7 +237,9 @@ def _oci_images(scan: ArchiveScan) -> list[ArchiveImage]:
     images = []
     for entry in index.get("manifests") or [] if isinstance(index, dict) else []:
         annotations = entry.get("annotations") or {}
-        name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME)
+        name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME) or ""
+        if "/" not in name and ":" not in name:
+            name = ""  # a bare tag such as "3.6" names no repository: the image is skipped
         manifests, blobs = _oci_manifest(scan, entry)
         images.append(ArchiveImage((name,) if name else (), tuple(manifests), tuple(blobs)))
     return images

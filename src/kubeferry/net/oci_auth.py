@@ -43,7 +43,8 @@ def login_hint(registry: str) -> str:
     """What a person runs to give kubeferry credentials for `registry`."""
     return (
         f"log in: pass --username USER --password-stdin (the password on standard input), or run "
-        f"'docker login {registry}' so kubeferry reads it from Docker's config.json"
+        f"'docker login {registry}' so kubeferry reads it from Docker's config.json (its "
+        "'auths' entries; credential helpers such as credsStore are not read)"
     )
 
 
@@ -152,7 +153,7 @@ class RegistryAuth(httpx.Auth):
                 f"({realm!r}). Check the registry's auth configuration.",
                 url=self.registry_url,
             )
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if self._challenge.get("service"):
             params.append(("service", self._challenge["service"]))
         params += [("scope", scope) for scope in scopes]
