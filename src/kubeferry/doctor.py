@@ -14,6 +14,7 @@ from kubeferry.core.skew import choose, covering_minors
 from kubeferry.stores.cache import CachedVersion, State
 
 if TYPE_CHECKING:
+    from kubeferry.fleet.registries_targets import RegistriesCheck
     from kubeferry.stores.kubectls import LocalKubectl
 
 
@@ -39,6 +40,7 @@ class Inputs:
     allow_download: bool
     offline: bool
     option_flags: str = ""
+    registries: tuple[RegistriesCheck, ...] = ()
 
 
 @dataclass
@@ -81,6 +83,14 @@ def diagnose(inputs: Inputs) -> Report:
     flags = inputs.option_flags
     if inputs.catalog_problem:
         report.warnings.append(inputs.catalog_problem)
+    for check in inputs.registries:
+        for problem in check.problems:
+            report.problems.append(f"{check.path}: {problem}")
+        if check.problems:
+            report.fixes.append(
+                f"kubeferry registries write --mirror REGISTRY{flags} (rewrites kubeferry's "
+                f"entry in {check.path}; keeps the rest)"
+            )
     if not versions:
         report.problems.append(
             "no k3s version is cached: Rancher Desktop cannot start Kubernetes offline"

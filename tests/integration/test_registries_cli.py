@@ -121,3 +121,32 @@ def test_plain_file_target_merges_and_check_reports_problems(cli: Cli, tmp_path:
     k3s.write_text("mirrors:\n  docker.io:\n    endpoint: [https://x]\n  rewrite:\n    a: b\n")
     checked = cli("registries", "check", "--root", str(root))
     assert checked.code == 1 and "mis-indented" in checked.stdout
+
+
+def test_doctor_checks_the_registries_file_it_finds(cli: Cli) -> None:
+    """A mis-indented `rewrite:` in Rancher Desktop's file (RD #6959) is a doctor problem."""
+    written = cli("registries", "write", "--mirror", MIRROR, "--os", "linux")
+    assert written.code == 0, written.stderr
+    healthy = cli("doctor", "--quick", "--os", "linux", "--json").json()
+    (found,) = healthy["registries"]
+    assert found["path"] == str(cli.home / OVERRIDE) and found["problems"] == []
+    assert "docker.io" in found["mirrors"]
+    override = cli.home / OVERRIDE
+    document = yaml.safe_load(override.read_text())
+    script = document["provision"][-1]["script"]
+    document["provision"][-1]["script"] = script.replace("    rewrite:", "  rewrite:", 1)
+    if document["provision"][-1]["script"] == script:  # no rewrite written: add a broken one
+        document["provision"][-1]["script"] = script.replace(
+            "mirrors:\n", "mirrors:\n  rewrite:\n    a: b\n", 1
+        )
+    override.write_text(yaml.safe_dump(document))
+    broken = cli("doctor", "--quick", "--os", "linux")
+    assert broken.code == 1
+    assert str(override) in broken.stdout and "registries write" in broken.stdout
+
+
+def test_registry_commands_obey_offline(cli: Cli, tmp_path: Path) -> None:
+    """--offline means no network at all, a registry inside the gap included."""
+    result = cli("bundle", "pull", "127.0.0.1:9/x/y:z", str(tmp_path / "b"), "--offline")
+    assert result.code == 1 and "offline" in result.stderr.lower()
+    assert not (tmp_path / "b").exists()

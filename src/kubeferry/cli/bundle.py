@@ -19,6 +19,7 @@ from kubeferry.services.bundle import (
     create_bundle,
     install_into_target,
 )
+from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
@@ -155,12 +156,11 @@ def verify(folder: Path, as_json: bool) -> None:
 def install(settings: Settings, folder: Path, as_json: bool, access: RegistryAccess) -> None:
     """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
     Desktop cache and the kuberlr folder."""
-    pulled = bundle_oci.is_reference(str(folder))  # HOST[:PORT]/REPO:TAG, not a folder here
-    if pulled:
-        folder = bundle_oci.staged_bundle(settings, str(folder), access, show=not as_json)
-    result = install_into_target(settings, folder)
-    if pulled:
-        bundle_oci.discard_staged(folder)
+    if is_reference(str(folder)):  # HOST[:PORT]/REPO:TAG, not a folder here
+        with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
+            result = install_from_registry(settings, str(folder), access, progress=board.callback)
+    else:
+        result = install_into_target(settings, folder)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))
 
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import click
 
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
-from kubeferry.fleet.bundle_oci import BundleTransfer, pull_bundle, push_bundle
-from kubeferry.net.oci_ref import looks_like_host, parse_reference
+from kubeferry.fleet.bundle_oci import BundleTransfer
+from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-STAGING: Final = ".kubeferry-pulled-bundles"  # under the cache dir: same disk, so install links
 
 
 def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console], None]:
@@ -59,23 +55,11 @@ def push(
     access: RegistryAccess,
 ) -> None:
     """Push the verified bundle FOLDER to REFERENCE (HOST[:PORT]/REPO:TAG) as one artifact."""
-    ref = parse_reference(reference)
-    with (
-        access.client(ref.registry, settings) as client,
-        progress_board(enabled=not as_json and settings.verbosity >= 0) as board,
-    ):
-        client.ping()
-        transfer = push_bundle(client, folder, ref, mount_from=mount_from, progress=board.callback)
+    with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
+        transfer = push_bundle_to(
+            settings, folder, reference, access, mount_from=mount_from, progress=board.callback
+        )
     emit(transfer.as_dict(), as_json=as_json, text=_draw(transfer, "pushed", f"from {folder}"))
-
-
-def pull_into(
-    settings: Settings, reference: str, folder: Path, access: RegistryAccess, *, show: bool
-) -> BundleTransfer:
-    """Pull REFERENCE into `folder` (resumable; verified before it returns)."""
-    ref = parse_reference(reference)
-    with access.client(ref.registry, settings) as client, progress_board(enabled=show) as board:
-        return pull_bundle(client, ref, folder, progress=board.callback)
 
 
 @click.command()
@@ -88,30 +72,6 @@ def pull(
     settings: Settings, reference: str, folder: Path, as_json: bool, access: RegistryAccess
 ) -> None:
     """Pull the bundle REFERENCE into FOLDER; run it again to resume; verified at the end."""
-    transfer = pull_into(
-        settings, reference, folder, access, show=not as_json and settings.verbosity >= 0
-    )
+    with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
+        transfer = pull_bundle_from(settings, reference, folder, access, progress=board.callback)
     emit(transfer.as_dict(), as_json=as_json, text=_draw(transfer, "pulled", f"into {folder}"))
-
-
-def is_reference(argument: str) -> bool:
-    """True when `argument` is not an existing folder but reads as HOST[:PORT]/REPO[:TAG]."""
-    if Path(argument).exists():
-        return False
-    host, slash, _ = argument.partition("/")
-    return bool(slash) and looks_like_host(host)
-
-
-def staged_bundle(
-    settings: Settings, reference: str, access: RegistryAccess, *, show: bool
-) -> Path:
-    """Pull REFERENCE into a folder under the cache dir, for `bundle install REF`."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    folder = settings.cache_dir / STAGING / name
-    pull_into(settings, reference, folder, access, show=show)
-    return folder
-
-
-def discard_staged(folder: Path) -> None:
-    """Remove a staged pull after a successful install (its files are linked into the cache)."""
-    shutil.rmtree(folder, ignore_errors=True)

@@ -30,6 +30,9 @@ def _draw(console: Console, report: Report, inputs: Inputs) -> None:
         console.print(table(("K3S VERSION", "ARCH", "CACHE", "IN CATALOG", "KUBECTL"), rows))
     found = ", ".join(k.version.short for k in inputs.kubectls) or "none"
     console.print(f"kubectl binaries ({inputs.target}): {found}; catalog: {inputs.catalog_source}")
+    for check in inputs.registries:
+        mirrors = ", ".join(check.mirrors) or "no mirrors"
+        console.print(f"registries: {check.path} ({check.kind}): {mirrors}")
     for warning in report.warnings:
         console.print(f"warning: {warning}")
     for problem in report.problems:

@@ -9,13 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit
-from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings, build_registries
-from kubeferry.fleet.registries_targets import (
-    K3S_PATH,
-    find_and_check,
-    rancher_desktop_path,
-    write_registries,
-)
+from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings
+from kubeferry.fleet.registries_targets import find_and_check
+from kubeferry.services.registry import write_registries_for
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,15 +21,6 @@ if TYPE_CHECKING:
 @click.group()
 def registries() -> None:
     """Registry mirrors for k3s and Rancher Desktop (registries.yaml)."""
-
-
-def _target(settings: Settings, target: str, root: Path) -> tuple[Path, str]:
-    if target == "k3s":
-        return root / K3S_PATH, "registries.yaml"
-    if target == "rancher-desktop":
-        path = rancher_desktop_path(settings.target_os, settings.home, settings.environ)
-        return path, "start-script" if settings.target_os == "windows" else "lima-override"
-    return Path(target), "registries.yaml"
 
 
 @registries.command()
@@ -78,7 +65,8 @@ def write(
     if password_stdin != (username is not None):
         raise click.UsageError("--username and --password-stdin go together")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    document = build_registries(
+    written = write_registries_for(
+        settings,
         MirrorSettings(
             mirror=mirror,
             registries=hosts or DEFAULT_REGISTRIES,
@@ -87,10 +75,11 @@ def write(
             insecure_skip_verify=insecure_skip_verify,
             username=username,
             password=password,
-        )
+        ),
+        target,
+        root,
     )
-    path, kind = _target(settings, target, root)
-    written = write_registries(document, path, kind)
+    kind = written.kind
 
     def draw(console: Console) -> None:
         console.print(f"wrote {written.path} ({written.kind})")

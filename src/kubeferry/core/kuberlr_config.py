@@ -172,9 +172,7 @@ class Config:
         self.version_cache_ttl = env_seconds(
             environ, "KUBEFERRY_VERSION_CACHE_TTL", VERSION_CACHE_TTL
         )
-        self.revalidate_after = env_seconds(
-            environ, "KUBEFERRY_REVALIDATE_AFTER", REVALIDATE_AFTER
-        )
+        self.revalidate_after = env_seconds(environ, "KUBEFERRY_REVALIDATE_AFTER", REVALIDATE_AFTER)
         self.home = home
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeferry.catalog.file import read_catalog
 from kubeferry.doctor import Inputs, Report, diagnose
@@ -13,6 +13,9 @@ from kubeferry.services.common import catalog_in_use, kuberlr_config
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import list_cached
 from kubeferry.stores.kubectls import list_kubectls
+
+if TYPE_CHECKING:
+    from kubeferry.fleet.registries_targets import RegistriesCheck
 
 
 def _catalog_problem(settings: Settings) -> str | None:
@@ -58,7 +61,18 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
         allow_download=config.allow_download,
         offline=settings.offline,
         option_flags=_flags(settings),
+        registries=_registries(settings),
     )
+
+
+def _registries(settings: Settings) -> tuple[RegistriesCheck, ...]:
+    """The registries files k3s and Rancher Desktop read (the node's own only for the host)."""
+    from kubeferry.fleet.registries_targets import find_and_check  # YAML: only when run
+
+    found = find_and_check(settings.target_os, settings.home, settings.environ)
+    if settings.home_given or settings.os_given:
+        found = [c for c in found if c.kind != "registries.yaml"]
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,7 @@ class Readiness:
             "warnings": report.warnings,
             "missing_kubectl_minors": [f"{m[0]}.{m[1]}" for m in report.missing_minors],
             "fixes": report.fixes,
+            "registries": [c.as_dict() for c in inputs.registries],
         }
 
 
