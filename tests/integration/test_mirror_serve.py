@@ -154,9 +154,13 @@ def test_tampered_and_symlinked_files_are_refused(bundle: Path, tmp_path: Path) 
     with MirrorProcess(_env(tmp_path), copy) as mirror:
         url = f"{mirror.base}{download}/{STABLE}/k3s"
         assert curl("-f", "-o", os.devnull, url).returncode == 0
+        before = binary.stat()
         data = bytearray(binary.read_bytes())
         data[100] ^= 0xFF
-        binary.write_bytes(bytes(data))  # same size, new bytes, after it was served once
+        with binary.open("r+b") as stream:  # in place: same size, same inode, new bytes
+            stream.write(bytes(data))
+        os.utime(binary, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the mtime set back
+        assert binary.stat().st_mtime_ns == before.st_mtime_ns
         refused = curl("-o", "-", "-w", "\n%{http_code}", url, check=False).stdout.decode("latin-1")
         assert refused.endswith("503") and "does not match" in refused and "\x7fELF" not in refused
         linked = curl(

@@ -24,14 +24,24 @@ from kubeferry.errors import ChecksumError, UnsafePathError
 from kubeferry.fleet.mirror.routes import Bundle, bundle_entries
 
 CHUNK: Final = 1024 * 1024
-FileKey = tuple[int, int, int]
+FileKey = tuple[int, int, int, int, int]
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 
 
 def file_key(status: os.stat_result) -> FileKey:
-    """What identifies the bytes that were hashed: size, mtime_ns, inode."""
-    return (status.st_size, status.st_mtime_ns, status.st_ino)
+    """What identifies the bytes that were hashed: size, mtime, inode, device, and ctime.
+
+    The ctime is what makes it hold: a writer can set the mtime back (`touch -r`), but any
+    write or `utime` moves the ctime, and no user can set that back.
+    """
+    return (
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ino,
+        status.st_dev,
+        status.st_ctime_ns,
+    )
 
 
 def open_inside(folder: Path, relative: str) -> BinaryIO:
