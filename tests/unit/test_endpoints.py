@@ -46,3 +46,11 @@ def test_mirror_beats_kuberlr_mirror_setting_and_absent_mirror_changes_nothing()
     plain = Endpoints.from_environ({}, kube_mirror_url="http://kuberlr-mirror")
     assert plain.kubectl_mirror_url == "http://kuberlr-mirror"
     assert plain.channels_url == "https://update.k3s.io/v1-release/channels"
+
+
+def test_a_github_token_never_goes_to_a_mirror() -> None:
+    environ = {"GITHUB_TOKEN": "secret", "KUBEFERRY_MIRROR": "http://mirror.example:8080"}
+    assert Endpoints.from_environ(environ).github_token is None
+    explicit = {**environ, "KUBEFERRY_K3S_RELEASES_URL": "https://ghe.example/api/v3/repos/k/k"}
+    assert Endpoints.from_environ(explicit).github_token == "secret"
+    assert Endpoints.from_environ({"GITHUB_TOKEN": "secret"}).github_token == "secret"

@@ -57,12 +57,15 @@ class Endpoints:
         )
         if base:  # kubeferry's own variable beats kuberlr's setting (which defaults to upstream)
             mirror = DEFAULT_KUBECTL_MIRROR_URL
+        token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None
+        if base and not environ.get("KUBEFERRY_K3S_RELEASES_URL"):
+            token = None  # a GitHub token is for GitHub, not for a mirror derived from it
         return cls(
             channels_url=pick("KUBEFERRY_K3S_CHANNELS_URL", DEFAULT_CHANNELS_URL),
             releases_url=pick("KUBEFERRY_K3S_RELEASES_URL", DEFAULT_RELEASES_URL),
             k3s_download_url=pick("KUBEFERRY_K3S_DOWNLOAD_URL", DEFAULT_K3S_DOWNLOAD_URL),
             kubectl_mirror_url=pick("KUBEFERRY_KUBECTL_MIRROR_URL", mirror),
-            github_token=environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None,
+            github_token=token,
         )
 
     def k3s_asset_url(self, tag: str, asset: str) -> str:
