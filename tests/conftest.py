@@ -101,7 +101,11 @@ class Cli:
         return self.home / ".cache" / "rancher-desktop"
 
     def __call__(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        stdin: str | None = None,
     ) -> Result:
         full_env = {**self.env, **(env or {})}
         completed = subprocess.run(
@@ -111,7 +115,7 @@ class Cli:
             text=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
+            **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
         )
         return Result(completed.returncode, completed.stdout, completed.stderr)
 

@@ -150,3 +150,31 @@ def test_registry_commands_obey_offline(cli: Cli, tmp_path: Path) -> None:
     result = cli("bundle", "pull", "127.0.0.1:9/x/y:z", str(tmp_path / "b"), "--offline")
     assert result.code == 1 and "offline" in result.stderr.lower()
     assert not (tmp_path / "b").exists()
+
+
+def test_credentials_are_not_world_readable_and_user_scripts_are_not_overridden(
+    cli: Cli, tmp_path: Path
+) -> None:
+    target = tmp_path / "registries.yaml"
+    written = cli(
+        "registries",
+        "write",
+        "--mirror",
+        MIRROR,
+        "--for",
+        str(target),
+        "--username",
+        "robot",
+        "--password-stdin",
+        stdin="s3cret\n",
+    )
+    assert written.code == 0, written.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(target.read_text())["configs"]
+    override = cli.home / OVERRIDE
+    override.parent.mkdir(parents=True)
+    users = {"provision": [{"mode": "system", "script": "cat > /etc/rancher/k3s/registries.yaml"}]}
+    override.write_text(yaml.safe_dump(users))
+    refused = cli("registries", "write", "--mirror", MIRROR, "--os", "linux")
+    assert refused.code == 1 and "already has a provisioning script" in refused.stderr
+    assert yaml.safe_load(override.read_text()) == users

@@ -97,3 +97,23 @@ def test_bad_mirror_is_refused(mirror: str) -> None:
     with pytest.raises((RegistryError, RegistriesFileError)) as caught:
         build_registries(MirrorSettings(mirror))
     assert "HOST[:PORT]" in str(caught.value)
+
+
+def test_a_config_is_merged_key_by_key() -> None:
+    """Writing tls for a host keeps the auth the user already had for it."""
+    from kubeferry.fleet.registries import merge_registries
+
+    existing = {
+        "configs": {"mirror:5000": {"auth": {"username": "u", "password": "p"}}},
+        "mirrors": {"quay.io": {"endpoint": ["https://other"]}},
+    }
+    ours = {
+        "mirrors": {"docker.io": {"endpoint": ["https://mirror:5000"]}},
+        "configs": {"mirror:5000": {"tls": {"ca_file": "/ca.pem"}}},
+    }
+    merged = merge_registries(existing, ours)
+    assert merged["configs"]["mirror:5000"] == {
+        "auth": {"username": "u", "password": "p"},
+        "tls": {"ca_file": "/ca.pem"},
+    }
+    assert set(merged["mirrors"]) == {"quay.io", "docker.io"}

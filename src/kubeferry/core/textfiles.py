@@ -96,12 +96,13 @@ def parse_json(
         raise error(f"{source} is not valid: {exc}. {fix}", path=source) from exc
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it and a rename (mode 0644)."""
+def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write `text` to `path` through a temporary file beside it and a rename (0644 by default;
+    0600 for files that hold credentials)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    descriptor = os.open(temporary, flags | getattr(os, "O_BINARY", 0), 0o644)
+    descriptor = os.open(temporary, flags | getattr(os, "O_BINARY", 0), mode)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)

@@ -182,15 +182,34 @@ def check_registries(document: Any) -> list[str]:
 
 
 def merge_registries(existing: Any, ours: Mapping[str, Any]) -> dict[str, Any]:
-    """`existing` with our mirrors and configs put in (other registries and keys kept)."""
+    """`existing` with our mirrors and configs put in (other registries and keys kept).
+
+    A mirror entry is ours to replace (its endpoint is what was asked for); a config entry is
+    merged key by key, so writing `tls` for a host keeps the `auth` the user already had.
+    """
     merged = dict(existing) if isinstance(existing, Mapping) else {}
     for section in ("mirrors", "configs"):
         if section in ours:
             current = merged.get(section)
             combined = dict(current) if isinstance(current, Mapping) else {}
-            combined.update(ours[section])
+            for host, entry in ours[section].items():
+                old = combined.get(host)
+                if section == "configs" and isinstance(old, Mapping):
+                    entry = {**old, **entry}
+                    for key in ("tls", "auth"):
+                        if isinstance(old.get(key), Mapping) and key in ours[section][host]:
+                            entry[key] = {**old[key], **ours[section][host][key]}
+                combined[host] = entry
             merged[section] = combined
     return merged
+
+
+def has_credentials(document: Mapping[str, Any]) -> bool:
+    """True when any config carries `auth` (the file must then not be world-readable)."""
+    configs = document.get("configs")
+    return isinstance(configs, Mapping) and any(
+        isinstance(entry, Mapping) and entry.get("auth") for entry in configs.values()
+    )
 
 
 def mirrored_registries(document: Any) -> Sequence[str]:

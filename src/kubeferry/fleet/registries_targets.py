@@ -26,6 +26,7 @@ from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.errors import RegistriesFileError
 from kubeferry.fleet.registries import (
     check_registries,
+    has_credentials,
     merge_registries,
     mirrored_registries,
     render_registries,
@@ -68,7 +69,7 @@ def provision_script(registries_yaml: str) -> str:
         raise RegistriesFileError(f"a registry value contains {_HEREDOC!r}; choose another.")
     return (
         f"#!/bin/sh\n{MARKER} (written by 'kubeferry registries write'; replaced on the next "
-        f"write)\nset -e\nmkdir -p /etc/rancher/k3s\n"
+        f"write)\nset -e\numask 077\nmkdir -p /etc/rancher/k3s\n"
         f"cat <<'{_HEREDOC}' > /etc/rancher/k3s/registries.yaml\n{registries_yaml}{_HEREDOC}\n"
     )
 
@@ -125,6 +126,15 @@ def merged_override(existing: Any, script: str, path: Path) -> dict[str, Any]:
     if not isinstance(provision, list):
         raise _backup_and_refuse(path, "has a 'provision' that is not a list")
     kept = [entry for entry in provision if not _is_ours(entry)]
+    for entry in kept:
+        if isinstance(entry, Mapping) and "registries.yaml" in str(entry.get("script", "")):
+            raise RegistriesFileError(
+                f"{path} already has a provisioning script of yours that writes "
+                "registries.yaml; kubeferry's would overwrite it at every start, so nothing was "
+                "written. Remove that script (or move its mirrors into 'kubeferry registries "
+                "write --registry HOST ...') and run the command again.",
+                path=path,
+            )
     merged["provision"] = [*kept, {"mode": "system", "script": script}]
     return merged
 
@@ -156,8 +166,12 @@ def write_registries(document: Mapping[str, Any], path: Path, kind: str) -> Writ
         existing = _load_existing(path)
         if existing is not None and not isinstance(existing, Mapping):
             raise _backup_and_refuse(path, "is not a registries.yaml mapping")
-        text = render_registries(merge_registries(existing, document))
-    write_text_atomically(path, text)
+        merged_file = merge_registries(existing, document)
+        secret = has_credentials(merged_file)
+        text = render_registries(merged_file)
+    if kind != "registries.yaml":
+        secret = has_credentials(document)
+    write_text_atomically(path, text, mode=0o600 if secret else 0o644)
     return WrittenFile(path, kind, tuple(mirrored_registries(document)))
 
 
