@@ -281,3 +281,28 @@ def test_a_bundle_made_from_the_mirror_has_the_same_bytes(
         }
 
     assert digests(tmp_path / "again") == digests(bundle)
+
+
+def test_compressed_siblings_are_never_served(bundle: Path, tmp_path: Path) -> None:
+    """aiohttp serves `<name>.gz` beside a file to clients that accept gzip; those bytes were
+    never verified, so the mirror must send the verified file itself."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    binary = copy / "k3s" / STABLE / "k3s"
+    (binary.parent / "k3s.gz").write_bytes(b"\x1f\x8b not the verified bytes")
+    (binary.parent / "k3s.br").write_bytes(b"not the verified bytes either")
+    url = f"/github.com/k3s-io/k3s/releases/download/{STABLE}/k3s"
+    with MirrorProcess(_env(tmp_path), copy) as mirror:
+        for encoding in ("gzip", "br", "gzip, br"):
+            answer = curl(
+                "-D",
+                "-",
+                "-o",
+                str(tmp_path / "got"),
+                "-H",
+                f"Accept-Encoding: {encoding}",
+                f"{mirror.base}{url}",
+            )
+            assert b"content-encoding" not in answer.stdout.lower()
+            assert (tmp_path / "got").read_bytes() == binary.read_bytes()
+        assert mirror.stop() == 0

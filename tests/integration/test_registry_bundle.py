@@ -111,7 +111,8 @@ def test_push_pull_verify_install_then_second_push_uploads_nothing(
     assert len(installed.json()["placed"]) == 3
     archive = offline.cache_dir / IMAGES
     assert archive.read_bytes() == (bundle_folder / IMAGES).read_bytes()
-    assert not (offline.cache_dir / ".kubeferry-pulled-bundles" / "x").exists()
+    staging = offline.cache_dir / ".kubeferry-pulled-bundles"
+    assert staging.is_dir() and list(staging.iterdir()) == []  # pulled there, removed after
 
 
 def test_push_to_another_repository_mounts(

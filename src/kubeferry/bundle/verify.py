@@ -89,7 +89,11 @@ def hash_regular(path: Path) -> tuple[int, str] | None:
 
 def verify_bundle(folder: Path) -> VerifyReport:
     """Re-hash every manifest file; list missing, wrong and unlisted files."""
-    manifest = read_manifest(folder)
+    return verify_files(folder, read_manifest(folder))
+
+
+def verify_files(folder: Path, manifest: Manifest) -> VerifyReport:
+    """Re-hash the files `manifest` lists in `folder` (a manifest not yet in place, too)."""
     report = VerifyReport(folder, manifest)
     for entry in manifest.files:
         found = hash_regular(inside(folder, tuple(entry.path.split("/"))))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kubeferry.bundle.manifest import Manifest, check_relative_path, parse_manifest
-from kubeferry.bundle.verify import verify_bundle
+from kubeferry.bundle.verify import verify_bundle, verify_files
 from kubeferry.core.layouts import MANIFEST_NAME
 from kubeferry.errors import RegistryError, UnsafePathError
 from kubeferry.fleet.blobs import (
@@ -254,11 +254,11 @@ def pull_bundle(
         )
 
     outcomes = run_parallel([lambda layer=layer: fetch(layer) for layer in plan], workers=workers)
-    pulling.replace(folder / MANIFEST_NAME)
-    report = verify_bundle(folder)
+    report = verify_files(folder, manifest)  # before the manifest gets its name
     if report.bad:
         listing = "; ".join(f"{path}: {why}" for path, why in report.bad)
         raise RegistryError(
             f"{ref} pulled into {folder} but does not verify: {listing}.", url=str(ref)
         )
+    pulling.replace(folder / MANIFEST_NAME)
     return BundleTransfer(str(ref), sha256_digest(body), tuple(outcomes))
