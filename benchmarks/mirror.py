@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`kubeferry mirror serve` vs nginx serving `mirror export` of the same bundle, side by side.
 
-    python benchmarks/mirror.py [--size-mb 200] [--clients 20] [--rounds 3] [--write-results]
+    python benchmarks/mirror.py [--size-mb 200] [--clients 20] [--rounds 6] [--write-results]
 
 A bundle with one --size-mb images file (random bytes) is served by `mirror serve` and, exported,
 by nginx (`sendfile on`, the Debian default `worker_processes auto`, its own config on a free
@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--write-results", action="store_true")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kubeferry-mirror-bench-"))
@@ -124,9 +124,14 @@ def main() -> None:
             for url in (base + path, web.url + path):  # warm: verification, page cache
                 round_seconds(url, 1)
             pairs = []
-            for _ in range(options.rounds):
-                ours = round_seconds(base + path, options.clients)
-                theirs = round_seconds(web.url + path, options.clients)
+            for number in range(options.rounds):
+                # A B, then B A: neither side always runs first.
+                if number % 2 == 0:
+                    ours = round_seconds(base + path, options.clients)
+                    theirs = round_seconds(web.url + path, options.clients)
+                else:
+                    theirs = round_seconds(web.url + path, options.clients)
+                    ours = round_seconds(base + path, options.clients)
                 pairs.append((ours, theirs))
         report(pairs, options)
     finally:
@@ -146,7 +151,7 @@ def report(pairs: list[tuple[float, float]], options: argparse.Namespace) -> Non
     section = f"""{MARKER} (`python benchmarks/mirror.py --write-results`)
 
 Measured {datetime.now(tz=UTC):%Y-%m-%d} on {os.cpu_count()} cores, Python {platform.python_version()}, {nginx.removeprefix("nginx version: ")}, curl as the clients.
-{options.clients} concurrent `curl -o /dev/null` of one {options.size_mb} MB file per round, {options.rounds} rounds each, interleaved (mirror, nginx, ...).
+{options.clients} concurrent `curl -o /dev/null` of one {options.size_mb} MB file per round, {options.rounds} rounds each, interleaved (mirror, nginx, then nginx, mirror, ...).
 
 | server | aggregate throughput (median) | ratio to nginx (median of paired rounds) | min-max | goal |
 |---|---|---|---|---|
