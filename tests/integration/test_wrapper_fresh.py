@@ -59,6 +59,29 @@ def test_second_call_after_an_upgrade_runs_the_new_kubectl(
     assert "cluster\t" in wrapper.cache_file.read_text()
 
 
+def test_a_hanging_refresh_delays_nothing(
+    wrapper: Wrapper, pki: Pki, cluster, real_kubectls
+) -> None:
+    api = cluster("v1.30.6+k3s1")
+    write_config(wrapper, pki, {"k": (api, cert_user(pki))}, "k")
+    wrapper.provide("1.31.9", "1.33.9", store=real_kubectls)
+    assert wrapper.client_version() == "v1.31.9"
+    api.stop()
+    port = int(api.url.rsplit(":", 1)[1])
+    lock = wrapper.cache_file.with_name("server-versions.refreshing")
+    with BlackHole(port):  # the same server now accepts and never answers
+        while time.time() - _checked_at(wrapper) < 2.05:
+            time.sleep(0.05)
+        began = time.monotonic()
+        result = wrapper(*OFFLINE_COMMAND, env={"KUBERLR_TIMEOUT": "5"})
+        took = time.monotonic() - began
+        assert lock.exists()  # the refresher is still waiting on the black hole ...
+    assert result.code == 0, result.stderr
+    assert took < 2  # ... yet the call returned: it held no pipe and delayed no exec
+    wrapper.wait_for_refresher()
+    assert wrapper.client_version() == "v1.31.9"  # a failed refresh keeps the cached answer
+
+
 def test_fresh_answer_starts_no_refresher(
     wrapper: Wrapper, pki: Pki, cluster, real_kubectls
 ) -> None:
