@@ -103,10 +103,13 @@ def test_no_ca_in_kubeconfig_uses_the_system_store_or_ssl_cert_file(
     assert wrapper.client_version(env=trusted) == "v1.31.9"
 
 
-def test_verification_flags_are_gos() -> None:
+def test_verification_flags_are_gos(pki: Pki) -> None:
     strict = getattr(ssl, "VERIFY_X509_STRICT", 0)
-    access = ClusterAccess(server="https://127.0.0.1:1", context="k")
-    for context in (client_context(access, None, {}), tls_context({})):
+    with_ca = ClusterAccess(server="https://127.0.0.1:1", context="k", ca_file=str(pki.ca))
+    system = ClusterAccess(server="https://127.0.0.1:1", context="k")
+    contexts = [client_context(with_ca, None, {}), client_context(system, None, {})]
+    contexts += [tls_context({}), tls_context({"SSL_CERT_FILE": str(pki.ca)})]
+    for context in contexts:
         assert context.verify_flags & strict == 0
         assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
 
