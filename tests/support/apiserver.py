@@ -239,9 +239,10 @@ class ApiServer:
 class BlackHole:
     """`with BlackHole() as hole:` a port that accepts TCP connections and never answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
         self._socket.listen(64)  # the kernel completes handshakes; nobody ever reads
 
     @property

@@ -148,10 +148,18 @@ HEAVY = (
     "kubeferry.core.versions",
     "click",
     "rich",
+    "truststore",
+    "certifi",
+    "subprocess",
+    "kubeferry.shim.connect",
+    "kubeferry.shim.credentials",
+    "kubeferry.shim.tls",
+    "kubeferry.shim.kubeconfig",
 )
 
 
-def test_warm_path_loads_only_light_standard_modules(tmp_path: Path) -> None:
+@pytest.mark.parametrize("age", [0, 10], ids=["fresh", "revalidated-in-background"])
+def test_warm_path_loads_only_light_standard_modules(tmp_path: Path, age: float) -> None:
     """Run the wrapper's warm path with exec replaced by a report of sys.modules."""
     home = tmp_path / "home"
     local = home / ".kuberlr" / "linux-amd64"
@@ -167,7 +175,11 @@ def test_warm_path_loads_only_light_standard_modules(tmp_path: Path) -> None:
     import time
 
     cache.record(
-        fingerprint([str(kubeconfig)], None), "https://x#1", "1.31.2", "v1.31.2+k3s1", time.time()
+        fingerprint([str(kubeconfig)], None),
+        "https://x#1",
+        "1.31.2",
+        "v1.31.2+k3s1",
+        time.time() - age,
     )
     src = Path(__file__).resolve().parents[2] / "src"
     program = (
@@ -199,3 +211,4 @@ def test_warm_path_loads_only_light_standard_modules(tmp_path: Path) -> None:
     loaded = set(lines[1:])
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     assert "kubeferry.shim.decide" in loaded
+    assert ("kubeferry.shim.background" in loaded) is (age > 0)

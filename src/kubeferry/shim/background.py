@@ -1,10 +1,13 @@
 """Starting the detached revalidation of a cached answer (warm path: `os` and `sys` only).
 
-A double fork: the wrapper waits only for the first child, which starts a new session, forks the
-refresher and exits at once, so the refresher is nobody's zombie, survives the wrapper's exec
-of kubectl, holds none of its pipes (stdin, stdout and stderr are /dev/null, other descriptors
-closed) and never delays the user's command. One refresher at a time: a lock file beside the
-cache, ignored once it is older than LOCK_STALE seconds (a refresher that was killed).
+`os.posix_spawn` (vfork-based: about half a millisecond, where fork-and-wait costs one to two)
+starts the refresher in a new session with stdin, stdout and stderr on /dev/null; the refresher
+closes every other inherited descriptor first thing, so it holds none of the user's pipes. The
+wrapper does not wait: it execs kubectl at once, and the refresher, once done, is reaped when
+kubectl exits (a finished child of a long-running kubectl stays a zombie entry until then: the
+price of never waiting). Where posix_spawn cannot set a session, a double fork does it. One
+refresher at a time: a lock file beside the cache, ignored once older than LOCK_STALE seconds
+(a refresher that was killed).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 
 LOCK_STALE = 120.0
 PROGRAM = (
-    "import sys;sys.path[:0]={path!r};"
+    "import os,sys;os.closerange(3,65536);sys.path[:0]={path!r};"
     "from kubeferry.shim.refresh import main;sys.exit(main(sys.argv[1:]))"
 )
 
@@ -48,6 +51,23 @@ def start_refresh(cache_path: str, flags: list[str], now: float) -> None:
         _start_windows(argv)
         return
     try:
+        os.posix_spawn(
+            sys.executable,
+            argv,
+            os.environ,
+            setsid=True,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+                (os.POSIX_SPAWN_DUP2, 0, 1),
+                (os.POSIX_SPAWN_DUP2, 0, 2),
+            ],
+        )
+    except (AttributeError, NotImplementedError, TypeError, OSError):
+        _double_fork(argv)
+
+
+def _double_fork(argv: list[str]) -> None:
+    try:
         pid = os.fork()
     except OSError:
         return
@@ -58,7 +78,6 @@ def start_refresh(cache_path: str, flags: list[str], now: float) -> None:
                 null = os.open(os.devnull, os.O_RDWR)
                 for descriptor in (0, 1, 2):
                     os.dup2(null, descriptor)
-                os.closerange(3, 65536)
                 os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter
         finally:
             os._exit(0)

@@ -17,13 +17,16 @@ import binascii
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from kubeferry.core.kuberlr import GUARD
 from kubeferry.shim.kubeconfig import ClusterAccess
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
 
 API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
@@ -85,16 +88,10 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         child.kill()
 
 
-def run_plugin(access: ClusterAccess, environ: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """Run the exec plugin of `access`; its ExecCredential `status`."""
+def _plugin_environment(
+    access: ClusterAccess, environ: Mapping[str, str], api_version: str, attached: bool
+) -> dict[str, str]:
     config = access.exec_config or {}
-    command = str(config.get("command") or "")
-    if not command:
-        raise CredentialError("exec credential plugin without a command")
-    api_version = str(config.get("apiVersion") or API_VERSIONS[0])
-    if api_version not in API_VERSIONS:
-        raise CredentialError(f"exec plugin {command}: apiVersion {api_version} is not supported")
-    attached = interactive(config, _stdin_is_terminal())
     spec: dict[str, Any] = {"interactive": attached}
     if config.get("provideClusterInfo"):
         spec["cluster"] = cluster_info(access)
@@ -106,6 +103,22 @@ def run_plugin(access: ClusterAccess, environ: Mapping[str, str], timeout: float
         {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
     )
     env[GUARD] = "1"
+    return env
+
+
+def run_plugin(access: ClusterAccess, environ: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Run the exec plugin of `access`; its ExecCredential `status`."""
+    config = access.exec_config or {}
+    command = str(config.get("command") or "")
+    if not command:
+        raise CredentialError("exec credential plugin without a command")
+    api_version = str(config.get("apiVersion") or API_VERSIONS[0])
+    if api_version not in API_VERSIONS:
+        raise CredentialError(f"exec plugin {command}: apiVersion {api_version} is not supported")
+    attached = interactive(config, _stdin_is_terminal())
+    env = _plugin_environment(access, environ, api_version, attached)
+    import subprocess  # only for exec plugins: 2 ms of every other cold call
+
     argv = [command, *[str(a) for a in config.get("args") or []]]
     try:
         child = subprocess.Popen(
@@ -117,7 +130,10 @@ def run_plugin(access: ClusterAccess, environ: Mapping[str, str], timeout: float
             start_new_session=not attached and not sys.platform.startswith("win"),
         )
     except OSError as exc:
-        raise CredentialError(f"exec plugin {command} could not start: {exc.strerror}") from exc
+        hint = f" ({config['installHint']})" if config.get("installHint") else ""
+        raise CredentialError(
+            f"exec plugin {command} could not start: {exc.strerror}{hint}"
+        ) from exc
     try:
         out, _ = child.communicate(timeout=None if attached else timeout)
     except subprocess.TimeoutExpired:

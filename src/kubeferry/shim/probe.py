@@ -147,7 +147,10 @@ def server_version(access: ClusterAccess, environ: Mapping[str, str], timeout: f
     except ProxyError as exc:
         raise ProbeError(str(exc), "proxy") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise ProbeError(f"{access.server}: {exc.verify_message or exc}", "tls") from exc
+        why = exc.verify_message or str(exc)
+        raise ProbeError(
+            f"{access.server}: TLS certificate verification failed ({why})", "tls"
+        ) from exc
     except ssl.SSLError as exc:
         raise ProbeError(f"{access.server}: TLS failed ({exc})", "tls") from exc
     except (OSError, ValueError) as exc:
