@@ -69,7 +69,10 @@ def _fetch_stable(
     try:
         with http.open_client(read_timeout=timeout) as client:
             text = resolve_kubectl_version(client, endpoints, "stable").short
-            path = download_kubectl(client, endpoints, text, ctx.os, ctx.arch, Path(ctx.local_dir))
+            fetched = download_kubectl(
+                client, endpoints, text, ctx.os, ctx.arch, Path(ctx.local_dir)
+            )
+            path = fetched.job.destination
     except KubeferryError as exc:
         raise NoKubectlError(
             f"no kubectl on this machine, the server's version is unknown, and the stable "
