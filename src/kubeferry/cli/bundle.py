@@ -135,9 +135,10 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify(folder: Path, as_json: bool) -> None:
+@click.pass_obj
+def verify(settings: Settings, folder: Path, as_json: bool) -> None:
     """Re-hash every file against the manifest; exit 1 while anything is wrong."""
-    report = check_bundle(folder)
+    report = check_bundle(folder, settings)
     emit(
         report.as_dict(),
         as_json=as_json,
@@ -150,15 +151,23 @@ def verify(folder: Path, as_json: bool) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Hard-link files instead of copying (same disk only; the bundle and the cache then "
+    "share their bytes: editing one changes the other).",
+)
 @registry_options
 @click.pass_obj
-def install(settings: Settings, folder: Path, as_json: bool, access: RegistryAccess) -> None:
+def install(
+    settings: Settings, folder: Path, as_json: bool, link: bool, access: RegistryAccess
+) -> None:
     """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
     Desktop cache and the kuberlr folder."""
     pulled = bundle_oci.is_reference(str(folder))  # HOST[:PORT]/REPO:TAG, not a folder here
     if pulled:
         folder = bundle_oci.staged_bundle(settings, str(folder), access, show=not as_json)
-    result = install_into_target(settings, folder)
+    result = install_into_target(settings, folder, link=link and not pulled)
     if pulled:
         bundle_oci.discard_staged(folder)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))

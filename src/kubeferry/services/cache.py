@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ from kubeferry.services.common import catalog_in_use, network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
+from kubeferry.stores.lock import hold
+
+
+def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
+    """The cache's lock: one writing run at a time; a second one says it waits."""
+    return hold(
+        settings.cache_dir, announce=settings.announce, what=f"the cache {settings.cache_dir}"
+    )
 
 
 def _no_progress(label: str) -> None:
@@ -92,7 +101,9 @@ def verify_cache(
     state = list_cache(settings)
     repaired: tuple[FillResult, ...] = ()
     if repair and state.bad:
-        repaired = tuple(repair_versions(settings, state.bad, progress=progress))
+        with cache_lock(settings):
+            state = list_cache(settings)  # another run may have repaired it meanwhile
+            repaired = tuple(repair_versions(settings, state.bad, progress=progress))
         state = list_cache(settings)
     return CacheState(state.cache_dir, state.versions, state.listed, repaired)
 
@@ -155,7 +166,7 @@ def add_versions(
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}
-    with network(settings, settings.endpoints.k3s_download_url) as client:
+    with cache_lock(settings), network(settings, settings.endpoints.k3s_download_url) as client:
         filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
 
         # Two tags at a time; a tag's arches one after another (they share its folder).
@@ -163,16 +174,17 @@ def add_versions(
             return lambda: [filler.fill(tag, arch) for arch in by_tag[tag]]
 
         groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2)
-    merge = merge_into_file(
-        settings.catalog_path,
-        Catalog(versions=tuple(tags)),
-        fallback=default_catalog(),
-        prefer=tags,
-    )
+        merge = merge_into_file(
+            settings.catalog_path,
+            Catalog(versions=tuple(tags)),
+            fallback=default_catalog(),
+            prefer=tags,
+        )
     results = tuple(result for group in groups for result in group)
     return AddResult(settings.cache_dir, settings.catalog_path, results, merge, loaded.warning)
 
 
 def remove_cached(settings: Settings, tag: str) -> Path:
     """Delete one cached version folder; its path."""
-    return remove_version(settings.cache_dir, tag)
+    with cache_lock(settings):
+        return remove_version(settings.cache_dir, tag)
