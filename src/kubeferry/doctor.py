@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kubeferry.core.skew import choose, covering_minors
 from kubeferry.stores.cache import CachedVersion, State
+from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
     from kubeferry.stores.kubectls import LocalKubectl
@@ -39,6 +40,7 @@ class Inputs:
     allow_download: bool
     offline: bool
     option_flags: str = ""
+    leftovers: tuple[Leftover, ...] = ()
 
 
 @dataclass
@@ -115,6 +117,11 @@ def diagnose(inputs: Inputs) -> Report:
         report.fixes.append(
             f"on a connected machine: kubeferry kubectl get {wanted}{flags}, "
             f"then copy those files into the same folder here"
+        )
+    for item in inputs.leftovers:
+        report.warnings.append(
+            f"{item.kind} {item.path} ({item.size} bytes) was left by an interrupted run: "
+            f"resume with '{item.resume}', or remove it with 'kubeferry cache clean{flags}'"
         )
     if inputs.allow_download and inputs.offline:
         report.warnings.append(

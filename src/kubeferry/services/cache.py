@@ -17,7 +17,8 @@ from kubeferry.services.common import catalog_in_use, network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
-from kubeferry.stores.lock import hold
+from kubeferry.stores.leftovers import Leftover, find_leftovers, remove_leftovers
+from kubeferry.stores.lock import hold, hold_all
 
 
 def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
@@ -68,6 +69,7 @@ class CacheState:
     versions: tuple[CachedVersion, ...]
     listed: frozenset[str]
     repaired: tuple[FillResult, ...] | None = None
+    leftovers: tuple[Leftover, ...] = ()
 
     @property
     def bad(self) -> list[CachedVersion]:
@@ -81,6 +83,7 @@ class CacheState:
             data["ok"] = not self.bad
             data["repaired"] = [fill_result_dict(r) for r in self.repaired]
         data["versions"] = [version_dict(r, str(r.tag) in self.listed) for r in self.versions]
+        data["leftovers"] = [item.as_dict() for item in self.leftovers]
         return data
 
 
@@ -91,7 +94,42 @@ def _listed_tags(settings: Settings) -> frozenset[str]:
 def list_cache(settings: Settings) -> CacheState:
     """Every cached version with arch, images format, size and state (hashes checked)."""
     reports = tuple(list_cached(settings.cache_dir, settings.arches))
-    return CacheState(settings.cache_dir, reports, _listed_tags(settings))
+    left = tuple(find_leftovers(settings.cache_dir, kuberlr_dirs(settings)))
+    return CacheState(settings.cache_dir, reports, _listed_tags(settings), leftovers=left)
+
+
+def kuberlr_dirs(settings: Settings) -> tuple[Path, ...]:
+    """The kuberlr folders of the target arches."""
+    return tuple(settings.kuberlr_dir(arch) for arch in settings.arches)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What `cache clean` removed."""
+
+    cache_dir: Path
+    removed: tuple[Leftover, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (`cache clean --json`)."""
+        return {
+            "cache_dir": str(self.cache_dir),
+            "removed": [item.as_dict() for item in self.removed],
+            "freed_bytes": sum(item.size for item in self.removed),
+        }
+
+
+def clean_cache(settings: Settings) -> Cleaned:
+    """Remove partial downloads, temporary files and staging folders; nothing else."""
+    with (
+        cache_lock(settings),
+        hold_all(
+            [(folder, f"the kuberlr folder {folder}") for folder in kuberlr_dirs(settings)],
+            announce=settings.announce,
+        ),
+    ):
+        found = find_leftovers(settings.cache_dir, kuberlr_dirs(settings))
+        return Cleaned(settings.cache_dir, tuple(remove_leftovers(found)))
 
 
 def verify_cache(
@@ -105,7 +143,7 @@ def verify_cache(
             state = list_cache(settings)  # another run may have repaired it meanwhile
             repaired = tuple(repair_versions(settings, state.bad, progress=progress))
         state = list_cache(settings)
-    return CacheState(state.cache_dir, state.versions, state.listed, repaired)
+    return CacheState(state.cache_dir, state.versions, state.listed, repaired, state.leftovers)
 
 
 def repair_versions(

@@ -13,6 +13,7 @@ from kubeferry.services.common import catalog_in_use, kuberlr_config
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import list_cached
 from kubeferry.stores.kubectls import list_kubectls
+from kubeferry.stores.leftovers import find_leftovers
 
 
 def _catalog_problem(settings: Settings) -> str | None:
@@ -58,6 +59,7 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
         allow_download=config.allow_download,
         offline=settings.offline,
         option_flags=_flags(settings),
+        leftovers=tuple(find_leftovers(settings.cache_dir, (settings.kuberlr_dir(),))),
     )
 
 
@@ -90,6 +92,7 @@ class Readiness:
             ],
             "problems": report.problems,
             "warnings": report.warnings,
+            "leftovers": [item.as_dict() for item in inputs.leftovers],
             "missing_kubectl_minors": [f"{m[0]}.{m[1]}" for m in report.missing_minors],
             "fixes": report.fixes,
         }
