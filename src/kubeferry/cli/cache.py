@@ -82,6 +82,8 @@ def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
 def list_command(settings: Settings, as_json: bool) -> None:
     """Cached versions with arch, images format, size and state."""
     state = list_cache(settings)
+    if state.catalog_warning:
+        note(state.catalog_warning, quiet=settings.verbosity < 0)
 
     def draw(console: Console) -> None:
         if not state.versions:
@@ -120,6 +122,8 @@ def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
     with progress_board(enabled=settings.verbosity >= 0) as board:
         state = verify_cache(settings, repair=repair, progress=board.callback)
+    if state.catalog_warning:
+        note(state.catalog_warning, quiet=settings.verbosity < 0)
     bad = state.bad
 
     def draw(console: Console) -> None:

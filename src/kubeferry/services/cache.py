@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class CacheState:
     listed: frozenset[str]
     repaired: tuple[FillResult, ...] | None = None
     leftovers: tuple[Leftover, ...] = ()
+    catalog_warning: str | None = None
 
     @property
     def bad(self) -> list[CachedVersion]:
@@ -87,15 +88,17 @@ class CacheState:
         return data
 
 
-def _listed_tags(settings: Settings) -> frozenset[str]:
-    return frozenset(str(tag) for tag in catalog_in_use(settings).catalog.versions)
+def _listed_tags(settings: Settings) -> tuple[frozenset[str], str | None]:
+    loaded = catalog_in_use(settings)
+    return frozenset(str(tag) for tag in loaded.catalog.versions), loaded.warning
 
 
 def list_cache(settings: Settings) -> CacheState:
     """Every cached version with arch, images format, size and state (hashes checked)."""
     reports = tuple(list_cached(settings.cache_dir, settings.arches))
     left = tuple(find_leftovers(settings.cache_dir, kuberlr_dirs(settings)))
-    return CacheState(settings.cache_dir, reports, _listed_tags(settings), leftovers=left)
+    listed, warning = _listed_tags(settings)
+    return CacheState(settings.cache_dir, reports, listed, leftovers=left, catalog_warning=warning)
 
 
 def kuberlr_dirs(settings: Settings) -> tuple[Path, ...]:
@@ -143,7 +146,7 @@ def verify_cache(
             state = list_cache(settings)  # another run may have repaired it meanwhile
             repaired = tuple(repair_versions(settings, state.bad, progress=progress))
         state = list_cache(settings)
-    return CacheState(state.cache_dir, state.versions, state.listed, repaired, state.leftovers)
+    return replace(state, repaired=repaired)
 
 
 def repair_versions(
