@@ -25,7 +25,7 @@ from kubeferry.catalog.rules import Catalog, parse_catalog
 from kubeferry.core.layouts import CATALOG_FILE_NAME, k3s_root, staging_folder_name
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.core.textfiles import decode_text, open_regular, read_bytes
-from kubeferry.errors import BundleError, CatalogError, UnsafePathError
+from kubeferry.errors import BundleError, CatalogError, StorageError, UnsafePathError
 from kubeferry.net.hashes import CHUNK_SIZE, open_for_writing, sha256_file
 from kubeferry.net.partfiles import remove_plain
 from kubeferry.stores.cache import cached_folder_tags
@@ -114,8 +114,15 @@ def place_file(
         if executable:
             temporary.chmod(0o755)
         temporary.replace(destination)
-    except BaseException:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(
+                f"could not place {destination} from {source}: {exc.strerror or exc}. Nothing "
+                "half-written was left; free some space or fix the folder's permissions, then "
+                "run 'kubeferry bundle install' again.",
+                path=destination,
+            ) from exc
         raise
 
 

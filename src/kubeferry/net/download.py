@@ -2,9 +2,17 @@
 
 A file streams into `.<name>.part` beside its destination (never the system temp folder: a rename
 across disks fails), hashed while it streams. An interrupted download resumes with `Range` and
-`If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx and
-dropped connections are retried with bounded exponential backoff; a 404 is not. The final name
-appears only after the digest matched (`os.replace`); a mismatch deletes the bad bytes.
+`If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx, dropped
+connections, stalls and attempts over the timeout are retried with bounded exponential backoff
+(or the server's `Retry-After`, capped), each retry announced through the policy's `on_retry`; a
+404 is not retried. The final name appears only after the digest matched (`os.replace`); a
+mismatch deletes the bad bytes.
+
+The digest is of the bytes on disk: the writer hashes exactly what it writes, and before the
+rename the `.part` must still be the same inode at the size written (fsynced). One writer per
+`.part` is guaranteed by the target's lock (`stores/lock.py`), so re-reading the file to hash it
+again would only double the disk reads; the inode and size check catches any other program that
+wrote to or replaced it meanwhile.
 """
 
 from __future__ import annotations
