@@ -288,3 +288,25 @@ def test_convert_into_a_new_folder_named_with_a_slash(cli: Cli, tmp_path: Path) 
     assert result.code == 0, result.stderr
     assert json.loads((target / "k3s-versions.json").read_text())["cacheVersion"]
     assert ".tmp" not in result.stderr
+
+
+def test_a_linked_file_inside_a_bundle_is_refused(cli: Cli, bundle: Path, tmp_path: Path) -> None:
+    binary = bundle / "k3s" / STABLE / "k3s"
+    real = tmp_path / "k3s-elsewhere"
+    binary.rename(real)
+    binary.symlink_to(real)  # same bytes, but through a link: refused all the same
+    for command in ("verify", "install"):
+        result = cli("bundle", command, str(bundle))
+        assert result.code == 1 and f"{binary} is a symbolic link" in result.stderr
+        _no_traceback(result.stderr)
+    assert not (cli.cache_dir / "k3s").exists()
+
+
+def test_a_catalog_too_large_to_be_one_is_an_error(cli: Cli) -> None:
+    catalog = cli.cache_dir / "k3s-versions.json"
+    catalog.parent.mkdir(parents=True)
+    with catalog.open("wb") as handle:
+        handle.truncate(65 * 1024 * 1024)  # sparse: no disk used
+    result = cli("versions")
+    assert "is larger than" in result.stderr + result.stdout
+    _no_traceback(result.stderr)

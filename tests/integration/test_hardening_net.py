@@ -3,6 +3,7 @@ a trickling server, Retry-After, an https -> http redirect, Ctrl-C, and messages
 
 from __future__ import annotations
 
+import hashlib
 import re
 import signal
 import subprocess
@@ -251,3 +252,47 @@ def test_retry_after_forms() -> None:
     assert retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
     assert retry_after("soon") is None and retry_after(None) is None
+
+
+@pytest.mark.parametrize("meddling", ["write-past-the-end", "replace"])
+def test_bytes_written_to_the_part_by_another_program_are_caught(
+    tmp_path: Path, meddling: str
+) -> None:
+    """The digest checked is of the bytes on disk: a foreign write or a swapped file fails the
+    check, the bad file is dropped and the download starts over."""
+    import os
+    import threading
+
+    from kubeferry.net import http
+    from kubeferry.net.download import DownloadJob, download, part_path
+    from kubeferry.net.transfer import RetryNotice, TransferPolicy
+
+    data = bytes(range(256)) * 400
+    notices: list[RetryNotice] = []
+    with LocalUpstream() as up:
+        up.state.files["/f"] = data
+        up.state.faults["/f"] = Fault(chunk_size=8192, delay_per_chunk=0.1, slow_times=1)
+        job = DownloadJob(f"{up.url}/f", tmp_path / "f", sha256=hashlib.sha256(data).hexdigest())
+        part = part_path(job.destination)
+
+        def meddle() -> None:
+            _wait_for(part.exists, "the partial file")
+            if meddling == "replace":
+                other = tmp_path / "other"
+                other.write_bytes(data)
+                other.replace(part)
+                return
+            descriptor = os.open(part, os.O_WRONLY)
+            os.pwrite(descriptor, b"intruder", len(data) + 10)
+            os.close(descriptor)
+
+        intruder = threading.Thread(target=meddle)
+        intruder.start()
+        policy = TransferPolicy(on_retry=notices.append)
+        with http.open_client() as client:
+            result = download(client, job, policy=policy, sleep=lambda seconds: None)
+        intruder.join()
+    assert job.destination.read_bytes() == data and result.size == len(data)
+    assert [n.error for n in notices] == [
+        f"{part} changed while it was written (another program wrote to it)"
+    ]

@@ -110,14 +110,15 @@ class HashingWriter:
     `close()` writes everything that was fed, even after a failed read, so a resumed download
     loses nothing, then flushes it to disk. The file is opened without following links and must
     be a regular file (a planted link or FIFO is refused, its target untouched); `identity` is
-    its (device, inode, size) after close, so a caller can check the bytes it hashed are the
-    ones on disk under the name it renames.
+    its (device, inode, the size this writer made) after close, so a caller can check that the
+    bytes it hashed are the bytes on disk under the name it renames.
     """
 
     def __init__(
         self, path: Path, mode: str, hashers: dict[str, hashlib._Hash], *, depth: int = 4
     ) -> None:
         self._file = open_for_writing(path, append=mode.startswith("a"))
+        self._size = os.fstat(self._file.fileno()).st_size
         self.identity: tuple[int, int, int] | None = None
         self._hashers = list(hashers.values())
         self._pending: list[bytes] = []
@@ -134,6 +135,7 @@ class HashingWriter:
             try:
                 for block in blocks:
                     self._file.write(block)
+                    self._size += len(block)
                     for hasher in self._hashers:
                         hasher.update(block)
             except BaseException as exc:  # handed to the caller in feed() or close()
@@ -161,7 +163,9 @@ class HashingWriter:
                 self._file.flush()
                 os.fsync(self._file.fileno())
                 info = os.fstat(self._file.fileno())
-                self.identity = (info.st_dev, info.st_ino, info.st_size)
+                # The size this writer made, not the size found: bytes another program added
+                # show up as a difference when the caller compares it with the file on disk.
+                self.identity = (info.st_dev, info.st_ino, self._size)
         except OSError as exc:
             self._error = exc
         finally:
