@@ -310,3 +310,25 @@ def test_a_catalog_too_large_to_be_one_is_an_error(cli: Cli) -> None:
     result = cli("versions")
     assert "is larger than" in result.stderr + result.stdout
     _no_traceback(result.stderr)
+
+
+def test_convert_onto_a_file_in_place_of_a_folder_names_the_destination(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = Path(__file__).parent.parent / "data"
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is expected")
+    result = cli(
+        "catalog",
+        "convert",
+        "--channels",
+        str(data / "channels.json"),
+        "--releases",
+        str(data / "releases.json"),
+        "-o",
+        f"{blocker}/",
+    )
+    assert result.code == 1
+    assert f"cannot write {blocker}/k3s-versions.json" in result.stderr
+    assert ".tmp" not in result.stderr
+    _no_traceback(result.stderr)
