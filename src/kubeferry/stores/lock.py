@@ -3,12 +3,14 @@
 Two runs that write the same folder would share its `.part` files and staging folders; the
 second one waits for the first instead. The lock is an OS file lock (`fcntl.flock` on POSIX,
 `msvcrt.locking` on Windows) on `<folder>/.kubeferry.lock`, so it is released when its holder
-dies, even by `kill -9`, and a stale lock file means nothing. The holder writes its pid into the
-file so the waiting run can say whom it waits for.
+dies, even by `kill -9`, and a stale lock file (left by a killed run) means nothing. The holder
+writes its pid into the file so the waiting run can say whom it waits for, and deletes the file
+when it is done, so a finished run leaves no trace in a kuberlr folder or a bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -94,6 +96,55 @@ def _write_pid(descriptor: int) -> None:
     os.write(descriptor, record)
 
 
+def _same_file(descriptor: int, path: Path) -> bool:
+    """True while `path` still names the file locked through `descriptor` (not unlinked)."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _acquire(
+    path: Path, announce: Announce | None, what: str, sleep: Callable[[float], None]
+) -> int:
+    """A descriptor of `path` holding its lock; waits (saying so once) while another run has it.
+
+    The holder deletes the file when it is done, so a lock won on a file that is no longer at
+    `path` is worthless: open again and retry.
+    """
+    said = False
+    while True:
+        descriptor = _open_lock_file(path)
+        try:
+            while not _try_lock(descriptor):
+                if announce is not None and not said:
+                    pid = _holder(descriptor)
+                    who = f"another kubeferry run (pid {pid})" if pid else "another kubeferry run"
+                    announce(f"waiting for {who} that is using {what or path.parent} ({path})")
+                    said = True
+                sleep(POLL_SECONDS)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if _same_file(descriptor, path):
+            return descriptor
+        os.close(descriptor)
+
+
+def _release(descriptor: int, path: Path) -> None:
+    # Unlinked while still locked, so that no run can lock this file after us; the next run
+    # creates a new one. Windows cannot delete an open file: there it stays (harmless).
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            path.unlink()
+    try:
+        _unlock(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 @contextmanager
 def hold(
     folder: Path,
@@ -106,13 +157,13 @@ def hold(
     """Hold the lock of `folder` (created if absent); wait, saying so, while another run has it.
 
     With `optional` (a bundle only read, perhaps from read-only media) a folder where no lock
-    file can be made is used without one.
+    file can be made is used without one. The lock file is gone again when the lock is released.
     """
     path = folder / LOCK_NAME
     try:
         if not optional:
             folder.mkdir(parents=True, exist_ok=True)
-        descriptor = _open_lock_file(path)
+        descriptor = _acquire(path, announce, what, sleep)
     except UnsafePathError:
         raise
     except OSError:
@@ -121,20 +172,10 @@ def hold(
         yield None
         return
     try:
-        if not _try_lock(descriptor):
-            if announce is not None:
-                pid = _holder(descriptor)
-                who = f"another kubeferry run (pid {pid})" if pid else "another kubeferry run"
-                announce(f"waiting for {who} that is using {what or folder} ({path})")
-            while not _try_lock(descriptor):
-                sleep(POLL_SECONDS)
         _write_pid(descriptor)
-        try:
-            yield path
-        finally:
-            _unlock(descriptor)
+        yield path
     finally:
-        os.close(descriptor)
+        _release(descriptor, path)
 
 
 @contextmanager
