@@ -305,8 +305,8 @@ def write_results(
 Measured {time.strftime("%Y-%m-%d")} on 2 cores, Python {sys.version.split()[0]}, against the
 local upstream of tests/support sending 64 KiB pieces with a 10 ms pause (two k3s tags of
 {IMAGES_SIZE // 1000} kB images each, a 3 MB kubectl). "kill": SIGKILL after 0.2-2.5 s, check,
-rerun to the end, check. "pair": two runs on one target started 0-0.7 s apart (0-0.1 s for the quicker
-installs), both must exit 0.
+rerun to the end, check. "pair": two runs on one target started 0-0.7 s apart
+(0-0.1 s for the quicker installs), both must exit 0.
 
 | mode | command | trials | completed (rerun / both exit 0) | runs that waited for the lock | corrupt |
 |---|---|---|---|---|---|
