@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -332,3 +333,24 @@ def test_convert_onto_a_file_in_place_of_a_folder_names_the_destination(
     assert f"cannot write {blocker}/k3s-versions.json" in result.stderr
     assert ".tmp" not in result.stderr
     _no_traceback(result.stderr)
+
+
+def test_a_bundle_on_read_only_media_installs_without_a_lock_file(
+    cli: Cli, bundle: Path, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    for args in (["--bind", str(bundle)], ["-o", "remount,ro,bind"]):
+        bound = subprocess.run(["mount", *args, str(media)], capture_output=True, check=False)
+        if bound.returncode != 0:
+            subprocess.run(["umount", "-l", str(media)], capture_output=True, check=False)
+            pytest.skip(f"a read-only bind mount cannot be made here: {bound.stderr.decode()}")
+    try:
+        verify = cli("bundle", "verify", str(media))
+        result = cli("bundle", "install", str(media))
+    finally:
+        subprocess.run(["umount", "-l", str(media)], check=False)
+    assert verify.code == 0, verify.stderr
+    assert result.code == 0, result.stderr
+    assert (cli.cache_dir / "k3s" / STABLE / "k3s").is_file()
+    assert not (bundle / ".kubeferry.lock").exists()
