@@ -354,3 +354,18 @@ def test_a_bundle_on_read_only_media_installs_without_a_lock_file(
     assert result.code == 0, result.stderr
     assert (cli.cache_dir / "k3s" / STABLE / "k3s").is_file()
     assert not (bundle / ".kubeferry.lock").exists()
+
+
+def test_bundle_create_refuses_a_linked_folder_inside_the_bundle(
+    cli: Cli, upstream: LocalUpstream, tmp_path: Path
+) -> None:
+    folder = tmp_path / "new-bundle"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / "k3s").mkdir(parents=True)
+    (folder / "k3s" / STABLE).symlink_to(elsewhere, target_is_directory=True)
+    args = ("--k3s", "stable", "--kubectl", "1.31", "--arch", "amd64", "--os", "linux")
+    result = cli("bundle", "create", str(folder), *args, env=upstream.environ())
+    assert result.code == 1
+    assert f"{folder / 'k3s' / STABLE} is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []
