@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kubeferry.core.skew import choose, covering_minors
 from kubeferry.stores.cache import CachedVersion, State
+from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
     from kubeferry.fleet.registries_targets import RegistriesCheck
@@ -41,6 +42,7 @@ class Inputs:
     offline: bool
     option_flags: str = ""
     registries: tuple[RegistriesCheck, ...] = ()
+    leftovers: tuple[Leftover, ...] = ()
 
 
 @dataclass
@@ -83,14 +85,7 @@ def diagnose(inputs: Inputs) -> Report:
     flags = inputs.option_flags
     if inputs.catalog_problem:
         report.warnings.append(inputs.catalog_problem)
-    for check in inputs.registries:
-        for problem in check.problems:
-            report.problems.append(f"{check.path}: {problem}")
-        if check.problems:
-            report.fixes.append(
-                f"kubeferry registries write --mirror REGISTRY{flags} (rewrites kubeferry's "
-                f"entry in {check.path}; keeps the rest)"
-            )
+    _registries_findings(inputs, report)
     if not versions:
         report.problems.append(
             "no k3s version is cached: Rancher Desktop cannot start Kubernetes offline"
@@ -126,6 +121,7 @@ def diagnose(inputs: Inputs) -> Report:
             f"on a connected machine: kubeferry kubectl get {wanted}{flags}, "
             f"then copy those files into the same folder here"
         )
+    _leftover_findings(inputs, report)
     if inputs.allow_download and inputs.offline:
         report.warnings.append(
             "kuberlr's AllowDownload is true while offline: when no local "
@@ -133,3 +129,23 @@ def diagnose(inputs: Inputs) -> Report:
             "AllowDownload = false in ~/.kuberlr/kuberlr.conf"
         )
     return report
+
+
+def _registries_findings(inputs: Inputs, report: Report) -> None:
+    for check in inputs.registries:
+        for problem in check.problems:
+            report.problems.append(f"{check.path}: {problem}")
+        if check.problems:
+            report.fixes.append(
+                f"kubeferry registries write --mirror REGISTRY{inputs.option_flags} (rewrites "
+                f"kubeferry's entry in {check.path}; keeps the rest)"
+            )
+
+
+def _leftover_findings(inputs: Inputs, report: Report) -> None:
+    for item in inputs.leftovers:
+        report.warnings.append(
+            f"{item.kind} {item.path} ({item.size} bytes) was left by an interrupted run: "
+            f"resume with '{item.resume}', or remove it with "
+            f"'kubeferry cache clean{inputs.option_flags}'"
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,31 @@ from kubeferry.core.kuberlr_config import home_dir, is_true
 from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir, rancher_desktop_cache_dir
 from kubeferry.core.platforms import host_arch, host_os, normalize_arch, normalize_os
 from kubeferry.errors import UsageError
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def _number(environ: Mapping[str, str], name: str, given: float | None) -> float | None:
+    """A positive number from an option, else from the environment; UsageError otherwise."""
+    if given is not None:
+        value: float | None = given
+    else:
+        text = environ.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            value = float(text) if text.isascii() else None
+        except ValueError:
+            value = None
+    if value is None or not value >= 0 or value == float("inf"):
+        raise UsageError(f"{name} must be a number of seconds or bytes (0 or more), not {value!r}")
+    return value
+
+
+def _default(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -35,6 +60,12 @@ class Settings:
     target_oses: tuple[str, ...] = ()
     home_given: bool = False
     cache_dir_given: bool = False
+    speed_limit: int = 1024
+    speed_time: float = 30.0
+    timeout: float | None = None
+    announce: Callable[[str], None] = _silent
+    """Receives sentences for the person while a command runs (waits, retries); the CLI prints
+    them on stderr, a library caller may log them."""
 
     @property
     def arch(self) -> str:
@@ -90,6 +121,8 @@ def build_settings(
     arches: Sequence[str],
     offline: bool,
     verbosity: int,
+    timeout: float | None = None,
+    announce: Callable[[str], None] = _silent,
 ) -> Settings:
     """Resolve options and environment into Settings (CLI values beat the environment)."""
     target_oses = _choose_oses(os_names)
@@ -118,4 +151,8 @@ def build_settings(
         target_oses=target_oses,
         home_given=home is not None,
         cache_dir_given=cache_dir is not None,
+        speed_limit=int(_default(_number(environ, "KUBEFERRY_SPEED_LIMIT", None), 1024)),
+        speed_time=_default(_number(environ, "KUBEFERRY_SPEED_TIME", None), 30.0),
+        timeout=_number(environ, "KUBEFERRY_TIMEOUT", timeout) or None,  # 0: no limit
+        announce=announce,
     )

@@ -7,21 +7,27 @@
 - `/dl/release/...`: a dl.k8s.io-like kubectl mirror (`stable-1.N.txt`, binaries, `.sha256`).
 
 Files are served with Range support, and each path can be told to misbehave: ignore Range,
-drop the connection after N bytes, flip a byte, answer 503 a number of times, or 404.
+drop the connection after N bytes, flip a byte, answer 503 a number of times (with a
+`Retry-After`), 404, trickle (N bytes every S seconds), or redirect elsewhere. With a `Pki` the
+server speaks TLS (https), so an https -> http redirect can be tried.
 The server counts the body bytes it sent per path, so tests can prove what was fetched twice.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from tests.support.apiserver import Pki
 
 CHUNK = 64 * 1024
 
@@ -39,6 +45,10 @@ class Fault:
     delay_per_chunk: float = 0.0
     status: int | None = None  # always answer this status (404)
     etag: str | None = None
+    chunk_size: int | None = None  # with delay_per_chunk: trickle (1024 bytes every 5 s)
+    slow_times: int = 1_000_000  # how many responses use chunk_size and delay_per_chunk
+    retry_after: str | None = None  # sent with fail_status answers
+    redirect_to: str | None = None  # answer 302 with this Location
 
 
 @dataclass
@@ -138,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         fault = state.faults.get(path, Fault())
         content = state.files.get(path)
+        if fault.redirect_to:
+            return self._send(302, b"", {"Location": fault.redirect_to})
         if fault.status or content is None:
             return self._send(fault.status or 404, b"Not Found", {"Content-Type": "text/plain"})
         with state.lock:
@@ -145,7 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
             if failing:
                 fault.fail_times -= 1
         if failing:
-            return self._send(fault.fail_status or 503, b"Service Unavailable")
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return self._send(fault.fail_status or 503, b"Service Unavailable", extra)
         size = content.stat().st_size if isinstance(content, Path) else len(content)
         etag = fault.etag or f'"{size}"'
         start, status = 0, 200
@@ -166,9 +179,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return None
         dropping = fault.drop_after is not None and fault.drop_times > 0
-        if dropping:
-            with state.lock:
+        with state.lock:
+            if dropping:
                 fault.drop_times -= 1
+            slow = fault.slow_times > 0
+            fault.slow_times -= 1
+        if not slow:
+            fault = Fault(flip_byte_at=fault.flip_byte_at, drop_after=fault.drop_after)
         self._stream(path, content, start, size, fault, dropping)
         return None
 
@@ -183,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
                 handle.seek(start)
             offset = start
             while offset < size:
-                length = min(CHUNK, size - offset)
+                length = min(fault.chunk_size or CHUNK, size - offset)
                 if limit is not None:
                     length = min(length, limit - sent)
                     if length <= 0:
@@ -196,13 +213,14 @@ class _Handler(BaseHTTPRequestHandler):
                     index = fault.flip_byte_at - offset
                     chunk = chunk[:index] + bytes([chunk[index] ^ 0xFF]) + chunk[index + 1 :]
                 self.wfile.write(chunk)
+                self.wfile.flush()
                 sent += len(chunk)
                 offset += len(chunk)
                 with self.state.lock:
                     self.state.bytes_sent[path] += len(chunk)
                 if fault.delay_per_chunk:
                     time.sleep(fault.delay_per_chunk)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             pass
         finally:
             if handle:
@@ -221,16 +239,21 @@ class _Server(ThreadingHTTPServer):
 class LocalUpstream:
     """Start with `with LocalUpstream() as up:`; `up.url` is the base address."""
 
-    def __init__(self, state: UpstreamState | None = None) -> None:
+    def __init__(self, state: UpstreamState | None = None, *, tls: Pki | None = None) -> None:
         self.state = state or UpstreamState()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
+        self._scheme = "https" if tls else "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.folder / "server.crt", tls.folder / "server.key")
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def environ(self) -> dict[str, str]:
         """The KUBEFERRY_* variables that point kubeferry at this server."""

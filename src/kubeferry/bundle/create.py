@@ -22,6 +22,7 @@ from kubeferry.bundle.plan import (
     kubectl_file,
     kubectl_minors,
 )
+from kubeferry.bundle.verify import inside
 from kubeferry.catalog.rules import Catalog, build_catalog, catalog_to_json
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME, k3s_bundle_path
@@ -109,12 +110,12 @@ def fill_bundle(
     def release(tag: str, arch: str) -> list[DownloadResult]:
         parsed = parse_k3s_tag(tag)
         assert parsed is not None  # the plan made it from a K3sTag
-        where = folder / Path(k3s_bundle_path(tag, "x")).parent
+        where = inside(folder, Path(k3s_bundle_path(tag, "x")).parent.parts)  # no links
         return fetch_release(client, endpoints, where, parsed, arch, progress_for=progress)
 
     def kubectl(item: PlannedFile) -> list[DownloadResult]:
         assert item.version and item.target_os and item.arch
-        where = (folder / item.path).parent
+        where = inside(folder, Path(item.path).parent.parts)  # no links on the way
         found = download_kubectl(
             client,
             endpoints,

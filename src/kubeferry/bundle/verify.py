@@ -15,6 +15,7 @@ from kubeferry.bundle.manifest import Manifest, parse_manifest
 from kubeferry.core.layouts import MANIFEST_NAME
 from kubeferry.core.textfiles import decode_text, open_regular, read_bytes
 from kubeferry.errors import BundleError, ManifestError, UnsafePathError
+from kubeferry.stores.lock import LOCK_NAME
 
 
 @dataclass
@@ -105,7 +106,7 @@ def verify_files(folder: Path, manifest: Manifest) -> VerifyReport:
             report.bad.append((entry.path, f"sha256 {found[1]}, expected {entry.sha256}"))
         else:
             report.ok.append(entry.path)
-    listed = {entry.path for entry in manifest.files} | {MANIFEST_NAME}
+    listed = {entry.path for entry in manifest.files} | {MANIFEST_NAME, LOCK_NAME}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
         if (path.is_file() or path.is_symlink()) and relative not in listed:

@@ -16,6 +16,10 @@ from kubeferry.cli.render import CommandFailed
 from kubeferry.errors import KubeferryError, UsageError
 from kubeferry.settings import build_settings
 
+INTERRUPTED = (
+    "kubeferry: interrupted; partial downloads (.part files) were kept: run the same command "
+    "again to resume"
+)
 COMMANDS = {
     "bundle": "kubeferry.cli.bundle:bundle",
     "cache": "kubeferry.cli.cache:cache",
@@ -64,6 +68,13 @@ class LazyGroup(click.Group):
     help="Target CPU: amd64, arm64 (default host); repeat or comma-separate for several.",
 )
 @click.option("--offline", is_flag=True, help="Never touch the network (also KUBEFERRY_OFFLINE=1).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Give up one download attempt after this long (also KUBEFERRY_TIMEOUT; 0: none).",
+)
 @click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested data.")
 @click.pass_context
@@ -74,10 +85,16 @@ def cli(
     os_names: tuple[str, ...],
     arches: tuple[str, ...],
     offline: bool,
+    timeout: float | None,
     verbose: int,
     quiet: bool,
 ) -> None:
     """Carry k3s (as Rancher Desktop runs it) and a fitting kubectl across an air gap."""
+
+    def announce(message: str) -> None:
+        if not quiet:
+            click.echo(f"kubeferry: {message}", err=True)
+
     ctx.obj = build_settings(
         environ=dict(os.environ),
         cache_dir=cache_dir,
@@ -86,6 +103,8 @@ def cli(
         arches=arches,
         offline=offline,
         verbosity=-1 if quiet else verbose,
+        timeout=timeout,
+        announce=announce,
     )
 
 
@@ -98,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        click.echo("kubeferry: interrupted", err=True)
+        click.echo(INTERRUPTED, err=True)
         return 130
     except click.UsageError as exc:
         exc.show()
@@ -127,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except KeyboardInterrupt:
-        click.echo("kubeferry: interrupted", err=True)
+        click.echo(INTERRUPTED, err=True)
         return 130
     except CommandFailed as exc:
         return exc.code

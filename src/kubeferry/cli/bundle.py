@@ -136,9 +136,10 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify(folder: Path, as_json: bool) -> None:
+@click.pass_obj
+def verify(settings: Settings, folder: Path, as_json: bool) -> None:
     """Re-hash every file against the manifest; exit 1 while anything is wrong."""
-    report = check_bundle(folder)
+    report = check_bundle(folder, settings)
     emit(
         report.as_dict(),
         as_json=as_json,
@@ -151,16 +152,24 @@ def verify(folder: Path, as_json: bool) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Hard-link files instead of copying (same disk only; the bundle and the cache then "
+    "share their bytes: editing one changes the other).",
+)
 @registry_options
 @click.pass_obj
-def install(settings: Settings, folder: Path, as_json: bool, access: RegistryAccess) -> None:
+def install(
+    settings: Settings, folder: Path, as_json: bool, link: bool, access: RegistryAccess
+) -> None:
     """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
     Desktop cache and the kuberlr folder."""
     if is_reference(str(folder)):  # HOST[:PORT]/REPO:TAG, not a folder here
         with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
             result = install_from_registry(settings, str(folder), access, progress=board.callback)
     else:
-        result = install_into_target(settings, folder)
+        result = install_into_target(settings, folder, link=link)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))
 
 

@@ -11,12 +11,14 @@ from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
 from kubeferry.services.cache import (
     CacheState,
     add_versions,
+    clean_cache,
     list_cache,
     remove_cached,
     verify_cache,
 )
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion
+from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,14 +82,29 @@ def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
 def list_command(settings: Settings, as_json: bool) -> None:
     """Cached versions with arch, images format, size and state."""
     state = list_cache(settings)
+    if state.catalog_warning:
+        note(state.catalog_warning, quiet=settings.verbosity < 0)
 
     def draw(console: Console) -> None:
         if not state.versions:
             console.print(f"no cached k3s versions in {settings.cache_dir / 'k3s'}")
+            draw_leftovers(console, state.leftovers)
             return
         console.print(table(("VERSION", "ARCH", "IMAGES", "SIZE", "STATE"), _rows(state)))
+        draw_leftovers(console, state.leftovers)
 
     emit(state.as_dict(), as_json=as_json, text=draw)
+
+
+def draw_leftovers(console: Console, leftovers: tuple[Leftover, ...]) -> None:
+    """Each leftover of an interrupted run, how to finish it, and how to drop them all."""
+    for item in leftovers:
+        console.print(
+            f"{item.kind} {item.path} ({human_size(item.size)}), left by an interrupted run: "
+            f"resume with '{item.resume}'"
+        )
+    if leftovers:
+        console.print("or remove them all with 'kubeferry cache clean'")
 
 
 def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
@@ -105,6 +122,8 @@ def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
     with progress_board(enabled=settings.verbosity >= 0) as board:
         state = verify_cache(settings, repair=repair, progress=board.callback)
+    if state.catalog_warning:
+        note(state.catalog_warning, quiet=settings.verbosity < 0)
     bad = state.bad
 
     def draw(console: Console) -> None:
@@ -117,6 +136,7 @@ def verify(settings: Settings, repair: bool, as_json: bool) -> None:
         console.print(f"{good} of {len(state.versions)} cached versions verified")
         if bad and not repair:
             console.print("run 'kubeferry cache verify --repair' to download the bad files again")
+        draw_leftovers(console, state.leftovers)
 
     emit(state.as_dict(), as_json=as_json, text=draw)
     if bad:
@@ -130,3 +150,19 @@ def remove(settings: Settings, tag: str) -> None:
     """Delete one cached version folder."""
     folder = remove_cached(settings, tag)
     note(f"removed {folder}", quiet=settings.verbosity < 0)
+
+
+@cache.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def clean(settings: Settings, as_json: bool) -> None:
+    """Remove what interrupted runs left: partial downloads, temporary files, staging folders."""
+    done = clean_cache(settings)
+
+    def draw(console: Console) -> None:
+        for item in done.removed:
+            console.print(f"removed {item.kind} {item.path} ({human_size(item.size)})")
+        freed = human_size(sum(item.size for item in done.removed))
+        console.print(f"{len(done.removed)} leftovers removed, {freed} freed")
+
+    emit(done.as_dict(), as_json=as_json, text=draw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from kubeferry.catalog.rules import catalog_to_json
 from kubeferry.cli.render import emit, stderr_console
+from kubeferry.core.layouts import CATALOG_FILE_NAME
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, KubeVersion, parse_kube_version
 from kubeferry.services.catalog import convert_catalog, convert_files, update_catalog
 from kubeferry.settings import Settings
@@ -102,6 +104,8 @@ def convert(
         sys.stdout.write(catalog_to_json(convert_files(channels_file, releases_files, minimum)))
         return
     destination = Path(output) if output else None
+    if output and destination and output.endswith(("/", os.sep)):
+        destination = destination / CATALOG_FILE_NAME  # a folder was meant, even a new one
     summary = convert_catalog(settings, channels_file, releases_files, minimum, destination)
     if settings.verbosity >= 0:
         _print_summary(summary.as_dict())(stderr_console())

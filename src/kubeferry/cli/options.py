@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch"})
+VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch", "--timeout"})
 FLAG_OPTIONS: Final = frozenset({"--offline", "--verbose", "--quiet", "-v", "-q", "-vv", "-vvv"})
 
 

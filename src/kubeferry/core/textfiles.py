@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from kubeferry.errors import KubeferryError, TextFileError
+from kubeferry.errors import KubeferryError, StorageError, TextFileError
 
 MAX_TEXT_BYTES = 64 * 1024 * 1024
 """A catalog or manifest is kilobytes; anything this large is not one."""
@@ -98,17 +98,33 @@ def parse_json(
 
 def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
     """Write `text` to `path` through a temporary file beside it and a rename (0644 by default;
-    0600 for files that hold credentials)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    0600 for files that hold credentials).
+
+    A failure (no space, no permission, a missing folder) names `path`, not the temporary file.
+    """
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    descriptor = os.open(temporary, flags | getattr(os, "O_BINARY", 0), mode)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, flags | getattr(os, "O_BINARY", 0), mode)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {path}: {exc.strerror or exc}. Check that its folder exists and is "
+            "writable, then run the command again.",
+            path=path,
+        ) from exc
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         temporary.replace(path)
-    except BaseException:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(
+                f"cannot write {path}: {exc.strerror or exc}; it was left as it was. Free some "
+                "space or fix the permissions, then run the command again.",
+                path=path,
+            ) from exc
         raise

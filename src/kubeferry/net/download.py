@@ -2,15 +2,24 @@
 
 A file streams into `.<name>.part` beside its destination (never the system temp folder: a rename
 across disks fails), hashed while it streams. An interrupted download resumes with `Range` and
-`If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx and
-dropped connections are retried with bounded exponential backoff; a 404 is not. The final name
-appears only after the digest matched (`os.replace`); a mismatch deletes the bad bytes.
+`If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx, dropped
+connections, stalls and attempts over the timeout are retried with bounded exponential backoff
+(or the server's `Retry-After`, capped), each retry announced through the policy's `on_retry`; a
+404 is not retried. The final name appears only after the digest matched (`os.replace`); a
+mismatch deletes the bad bytes.
+
+The digest is of the bytes on disk: the writer hashes exactly what it writes, and before the
+rename the `.part` must still be the same inode at the size written (fsynced). One writer per
+`.part` is guaranteed by the target's lock (`stores/lock.py`), so re-reading the file to hash it
+again would only double the disk reads; the inode and size check catches any other program that
+wrote to or replaced it meanwhile.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +29,44 @@ from typing import Final, TypeVar
 
 import httpx
 
-from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
+from kubeferry.errors import (
+    ChecksumError,
+    NotFoundError,
+    StorageError,
+    UnsafePathError,
+    UpstreamError,
+)
 from kubeferry.net import http
 from kubeferry.net.hashes import HashingWriter, feed_file, hash_file, new_hashers
+from kubeferry.net.partfiles import (
+    discard_partial,
+    meta_path,
+    part_path,
+    part_size,
+    read_validator,
+    remove_plain,
+    write_validator,
+)
+from kubeferry.net.transfer import (
+    RetryNotice,
+    RetryPolicy,
+    TransferPolicy,
+    Watch,
+    WatchTripped,
+    cancel_transfers,
+    check_cancelled,
+    pause,
+    retry_after,
+)
+
+__all__ = [
+    "RetryNotice",
+    "RetryPolicy",
+    "TransferPolicy",
+    "cancel_transfers",
+    "discard_partial",
+    "part_path",
+]
 
 Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""
@@ -30,22 +74,7 @@ ProgressFactory = Callable[[str], Progress | None]
 """Makes the reporter for one file from its label (None: no progress shown)."""
 
 T = TypeVar("T")
-PART_SUFFIX: Final = ".part"
-META_SUFFIX: Final = ".part.json"
 RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff."""
-
-    attempts: int = 5
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return float(min(self.max_delay, self.initial_delay * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,7 @@ class DownloadJob:
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """What one download did."""
+    """What one download did (`fetched` counts the body bytes of every attempt)."""
 
     job: DownloadJob
     size: int
@@ -80,47 +109,26 @@ class DownloadResult:
 @dataclass
 class _Attempt:
     offset: int = 0
-    fetched: int = 0
     hashers: dict[str, hashlib._Hash] = field(default_factory=dict)
+    identity: tuple[int, int, int] | None = None
+
+
+@dataclass
+class _Transfer:
+    """One file across its attempts."""
+
+    job: DownloadJob
+    policy: TransferPolicy
+    progress: Progress | None
+    fetched: int = 0
 
 
 class _Retryable(Exception):
     """A failure worth another attempt (the partial file is kept)."""
 
-
-def part_path(destination: Path) -> Path:
-    """`.<name>.part` beside the destination.
-
-    The leading dot matters: kuberlr takes any `kubectl1.30.6*` in its folder for kubectl
-    1.30.6, so `kubectl1.30.6.part` would be run half-downloaded.
-    """
-    return destination.with_name(f".{destination.name}{PART_SUFFIX}")
-
-
-def _meta_path(destination: Path) -> Path:
-    return destination.with_name(f".{destination.name}{META_SUFFIX}")
-
-
-def _read_validator(destination: Path, url: str) -> str | None:
-    try:
-        meta = json.loads(_meta_path(destination).read_text())
-    except (OSError, ValueError):
-        return None
-    return meta.get("validator") if meta.get("url") == url else None
-
-
-def _write_validator(destination: Path, url: str, response: httpx.Response) -> None:
-    validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
-    if validator and not validator.startswith("W/"):
-        _meta_path(destination).write_text(json.dumps({"url": url, "validator": validator}))
-    else:
-        _meta_path(destination).unlink(missing_ok=True)
-
-
-def discard_partial(destination: Path) -> None:
-    """Delete the `.part` file and its validator."""
-    part_path(destination).unlink(missing_ok=True)
-    _meta_path(destination).unlink(missing_ok=True)
+    def __init__(self, message: str, *, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 def _start_hashers(job: DownloadJob, part: Path, offset: int) -> dict[str, hashlib._Hash]:
@@ -135,7 +143,7 @@ def _request_headers(job: DownloadJob, offset: int) -> dict[str, str]:
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-        validator = _read_validator(job.destination, job.url)
+        validator = read_validator(job.destination, job.url)
         if validator:
             headers["If-Range"] = validator
     return headers
@@ -152,48 +160,82 @@ def _check_status(response: httpx.Response, job: DownloadJob) -> None:
             url=job.url,
         )
     if status in RETRY_STATUSES:
-        raise _Retryable(f"HTTP {status}")
+        wait = retry_after(response.headers.get("Retry-After"))
+        raise _Retryable(f"HTTP {status} {response.reason_phrase}".strip(), wait=wait)
     response.read()
     raise http.status_error(response, "Check the URL and the mirror; nothing was saved.")
 
 
-def _stream_once(client: httpx.Client, job: DownloadJob, progress: Progress | None) -> _Attempt:
+def _storage_error(exc: OSError, job: DownloadJob, part: Path) -> StorageError:
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    advice = "Free some space" if full else "Check that the folder is writable"
+    kept = " The partial file was kept." if part_size(part) else ""
+    return StorageError(
+        f"could not write {part} (the download of {job.destination}): "
+        f"{exc.strerror or exc}.{kept} {advice}, then run the same command again to resume.",
+        path=job.destination,
+    )
+
+
+def _open_body(response: httpx.Response, job: DownloadJob, offset: int) -> int:
+    """Check the answer to a (ranged) request; the offset the body starts at."""
+    if response.status_code == 416:
+        discard_partial(job.destination)
+        raise _Retryable("HTTP 416: the partial file did not fit the server's file")
+    _check_status(response, job)
+    if response.status_code == 200 or not offset:
+        return 0
+    if not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
+        discard_partial(job.destination)
+        raise _Retryable("the server answered a different range")
+    return offset
+
+
+def _stream_once(client: httpx.Client, transfer: _Transfer) -> _Attempt:
+    job, progress = transfer.job, transfer.progress
     part = part_path(job.destination)
-    offset = part.stat().st_size if part.exists() else 0
-    attempt = _Attempt(offset=offset)
+    started = time.monotonic()
+    offset = part_size(part)
+    watch: Watch | None = None
     try:
         with client.stream("GET", job.url, headers=_request_headers(job, offset)) as response:
-            if response.status_code == 416:
-                discard_partial(job.destination)
-                raise _Retryable("HTTP 416: the partial file did not fit the server's file")
-            _check_status(response, job)
-            if response.status_code == 200 or not offset:
-                offset = attempt.offset = 0
-            elif not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
-                discard_partial(job.destination)
-                raise _Retryable("the server answered a different range")
-            _write_validator(job.destination, job.url, response)
+            offset = _open_body(response, job, offset)
+            attempt = _Attempt(offset=offset)
+            write_validator(job.destination, job.url, response)
             attempt.hashers = _start_hashers(job, part, offset)
             length = response.headers.get("Content-Length", "")
-            total = offset + int(length) if length.isdigit() else job.size
+            total = offset + int(length) if length.isascii() and length.isdigit() else job.size
             if progress:
                 progress(offset, total)
-            mode = "ab" if offset else "wb"
-            with HashingWriter(part, mode, attempt.hashers) as sink:
-                # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
-                for chunk in response.iter_raw():
-                    sink.feed(chunk)
-                    attempt.fetched += len(chunk)
-                    if progress:
-                        progress(offset + attempt.fetched, total)
-    except httpx.HTTPError as exc:
+            done = offset
+            with Watch(transfer.policy, response, started) as watch:
+                sink = HashingWriter(part, "ab" if offset else "wb", attempt.hashers)
+                with sink:
+                    # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
+                    for chunk in response.iter_raw():
+                        sink.feed(chunk)
+                        transfer.fetched += len(chunk)
+                        done += len(chunk)
+                        watch.count(len(chunk))
+                        if progress:
+                            progress(done, total)
+                attempt.identity = sink.identity
+    except (httpx.HTTPError, WatchTripped) as exc:
+        check_cancelled()
+        if watch is not None and watch.reason:
+            raise _Retryable(watch.reason) from exc
         if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-        raise http.transport_error(exc, job.url) from exc
+        raise http.transport_error(exc, job.url) from exc  # type: ignore[arg-type]
+    except UnsafePathError:
+        raise
+    except OSError as exc:
+        raise _storage_error(exc, job, part) from exc
     return attempt
 
 
-def _finish(job: DownloadJob, attempt: _Attempt) -> DownloadResult:
+def _finish(transfer: _Transfer, attempt: _Attempt) -> DownloadResult:
+    job = transfer.job
     part = part_path(job.destination)
     digests = {name: hasher.hexdigest() for name, hasher in attempt.hashers.items()}
     for name, expected in job.expected.items():
@@ -207,21 +249,46 @@ def _finish(job: DownloadJob, attempt: _Attempt) -> DownloadResult:
                 expected=expected,
                 actual=digests[name],
             )
-    size = part.stat().st_size
+    # The hashers saw every byte written; the same inode at the same size under this name
+    # proves those are the bytes on disk (nobody else wrote or swapped the file meanwhile).
+    found = os.lstat(part)
+    if attempt.identity != (found.st_dev, found.st_ino, found.st_size):
+        discard_partial(job.destination)
+        raise _Retryable(f"{part} changed while it was written (another program wrote to it)")
     part.replace(job.destination)
-    _meta_path(job.destination).unlink(missing_ok=True)
-    return DownloadResult(job, size, attempt.fetched, attempt.offset, digests["sha256"])
+    remove_plain(meta_path(job.destination))
+    size = found.st_size
+    return DownloadResult(job, size, transfer.fetched, attempt.offset, digests["sha256"])
 
 
 def existing_match(job: DownloadJob) -> DownloadResult | None:
     """A result for a destination already present with the expected digests, else None."""
-    if not job.expected or not job.destination.is_file():
+    if not job.expected or not os.path.lexists(job.destination):
         return None
-    digests = hash_file(job.destination, ("sha256", *job.expected))
+    digests = hash_file(job.destination, ("sha256", *job.expected))  # refuses links
     if any(digests[name] != value for name, value in job.expected.items()):
         return None
-    size = job.destination.stat().st_size
+    size = os.lstat(job.destination).st_size
     return DownloadResult(job, size, 0, 0, digests["sha256"], skipped=True)
+
+
+def client_policy(client: httpx.Client) -> TransferPolicy:
+    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
+    found = getattr(client, "transfer_policy", None)
+    return found if isinstance(found, TransferPolicy) else TransferPolicy()
+
+
+def _failure(job: DownloadJob, attempts: int, last_error: str) -> UpstreamError:
+    part = part_path(job.destination)
+    kept = part.is_file() and not part.is_symlink() and part.stat().st_size > 0
+    what = (
+        f"The partial file {part} was kept: run the same command again to resume."
+        if kept
+        else "Nothing was saved; check the network and the mirror, then run the command again."
+    )
+    return UpstreamError(
+        f"{job.url} failed {attempts} times (last: {last_error}). {what}", url=job.url
+    )
 
 
 def download(
@@ -229,24 +296,30 @@ def download(
     job: DownloadJob,
     *,
     progress: Progress | None = None,
-    retry: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = pause,
     keep_existing: bool = False,
+    policy: TransferPolicy | None = None,
 ) -> DownloadResult:
     """Fetch one file, resuming and retrying; verified before it gets its final name."""
+    policy = policy or client_policy(client)
+    retry = retry or policy.retry
     if keep_existing and (done := existing_match(job)):
         return done
     job.destination.parent.mkdir(parents=True, exist_ok=True)
-    last_error = ""
-    restarted = False
+    transfer = _Transfer(job, policy, progress)
+    last_error, restarted = "", False
     for attempt_number in range(1, retry.attempts + 1):
+        check_cancelled()
         try:
-            attempt = _stream_once(client, job, progress)
+            attempt = _stream_once(client, transfer)
         except _Retryable as exc:
-            last_error = str(exc)
+            last_error, wait = str(exc), exc.wait
         else:
             try:
-                return _finish(job, attempt)
+                return _finish(transfer, attempt)
+            except _Retryable as exc:
+                last_error, wait = str(exc), None
             except ChecksumError:
                 # A resumed file may have joined two versions of the file: start over once.
                 if restarted or attempt.offset == 0:
@@ -254,13 +327,14 @@ def download(
                 restarted = True
                 continue
         if attempt_number < retry.attempts:
-            sleep(retry.delay(attempt_number))
-    kept = part_path(job.destination)
-    raise UpstreamError(
-        f"{job.url} failed {retry.attempts} times (last: {last_error}). The partial file "
-        f"{kept} was kept: run the same command again to resume.",
-        url=job.url,
-    )
+            delay = retry.delay(attempt_number)
+            if wait is not None:
+                delay = min(policy.retry_after_cap, max(delay, wait))
+            if policy.on_retry is not None:
+                notice = RetryNotice(job.url, last_error, attempt_number, retry.attempts, delay)
+                policy.on_retry(notice)
+            sleep(delay)
+    raise _failure(job, retry.attempts, last_error)
 
 
 def first_available(candidates: Sequence[str], attempt: Callable[[str], T]) -> T:
@@ -280,9 +354,17 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
     """Run tasks in a bounded pool; results in input order; the first failure is raised."""
     if not tasks:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
+    try:
         futures = [pool.submit(task) for task in tasks]
         errors = [future.exception() for future in futures]
+    except BaseException:
+        # Ctrl-C reaches the main thread only: stop the transfers in every worker (their
+        # socket reads return at once), drop the tasks not started, then let it through.
+        cancel_transfers()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     for error in errors:
         if error is not None:
             raise error
@@ -295,8 +377,8 @@ def download_all(
     *,
     progress_for: Callable[[DownloadJob], Progress | None] = lambda job: None,
     workers: int = 4,
-    retry: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = pause,
     keep_existing: bool = False,
 ) -> list[DownloadResult]:
     """Fetch several files in a bounded pool; results in input order; the first error raised."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import queue
 import re
+import stat
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-from kubeferry.errors import SumsFileError
+from kubeferry.core.textfiles import open_regular
+from kubeferry.errors import SumsFileError, UnsafePathError
 
 CHUNK_SIZE: Final = 1024 * 1024
 _SUMS_LINE: Final = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?: |\*)(?P<name>\S.*)$")
@@ -70,18 +74,21 @@ def hash_file(path: Path, algorithms: Iterable[str] = ("sha256",)) -> dict[str, 
     hashers = new_hashers(algorithms)
     if len(hashers) == 1:
         (name,) = hashers
-        with path.open("rb") as stream:
+        with os.fdopen(open_regular(path, error=UnsafePathError), "rb") as stream:
             return {name: hashlib.file_digest(stream, name).hexdigest()}
     feed_file(hashers, path)
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
 def feed_file(hashers: dict[str, hashlib._Hash], path: Path, length: int | None = None) -> None:
-    """Update `hashers` with the first `length` bytes of a file (all of it by default)."""
+    """Update `hashers` with the first `length` bytes of a file (all of it by default).
+
+    The file is opened without following links and must be a regular file.
+    """
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     remaining = length
-    with path.open("rb") as stream:
+    with os.fdopen(open_regular(path, error=UnsafePathError), "rb") as stream:
         while (remaining is None or remaining > 0) and (count := stream.readinto(buffer)):
             if remaining is not None:
                 count = min(count, remaining)
@@ -101,13 +108,18 @@ class HashingWriter:
     Chunks are handed over in batches of about 1 MiB, without copying (hashlib and file writes
     release the GIL on chunks that large); at most `depth` batches wait, so memory stays flat.
     `close()` writes everything that was fed, even after a failed read, so a resumed download
-    loses nothing.
+    loses nothing, then flushes it to disk. The file is opened without following links and must
+    be a regular file (a planted link or FIFO is refused, its target untouched); `identity` is
+    its (device, inode, the size this writer made) after close, so a caller can check that the
+    bytes it hashed are the bytes on disk under the name it renames.
     """
 
     def __init__(
         self, path: Path, mode: str, hashers: dict[str, hashlib._Hash], *, depth: int = 4
     ) -> None:
-        self._file = path.open(mode)
+        self._file = open_for_writing(path, append=mode.startswith("a"))
+        self._size = os.fstat(self._file.fileno()).st_size
+        self.identity: tuple[int, int, int] | None = None
         self._hashers = list(hashers.values())
         self._pending: list[bytes] = []
         self._pending_size = 0
@@ -123,6 +135,7 @@ class HashingWriter:
             try:
                 for block in blocks:
                     self._file.write(block)
+                    self._size += len(block)
                     for hasher in self._hashers:
                         hasher.update(block)
             except BaseException as exc:  # handed to the caller in feed() or close()
@@ -145,7 +158,18 @@ class HashingWriter:
             self._pending, self._pending_size = [], 0
         self._queue.put(None)
         self._thread.join()
-        self._file.close()
+        try:
+            if self._error is None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                info = os.fstat(self._file.fileno())
+                # The size this writer made, not the size found: bytes another program added
+                # show up as a difference when the caller compares it with the file on disk.
+                self.identity = (info.st_dev, info.st_ino, self._size)
+        except OSError as exc:
+            self._error = exc
+        finally:
+            self._file.close()
         if self._error is not None:
             raise self._error
 
@@ -154,3 +178,38 @@ class HashingWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_for_writing(path: Path, *, append: bool) -> io.BufferedWriter:
+    """`path` opened for writing (appending or from empty), refusing links and non-regular files.
+
+    The lstat comes first so that truncation never reaches a FIFO or device; O_NOFOLLOW then
+    closes the window in which a link could be planted.
+    """
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        found = None
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a regular file"
+        raise UnsafePathError(
+            f"{path} is {what}; kubeferry writes only plain files there and left it (and what "
+            "it points to) untouched. Remove it and run the command again.",
+            path=path,
+        )
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    flags |= os.O_APPEND if append else os.O_TRUNC
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UnsafePathError(
+                f"{path} is a symbolic link; kubeferry writes only plain files there and left it "
+                "untouched. Remove it and run the command again.",
+                path=path,
+            ) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnsafePathError(f"{path} is not a regular file; remove it and run again.", path=path)
+    return os.fdopen(descriptor, "ab" if append else "wb")

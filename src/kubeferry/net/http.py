@@ -22,6 +22,7 @@ import httpx  # noqa: E402 - must follow the line above
 
 from kubeferry import __version__  # noqa: E402 - after the httpx line above
 from kubeferry.errors import NotFoundError, OfflineError, UpstreamError  # noqa: E402
+from kubeferry.net.transfer import TransferPolicy  # noqa: E402
 
 SOCKET_READ_SIZE: Final = 1024 * 1024
 
@@ -72,18 +73,45 @@ def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return context
 
 
+def refuse_downgrade(response: httpx.Response) -> None:
+    """A redirect from https to http would carry the download in clear text: refuse it.
+
+    A base URL configured as http is the user's choice and stays allowed (http to http).
+    """
+    if not response.has_redirect_location or response.request.url.scheme != "https":
+        return
+    source = str(response.request.url)
+    target = response.request.url.join(response.headers["Location"])
+    if target.scheme == "http":
+        response.close()
+        raise UpstreamError(
+            f"{source} redirected to {target}, from https to plain http; kubeferry does not "
+            "follow that (the bytes could be changed on the way). Fix the mirror or proxy, or "
+            "configure an http base URL explicitly if that is really meant.",
+            url=source,
+            actual=str(target),
+        )
+
+
 def open_client(
-    *, read_timeout: float = READ_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT
+    *,
+    read_timeout: float = READ_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    policy: TransferPolicy | None = None,
 ) -> httpx.Client:
-    """A client with timeouts on connect and read, proxies from the environment, redirects on."""
+    """A client with timeouts on connect and read, proxies from the environment, redirects on
+    (never from https to http); `policy` bounds its downloads (`download.client_policy`)."""
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-    return httpx.Client(
+    client = httpx.Client(
         timeout=timeout,
         follow_redirects=True,
         trust_env=True,
         verify=tls_context(),
         headers={"User-Agent": USER_AGENT},
+        event_hooks={"response": [refuse_downgrade]},
     )
+    client.transfer_policy = policy or TransferPolicy()  # type: ignore[attr-defined]
+    return client
 
 
 def ensure_online(offline: bool, url: str) -> None:

@@ -27,6 +27,7 @@ from kubeferry.net.download import ProgressFactory
 from kubeferry.services.catalog import fetch_upstream_catalog
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
+from kubeferry.stores.lock import hold, hold_all
 
 
 def _no_progress(label: str) -> None:
@@ -105,22 +106,46 @@ def create_bundle(
         )
         if dry_run:
             return plan
-        folder.mkdir(parents=True, exist_ok=True)
-        entries = fill_bundle(client, endpoints, folder, files, progress=progress)
-    entries.append(write_bundle_catalog(folder, catalog, tags))
-    summary = plan.as_dict()
-    targets: dict[str, Any] = {key: summary[key] for key in ("k3s", "arches", "os", "kubectl")}
-    targets["sources"] = endpoints_note(endpoints)
-    created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
-    return CreatedBundle(folder, plan, manifest, write_manifest(folder, manifest))
+        with hold(folder, announce=settings.announce, what=f"the bundle {folder}"):
+            entries = fill_bundle(client, endpoints, folder, files, progress=progress)
+            entries.append(write_bundle_catalog(folder, catalog, tags))
+            summary = plan.as_dict()
+            keys = ("k3s", "arches", "os", "kubectl")
+            targets: dict[str, Any] = {key: summary[key] for key in keys}
+            targets["sources"] = endpoints_note(endpoints)
+            created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
+            return CreatedBundle(folder, plan, manifest, write_manifest(folder, manifest))
 
 
-def check_bundle(folder: Path) -> VerifyReport:
-    """Re-hash every file of the bundle against its manifest."""
-    return verify_bundle(folder)
+def check_bundle(folder: Path, settings: Settings | None = None) -> VerifyReport:
+    """Re-hash every file of the bundle against its manifest (after a run filling it ended)."""
+    announce = settings.announce if settings else None
+    if not folder.is_dir():
+        return verify_bundle(folder)  # the error names the missing manifest
+    with hold(folder, announce=announce, what=f"the bundle {folder}", optional=True):
+        return verify_bundle(folder)
 
 
 def install_into_target(settings: Settings, folder: Path, *, link: bool = False) -> InstallReport:
-    """Verify `folder` and place it into the target's cache and kuberlr folders."""
-    return install_bundle(folder, local_target(settings), link=link)
+    """Verify `folder` and place it into the target's cache and kuberlr folders.
+
+    Locks, always in this order: the bundle (when it can hold a lock file: it may be on
+    read-only media), the cache, each kuberlr folder.
+    """
+    target = local_target(settings)
+    if not folder.is_dir():
+        return install_bundle(folder, target, link=link)  # the error names the missing manifest
+    with hold(folder, announce=settings.announce, what=f"the bundle {folder}", optional=True):
+        return install_held_bundle(settings, folder, link=link)
+
+
+def install_held_bundle(settings: Settings, folder: Path, *, link: bool = False) -> InstallReport:
+    """`install_into_target` for a caller that already holds the bundle's lock."""
+    target = local_target(settings)
+    folders = [(target.cache_dir, f"the cache {target.cache_dir}")]
+    folders += [(settings.kuberlr_dir(arch), "the kuberlr folder") for arch in settings.arches]
+    verified = verify_bundle(folder)
+    verified.require_ok()  # before any lock creates a folder in the target
+    with hold_all(folders, announce=settings.announce):
+        return install_bundle(folder, target, link=link, verified=verified)

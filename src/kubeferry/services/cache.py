@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ from kubeferry.services.common import catalog_in_use, network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
 from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
+from kubeferry.stores.leftovers import Leftover, find_leftovers, remove_leftovers
+from kubeferry.stores.lock import hold, hold_all
+
+
+def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
+    """The cache's lock: one writing run at a time; a second one says it waits."""
+    return hold(
+        settings.cache_dir, announce=settings.announce, what=f"the cache {settings.cache_dir}"
+    )
 
 
 def _no_progress(label: str) -> None:
@@ -59,6 +69,8 @@ class CacheState:
     versions: tuple[CachedVersion, ...]
     listed: frozenset[str]
     repaired: tuple[FillResult, ...] | None = None
+    leftovers: tuple[Leftover, ...] = ()
+    catalog_warning: str | None = None
 
     @property
     def bad(self) -> list[CachedVersion]:
@@ -72,17 +84,55 @@ class CacheState:
             data["ok"] = not self.bad
             data["repaired"] = [fill_result_dict(r) for r in self.repaired]
         data["versions"] = [version_dict(r, str(r.tag) in self.listed) for r in self.versions]
+        data["leftovers"] = [item.as_dict() for item in self.leftovers]
         return data
 
 
-def _listed_tags(settings: Settings) -> frozenset[str]:
-    return frozenset(str(tag) for tag in catalog_in_use(settings).catalog.versions)
+def _listed_tags(settings: Settings) -> tuple[frozenset[str], str | None]:
+    loaded = catalog_in_use(settings)
+    return frozenset(str(tag) for tag in loaded.catalog.versions), loaded.warning
 
 
 def list_cache(settings: Settings) -> CacheState:
     """Every cached version with arch, images format, size and state (hashes checked)."""
     reports = tuple(list_cached(settings.cache_dir, settings.arches))
-    return CacheState(settings.cache_dir, reports, _listed_tags(settings))
+    left = tuple(find_leftovers(settings.cache_dir, kuberlr_dirs(settings)))
+    listed, warning = _listed_tags(settings)
+    return CacheState(settings.cache_dir, reports, listed, leftovers=left, catalog_warning=warning)
+
+
+def kuberlr_dirs(settings: Settings) -> tuple[Path, ...]:
+    """The kuberlr folders of the target arches."""
+    return tuple(settings.kuberlr_dir(arch) for arch in settings.arches)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What `cache clean` removed."""
+
+    cache_dir: Path
+    removed: tuple[Leftover, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (`cache clean --json`)."""
+        return {
+            "cache_dir": str(self.cache_dir),
+            "removed": [item.as_dict() for item in self.removed],
+            "freed_bytes": sum(item.size for item in self.removed),
+        }
+
+
+def clean_cache(settings: Settings) -> Cleaned:
+    """Remove partial downloads, temporary files and staging folders; nothing else."""
+    with (
+        cache_lock(settings),
+        hold_all(
+            [(folder, f"the kuberlr folder {folder}") for folder in kuberlr_dirs(settings)],
+            announce=settings.announce,
+        ),
+    ):
+        found = find_leftovers(settings.cache_dir, kuberlr_dirs(settings))
+        return Cleaned(settings.cache_dir, tuple(remove_leftovers(found)))
 
 
 def verify_cache(
@@ -92,9 +142,11 @@ def verify_cache(
     state = list_cache(settings)
     repaired: tuple[FillResult, ...] = ()
     if repair and state.bad:
-        repaired = tuple(repair_versions(settings, state.bad, progress=progress))
+        with cache_lock(settings):
+            state = list_cache(settings)  # another run may have repaired it meanwhile
+            repaired = tuple(repair_versions(settings, state.bad, progress=progress))
         state = list_cache(settings)
-    return CacheState(state.cache_dir, state.versions, state.listed, repaired)
+    return replace(state, repaired=repaired)
 
 
 def repair_versions(
@@ -155,7 +207,7 @@ def add_versions(
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}
-    with network(settings, settings.endpoints.k3s_download_url) as client:
+    with cache_lock(settings), network(settings, settings.endpoints.k3s_download_url) as client:
         filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
 
         # Two tags at a time; a tag's arches one after another (they share its folder).
@@ -163,16 +215,17 @@ def add_versions(
             return lambda: [filler.fill(tag, arch) for arch in by_tag[tag]]
 
         groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2)
-    merge = merge_into_file(
-        settings.catalog_path,
-        Catalog(versions=tuple(tags)),
-        fallback=default_catalog(),
-        prefer=tags,
-    )
+        merge = merge_into_file(
+            settings.catalog_path,
+            Catalog(versions=tuple(tags)),
+            fallback=default_catalog(),
+            prefer=tags,
+        )
     results = tuple(result for group in groups for result in group)
     return AddResult(settings.cache_dir, settings.catalog_path, results, merge, loaded.warning)
 
 
 def remove_cached(settings: Settings, tag: str) -> Path:
     """Delete one cached version folder; its path."""
-    return remove_version(settings.cache_dir, tag)
+    with cache_lock(settings):
+        return remove_version(settings.cache_dir, tag)

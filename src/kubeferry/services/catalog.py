@@ -16,6 +16,7 @@ from kubeferry.errors import CatalogError, UpstreamError
 from kubeferry.services.common import network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import cached_folder_tags
+from kubeferry.stores.lock import hold
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,14 @@ def update_catalog(settings: Settings, minimum: KubeVersion) -> CatalogSummary:
     fresh = fetch_upstream_catalog(settings, minimum=minimum, prefer=cached)
     path = settings.catalog_path
     kept_aside = None
-    if path.exists() or path.is_symlink():
-        try:
-            read_catalog(path)
-        except CatalogError:
-            kept_aside = keep_aside(path)
-    write_catalog(path, fresh)
+    what = f"the cache {settings.cache_dir}"
+    with hold(settings.cache_dir, announce=settings.announce, what=what):
+        if path.exists() or path.is_symlink():
+            try:
+                read_catalog(path)
+            except CatalogError:
+                kept_aside = keep_aside(path)
+        write_catalog(path, fresh)
     kept = tuple(str(tag) for tag in cached if fresh.find_patch(tag.short) == tag)
     return CatalogSummary(fresh, str(path), kept, kept_aside)
 

@@ -12,6 +12,7 @@ from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr_config import Config, load_config
 from kubeferry.errors import ConfigError
 from kubeferry.net import http
+from kubeferry.net.transfer import TransferPolicy
 from kubeferry.settings import Settings
 from kubeferry.targets.local import LocalTarget
 
@@ -45,9 +46,19 @@ def local_target(settings: Settings) -> LocalTarget:
     return LocalTarget(settings.cache_dir, settings.home, settings.target_os, settings.arches)
 
 
+def transfer_policy(settings: Settings) -> TransferPolicy:
+    """Download limits from the settings; each retry is announced to the person."""
+    return TransferPolicy(
+        speed_limit=settings.speed_limit,
+        speed_time=settings.speed_time,
+        timeout=settings.timeout,
+        on_retry=lambda notice: settings.announce(notice.message),
+    )
+
+
 @contextmanager
 def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     """The one place a service goes online: the offline gate, then the HTTP client."""
     http.ensure_online(settings.offline, url)
-    with http.open_client() as client:
+    with http.open_client(policy=transfer_policy(settings)) as client:
         yield client

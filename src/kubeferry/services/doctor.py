@@ -13,6 +13,7 @@ from kubeferry.services.common import catalog_in_use, kuberlr_config
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import list_cached
 from kubeferry.stores.kubectls import list_kubectls
+from kubeferry.stores.leftovers import find_leftovers
 
 if TYPE_CHECKING:
     from kubeferry.fleet.registries_targets import RegistriesCheck
@@ -62,6 +63,7 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
         offline=settings.offline,
         option_flags=_flags(settings),
         registries=_registries(settings),
+        leftovers=tuple(find_leftovers(settings.cache_dir, (settings.kuberlr_dir(),))),
     )
 
 
@@ -104,6 +106,7 @@ class Readiness:
             ],
             "problems": report.problems,
             "warnings": report.warnings,
+            "leftovers": [item.as_dict() for item in inputs.leftovers],
             "missing_kubectl_minors": [f"{m[0]}.{m[1]}" for m in report.missing_minors],
             "fixes": report.fixes,
             "registries": [c.as_dict() for c in inputs.registries],

@@ -14,6 +14,7 @@ from kubeferry.services.common import kubectl_endpoints, kuberlr_config, network
 from kubeferry.settings import Settings
 from kubeferry.shim import which as wrapper_choice
 from kubeferry.stores.kubectls import download_kubectl, list_kubectls, resolve_kubectl_version
+from kubeferry.stores.lock import hold_all
 
 
 def _no_progress(label: str) -> None:
@@ -80,6 +81,10 @@ def get_kubectls(
     with network(settings, endpoints.kubectl_mirror_url) as client:
         resolved = [resolve_kubectl_version(client, endpoints, v).short for v in versions]
         work = [(v, arch) for v in dict.fromkeys(resolved) for arch in settings.arches]
+        folders = [
+            (settings.kuberlr_dir(a), f"the kuberlr folder {settings.kuberlr_dir(a)}")
+            for a in settings.arches
+        ]
 
         def task(version: str, arch: str) -> Callable[[], DownloadResult]:
             reporter = progress(f"kubectl {version} {arch}")
@@ -93,7 +98,8 @@ def get_kubectls(
                 progress=reporter,
             )
 
-        results = run_parallel([task(v, a) for v, a in work], workers=3)
+        with hold_all(folders, announce=settings.announce):
+            results = run_parallel([task(v, a) for v, a in work], workers=3)
     return FetchedKubectls(tuple((v, a, r) for (v, a), r in zip(work, results, strict=True)))
 
 

@@ -6,6 +6,7 @@ The registry is reached through the same offline gate as every other network use
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from kubeferry.net.download import ProgressFactory
 from kubeferry.net.oci import RegistryClient
 from kubeferry.net.oci_auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.net.oci_ref import looks_like_host, parse_reference, parse_registry
-from kubeferry.services.bundle import install_into_target
+from kubeferry.services.bundle import install_held_bundle
 from kubeferry.settings import Settings
+from kubeferry.stores.lock import hold
 
 PULL_STAGING: Final = ".kubeferry-pulled-bundles"
 """Under the cache folder: a `bundle install REF` pulls here (kept for resume if it fails)."""
@@ -110,11 +112,22 @@ def install_from_registry(
     *,
     progress: ProgressFactory = _no_progress,
 ) -> InstallReport:
-    """Pull `reference` beside the cache, verify, install; the pulled copy is then removed."""
+    """Pull `reference` beside the cache, verify, install; the pulled copy is then removed.
+
+    The pulled folder's lock is held from the pull to the removal, so two runs of the same
+    reference take turns instead of pulling into, or deleting, each other's files.
+    """
     folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    pull_bundle_from(settings, reference, folder, access, progress=progress)
-    result = install_into_target(settings, folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
+        ref = parse_reference(reference)
+        with access.client(ref.registry, settings) as client:
+            pull_bundle(client, ref, folder, progress=progress)
+        result = install_held_bundle(settings, folder)
+        for item in folder.iterdir():  # all but the lock file, which goes with the lock
+            if item != lock:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
     return result
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from kubeferry.core.platforms import K3sAssets
+from kubeferry.core.textfiles import read_bytes
 from kubeferry.core.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
 from kubeferry.errors import KubeferryError, NotFoundError, SumsFileError
 from kubeferry.net.hashes import parse_sums, sha256_file
@@ -106,9 +107,8 @@ def inspect_folder(tag: K3sTag, folder: Path, arch: str, *, verify: bool = True)
     if problems:
         return CachedVersion(tag, arch, folder, State.INCOMPLETE, images, size, tuple(problems))
     try:
-        digests = parse_sums(
-            sums_path.read_text(encoding="utf-8", errors="replace"), source=str(sums_path)
-        )
+        data = read_bytes(sums_path, missing="", error=SumsFileError)  # no links, no FIFOs
+        digests = parse_sums(data.decode("utf-8", errors="replace"), source=str(sums_path))
     except SumsFileError as exc:
         problem = Problem(assets.sums, exc.message)
         return CachedVersion(tag, arch, folder, State.CORRUPT, images, size, (problem,))
@@ -119,7 +119,11 @@ def inspect_folder(tag: K3sTag, folder: Path, arch: str, *, verify: bool = True)
             problems.append(Problem(name, message))
             continue
         if verify:
-            actual = sha256_file(folder / name)
+            try:
+                actual = sha256_file(folder / name)  # refuses a link or FIFO
+            except KubeferryError as exc:
+                problems.append(Problem(name, exc.message))
+                continue
             if actual != expected:
                 message = f"{name} has sha256 {actual}, {assets.sums} says {expected}"
                 problems.append(Problem(name, message, expected=expected, actual=actual))

@@ -17,6 +17,7 @@ from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.layouts import staging_folder_name
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
+from kubeferry.errors import UnsafePathError
 from kubeferry.net.download import DownloadResult, ProgressFactory
 from kubeferry.stores.cache import CachedVersion, State, inspect_folder, k3s_root
 from kubeferry.stores.release import fetch_release
@@ -51,12 +52,19 @@ class Filler:
     def fill(self, tag: K3sTag, arch: str) -> FillResult:
         """Make `<cache>/k3s/<tag>` complete and verified for `arch`."""
         folder = k3s_root(self.cache_dir) / str(tag)
+        staging = self.staging_folder(tag)
+        for path in (folder, staging):
+            if path.is_symlink():
+                raise UnsafePathError(
+                    f"{path} is a symbolic link; kubeferry fills only plain folders in the cache "
+                    "and left it untouched. Remove the link and run the command again.",
+                    path=path,
+                )
         if folder.is_dir():
             report = inspect_folder(tag, folder, arch)
             if report.state is State.OK:
                 return FillResult(tag, arch, folder, (), 0, already_cached=True)
             return self.repair(report)
-        staging = self.staging_folder(tag)
         results = self._fetch(staging, tag, arch, wanted=None)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(folder)

@@ -19,6 +19,7 @@ from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
 from kubeferry.net import http
 from kubeferry.net.download import DownloadJob, DownloadResult, Progress, download
 from kubeferry.net.hashes import parse_digest_file
+from kubeferry.stores.lock import hold
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def fetch_kubectl(
     *,
     timeout: float = 30.0,
 ) -> Path:
-    """`download_kubectl` with its own client (the wrapper's cold path)."""
-    with http.open_client(read_timeout=timeout) as client:
+    """`download_kubectl` with its own client (the wrapper's cold path), under the folder's lock."""
+    with hold(Path(folder)), http.open_client(read_timeout=timeout) as client:
         result = download_kubectl(client, endpoints, version, target_os, arch, Path(folder))
     return result.job.destination

@@ -1,0 +1,96 @@
+"""The partial files of a download: `.<name>.part` and `.<name>.part.json` beside the destination.
+
+Each is read and written only as a plain file: a link, folder or FIFO planted at one of these
+names is refused and left (with whatever it points to) untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from kubeferry.core.textfiles import read_bytes, write_text_atomically
+from kubeferry.errors import UnsafePathError
+
+PART_SUFFIX: Final = ".part"
+META_SUFFIX: Final = ".part.json"
+
+
+def part_path(destination: Path) -> Path:
+    """`.<name>.part` beside the destination.
+
+    The leading dot matters: kuberlr takes any `kubectl1.30.6*` in its folder for kubectl
+    1.30.6, so `kubectl1.30.6.part` would be run half-downloaded.
+    """
+    return destination.with_name(f".{destination.name}{PART_SUFFIX}")
+
+
+def meta_path(destination: Path) -> Path:
+    """`.<name>.part.json`: the validator (ETag) the partial file was fetched under."""
+    return destination.with_name(f".{destination.name}{META_SUFFIX}")
+
+
+def read_validator(destination: Path, url: str) -> str | None:
+    """The validator a partial file was fetched under, for `url`; None when unknown."""
+    path = meta_path(destination)
+    if not plain_or_absent(path):
+        return None
+    data = read_bytes(path, missing="", error=UnsafePathError)  # no links, no FIFOs
+    try:
+        meta = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    found = meta.get("validator")
+    return found if meta.get("url") == url and isinstance(found, str) else None
+
+
+def write_validator(destination: Path, url: str, response: httpx.Response) -> None:
+    """Remember the ETag (or Last-Modified) the partial file is fetched under."""
+    validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+    path = meta_path(destination)
+    if validator and not validator.startswith("W/"):
+        plain_or_absent(path)
+        # A new file and a rename: nothing at this name is ever written through.
+        write_text_atomically(path, json.dumps({"url": url, "validator": validator}))
+    else:
+        remove_plain(path)
+
+
+def plain_or_absent(path: Path) -> bool:
+    """True for a plain file, False when absent; a link, folder or FIFO there is refused."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(found.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a plain file"
+        raise UnsafePathError(
+            f"{path} is {what}; kubeferry reads and writes only plain files there and left it "
+            "(and what it points to) untouched. Remove it and run the command again.",
+            path=path,
+        )
+    return True
+
+
+def remove_plain(path: Path) -> None:
+    """Delete `path` if it is a plain file; a link, folder or FIFO there is refused."""
+    if plain_or_absent(path):
+        path.unlink(missing_ok=True)
+
+
+def part_size(part: Path) -> int:
+    """Bytes already in the `.part` file (0 when absent); a link or FIFO there is refused."""
+    return os.lstat(part).st_size if plain_or_absent(part) else 0
+
+
+def discard_partial(destination: Path) -> None:
+    """Delete the `.part` file and its validator (only plain files; links are refused)."""
+    remove_plain(part_path(destination))
+    remove_plain(meta_path(destination))

@@ -1,0 +1,198 @@
+"""How a transfer is bounded and stopped: retries, low speed, a whole-attempt timeout, Ctrl-C.
+
+A socket read blocks until bytes arrive, so a worker thread cannot notice a stall or a Ctrl-C by
+itself. Each streaming response gets a `Watch`: a small thread that samples the bytes received
+every quarter second and, when the transfer is too slow for too long (curl's `--speed-limit` and
+`--speed-time`), runs longer than the timeout, or is cancelled, shuts the socket down so the
+blocked read returns at once. Ctrl-C is process-wide, so cancellation is too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+DEFAULT_SPEED_LIMIT: Final = 1024
+DEFAULT_SPEED_TIME: Final = 30.0
+RETRY_AFTER_CAP: Final = 60.0
+TICK_SECONDS: Final = 0.25
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff."""
+
+    attempts: int = 5
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        return float(min(self.max_delay, self.initial_delay * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """One failed attempt that will be tried again (for the person watching)."""
+
+    url: str
+    error: str
+    attempt: int
+    attempts: int
+    delay: float
+
+    @property
+    def message(self) -> str:
+        """`<url>: <what failed>; next try in N s (attempt 2 of 5)`."""
+        return (
+            f"{self.url}: {self.error}; next try in {self.delay:.0f} s "
+            f"(attempt {self.attempt + 1} of {self.attempts})"
+        )
+
+
+@dataclass(frozen=True)
+class TransferPolicy:
+    """Limits for every download of one client (KUBEFERRY_SPEED_LIMIT/_SPEED_TIME/_TIMEOUT)."""
+
+    speed_limit: int = DEFAULT_SPEED_LIMIT
+    speed_time: float = DEFAULT_SPEED_TIME
+    timeout: float | None = None
+    retry: RetryPolicy = RetryPolicy()
+    retry_after_cap: float = RETRY_AFTER_CAP
+    on_retry: Callable[[RetryNotice], None] | None = None
+
+
+class TransferCancelled(KeyboardInterrupt):
+    """Ctrl-C reached a transfer; the `.part` file stays for the next run."""
+
+
+_CANCEL = threading.Event()
+_ACTIVE: set[Watch] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def cancel_transfers() -> None:
+    """Stop every transfer of this process now (the first Ctrl-C); `.part` files stay."""
+    _CANCEL.set()
+    with _ACTIVE_LOCK:
+        watches = list(_ACTIVE)
+    for watch in watches:
+        watch.trip("cancelled")
+
+
+def check_cancelled() -> None:
+    """Raise TransferCancelled once `cancel_transfers` ran."""
+    if _CANCEL.is_set():
+        raise TransferCancelled()
+
+
+def pause(seconds: float) -> None:
+    """Sleep between attempts, cut short by a cancellation."""
+    if _CANCEL.wait(seconds):
+        raise TransferCancelled()
+
+
+def retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP-date); None if absent."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text[:9]))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    stream = getattr(response, "extensions", {}).get("network_stream")
+    if stream is None:
+        return None
+    try:
+        found = stream.get_extra_info("socket")
+    except Exception:  # an unknown stream type: fall back to the checks between chunks
+        return None
+    return found if isinstance(found, socket.socket) else None
+
+
+class Watch:
+    """Watches one response body: trips on low speed, the timeout or a cancellation."""
+
+    def __init__(self, policy: TransferPolicy, response: Any, started: float) -> None:
+        self.policy = policy
+        self.reason: str | None = None
+        self._received = 0
+        self._started = started
+        self._socket = _socket_of(response)
+        self._done = threading.Event()
+        self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Watch:
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
+        self._thread.start()
+        if _CANCEL.is_set():
+            self.trip("cancelled")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self)
+        self._thread.join()
+
+    def count(self, size: int) -> None:
+        """Bytes that arrived; raises when the watch tripped meanwhile."""
+        self._received += size
+        if self.reason is not None:
+            raise WatchTripped(self.reason)
+
+    def trip(self, reason: str) -> None:
+        """Stop the transfer: remember why, and wake the blocked read."""
+        if self.reason is None:
+            self.reason = reason
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to wake
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def _run(self) -> None:
+        policy = self.policy
+        while not self._done.wait(TICK_SECONDS):
+            now = time.monotonic()
+            if _CANCEL.is_set():
+                return self.trip("cancelled")
+            if policy.timeout is not None and now - self._started > policy.timeout:
+                limit = policy.timeout
+                return self.trip(f"the attempt took longer than the timeout of {limit:g} s")
+            if self._too_slow(now):
+                return self.trip(
+                    f"stalled: less than {policy.speed_limit} bytes/s for {policy.speed_time:g} s"
+                )
+        return None
+
+    def _too_slow(self, now: float) -> bool:
+        policy, samples = self.policy, self._samples
+        if policy.speed_limit <= 0 or policy.speed_time <= 0:
+            return False
+        samples.append((now, self._received))
+        while len(samples) > 1 and now - samples[1][0] >= policy.speed_time:
+            samples.popleft()
+        since, then = samples[0]
+        span = now - since
+        return span >= policy.speed_time and self._received - then < policy.speed_limit * span
+
+
+class WatchTripped(Exception):
+    """Raised in the reading thread when its watch tripped between two chunks."""
