@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Final
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch"})
-FLAG_OPTIONS: Final = frozenset({"--offline", "--verbose", "--quiet", "-v", "-q", "-vv", "-vvv"})
+FLAG_OPTIONS: Final = frozenset(
+    {"--offline", "--verbose", "--quiet", "--debug", "-v", "-q", "-vv", "-vvv"}
+)
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
