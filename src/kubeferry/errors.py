@@ -19,7 +19,8 @@
     ├── RegistryError               an OCI registry that refused, failed or answered nonsense
     │   └── RegistryAuthError       the registry wants credentials, or refused the ones given
     ├── ImageArchiveError           an airgap images archive that cannot be read as images
-    └── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
+    ├── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
+    └── LauncherError               a kubectl launcher that is not kubeferry's, or not for this OS
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -140,3 +141,7 @@ class ImageArchiveError(KubeferryError):
 
 class RegistriesFileError(KubeferryError):
     """A registries.yaml or Rancher Desktop provisioning file that cannot be built or merged."""
+
+
+class LauncherError(KubeferryError):
+    """A kubectl on PATH that kubeferry did not install, or a launcher it cannot make here."""

@@ -58,6 +58,8 @@ class Settings:
     target_oses: tuple[str, ...] = ()
     home_given: bool = False
     cache_dir_given: bool = False
+    connections: int | None = None
+    """Connections per large file (`--connections`); None: net/segmented.py's default."""
 
     @property
     def arch(self) -> str:

@@ -159,10 +159,11 @@ def adopt(command: click.Command) -> click.Command:
         command.__class__ = _ADOPTED.get(type(command), type(command))
     if not command.short_help:
         command.short_help = first_paragraph(command.help)
+    own_output = _has_own_output(command)
     for param in command.params:
-        if isinstance(param, click.Option) and "--json" in param.opts and param.help:
-            if JSON_NOTE not in param.help and not _has_own_output(command):
-                param.help = param.help.rstrip(".") + JSON_NOTE + "."
+        takes_json = isinstance(param, click.Option) and "--json" in param.opts
+        if takes_json and param.help and JSON_NOTE not in param.help and not own_output:
+            param.help = param.help.rstrip(".") + JSON_NOTE + "."
     return command
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import click
+
+from kubeferry.settings import Settings
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch"})
 FLAG_OPTIONS: Final = frozenset(
@@ -37,3 +42,22 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
             rest.append(word)
         index += 1
     return front + rest
+
+
+def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`--connections N`: connections per large file (a server that serves ranges)."""
+    return click.option(
+        "--connections",
+        type=click.IntRange(1, 16),
+        default=None,
+        metavar="N",
+        help="Connections per file of 64 MiB or more when the server serves ranges "
+        "(default 4; 1 = one connection).",
+    )(function)
+
+
+def with_connections(settings: Settings, connections: int | None) -> Settings:
+    """Settings with `--connections` applied."""
+    return (
+        settings if connections is None else dataclasses.replace(settings, connections=connections)
+    )

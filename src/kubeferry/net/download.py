@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 import httpx
 
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
-from kubeferry.net import http
+from kubeferry.net import http, segmented
 from kubeferry.net.hashes import HashingWriter, feed_file, hash_file, new_hashers
 
 Progress = Callable[[int, int | None], None]
@@ -157,8 +157,58 @@ def _check_status(response: httpx.Response, job: DownloadJob) -> None:
     raise http.status_error(response, "Check the URL and the mirror; nothing was saved.")
 
 
-def _stream_once(client: httpx.Client, job: DownloadJob, progress: Progress | None) -> _Attempt:
+# --- the segmented hook (net/segmented.py): one large file over several connections ----------
+
+
+def _segments(
+    client: httpx.Client,
+    job: DownloadJob,
+    progress: Progress | None,
+    connections: int,
+    response: httpx.Response | None,
+) -> _Attempt | None:
+    """Resume a segmented download, or start one for a fresh large 200 answer; else None."""
+    algorithms, part = {"sha256", *job.expected}, part_path(job.destination)
+    try:
+        if response is None:
+            done = segmented.resume(
+                client,
+                job.url,
+                part,
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+            )
+        else:
+            size, validator = (
+                int(response.headers["Content-Length"]),
+                segmented.validator_of(response),
+            )
+            response.close()  # its connection goes back; the pieces ask for their own ranges
+            done = segmented.fetch(
+                client,
+                job.url,
+                part,
+                size=size,
+                validator=validator,
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+            )
+    except segmented.SegmentsRestart as exc:
+        raise _Retryable(str(exc)) from exc
+    return None if done is None else _Attempt(0, done.fetched, done.hashers)
+
+
+# --- one sequential attempt -------------------------------------------------------------------
+
+
+def _stream_once(
+    client: httpx.Client, job: DownloadJob, progress: Progress | None, connections: int = 1
+) -> _Attempt:
     part = part_path(job.destination)
+    if connections > 1 and (resumed := _segments(client, job, progress, connections, None)):
+        return resumed
     offset = part.stat().st_size if part.exists() else 0
     attempt = _Attempt(offset=offset)
     try:
@@ -167,6 +217,11 @@ def _stream_once(client: httpx.Client, job: DownloadJob, progress: Progress | No
                 discard_partial(job.destination)
                 raise _Retryable("HTTP 416: the partial file did not fit the server's file")
             _check_status(response, job)
+            whole = None
+            if not offset and segmented.wanted(response, connections):
+                whole = _segments(client, job, progress, connections, response)
+            if whole is not None:
+                return whole
             if response.status_code == 200 or not offset:
                 offset = attempt.offset = 0
             elif not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
@@ -232,8 +287,13 @@ def download(
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     keep_existing: bool = False,
+    connections: int = segmented.DEFAULT_CONNECTIONS,
 ) -> DownloadResult:
-    """Fetch one file, resuming and retrying; verified before it gets its final name."""
+    """Fetch one file, resuming and retrying; verified before it gets its final name.
+
+    A file of 64 MiB or more from a server that serves ranges comes over `connections`
+    connections at once (net/segmented.py); 1 keeps to one.
+    """
     if keep_existing and (done := existing_match(job)):
         return done
     job.destination.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +301,7 @@ def download(
     restarted = False
     for attempt_number in range(1, retry.attempts + 1):
         try:
-            attempt = _stream_once(client, job, progress)
+            attempt = _stream_once(client, job, progress, connections)
         except _Retryable as exc:
             last_error = str(exc)
         else:
@@ -298,6 +358,7 @@ def download_all(
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     keep_existing: bool = False,
+    connections: int = segmented.DEFAULT_CONNECTIONS,
 ) -> list[DownloadResult]:
     """Fetch several files in a bounded pool; results in input order; the first error raised."""
 
@@ -309,6 +370,7 @@ def download_all(
             retry=retry,
             sleep=sleep,
             keep_existing=keep_existing,
+            connections=connections,
         )
 
     return run_parallel([task(job) for job in jobs], workers=workers)

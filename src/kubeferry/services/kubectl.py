@@ -91,6 +91,7 @@ def get_kubectls(
                 arch,
                 settings.kuberlr_dir(arch),
                 progress=reporter,
+                connections=settings.connections,
             )
 
         results = run_parallel([task(v, a) for v, a in work], workers=3)

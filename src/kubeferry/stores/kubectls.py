@@ -91,13 +91,18 @@ def download_kubectl(
     folder: Path,
     *,
     progress: Progress | None = None,
+    connections: int | None = None,
 ) -> DownloadResult:
-    """The one kubectl download: `version` into `folder` as kuberlr names it, verified, 0755."""
+    """The one kubectl download: `version` into `folder` as kuberlr names it, verified, 0755.
+
+    `connections`: per large file when the mirror serves ranges (None: the default).
+    """
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
     job = DownloadJob(url, destination, **{algorithm: digest})
-    result = download(client, job, keep_existing=True, progress=progress)
+    extra = {} if connections is None else {"connections": connections}
+    result = download(client, job, keep_existing=True, progress=progress, **extra)
     destination.chmod(0o755)
     return result
 
