@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Final
 
@@ -162,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except (KubeferryError, OSError) as exc:
         if debug:
+            import traceback  # only with --debug: it costs every start ~5 ms
+
             traceback.print_exc()
         if isinstance(exc, KubeferryError):
             click.echo(f"kubeferry: error: {exc.message}", err=True)

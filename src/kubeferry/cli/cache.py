@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeferry.cli.progress import progress_board
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
 from kubeferry.services.cache import (
     CacheState,
@@ -19,7 +18,7 @@ from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 def _rows(state: CacheState) -> list[tuple[str, ...]]:
@@ -51,6 +50,8 @@ def cache() -> None:
 @click.pass_obj
 def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
     """Download k3s versions into the cache: a tag, 1.30.6, 1.30 or a channel (stable, v1.30)."""
+    from kubeferry.cli.progress import progress_board  # the download stack: not for `list`
+
     show = not as_json and settings.verbosity >= 0
     with progress_board(enabled=show) as board:
         done = add_versions(settings, specs, progress=board.callback)
@@ -103,6 +104,8 @@ def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
 @click.pass_obj
 def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
+    from kubeferry.cli.progress import progress_board
+
     with progress_board(enabled=settings.verbosity >= 0) as board:
         state = verify_cache(settings, repair=repair, progress=board.callback)
     bad = state.bad

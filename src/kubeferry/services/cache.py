@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeferry.catalog.file import FileMerge, default_catalog, merge_into_file
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag
 from kubeferry.errors import OfflineError
-from kubeferry.net.download import ProgressFactory, run_parallel
 from kubeferry.services.common import catalog_in_use, network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
-from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
+
+if TYPE_CHECKING:  # `cache list` is local: the download stack loads only to fetch
+    from kubeferry.net.download import ProgressFactory
+    from kubeferry.stores.cache_fill import FillResult
 
 
 def _no_progress(label: str) -> None:
@@ -101,6 +103,8 @@ def repair_versions(
     settings: Settings, reports: list[CachedVersion], *, progress: ProgressFactory = _no_progress
 ) -> list[FillResult]:
     """Download again what is bad; offline, say exactly what to bring and from where."""
+    from kubeferry.stores.cache_fill import Filler, repair_advice
+
     if settings.offline:
         lines = []
         for report in reports:
@@ -152,6 +156,9 @@ def add_versions(
     settings: Settings, specs: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> AddResult:
     """Download k3s versions into the cache, verified, and list them in the catalog."""
+    from kubeferry.net.download import run_parallel
+    from kubeferry.stores.cache_fill import Filler
+
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kubeferry.catalog.file import LoadedCatalog, load_or_default
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr_config import Config, load_config
 from kubeferry.errors import ConfigError
-from kubeferry.net import http
 from kubeferry.settings import Settings
 from kubeferry.targets.local import LocalTarget
+
+if TYPE_CHECKING:  # local commands never load the network stack (tests/unit/test_startup.py)
+    import httpx
 
 
 def catalog_in_use(settings: Settings) -> LoadedCatalog:
@@ -48,6 +49,8 @@ def local_target(settings: Settings) -> LocalTarget:
 @contextmanager
 def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     """The one place a service goes online: the offline gate, then the HTTP client."""
+    from kubeferry.net import http
+
     http.ensure_online(settings.offline, url)
     with http.open_client() as client:
         yield client

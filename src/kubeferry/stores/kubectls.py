@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr import all_binaries, kubectl_file_name
 from kubeferry.core.versions import KubeVersion, parse_kube_version
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, DownloadResult, Progress, download
 from kubeferry.net.hashes import parse_digest_file
+
+if TYPE_CHECKING:  # listing binaries is a local command: the network stack loads on first use
+    import httpx
+
+    from kubeferry.net.download import DownloadResult, Progress
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def list_kubectls(local_dir: Path, system_path: str | None, *, windows: bool) ->
 
 
 def _read_text(client: httpx.Client, url: str) -> str:
+    from kubeferry.net import http
+
     response = http.get(client, url)
     if response.status_code == 404:
         raise NotFoundError(f"{url} answered 404: the mirror does not have it.", url=url)
@@ -97,6 +101,8 @@ def download_kubectl(
 
     `connections`: per large file when the mirror serves ranges (None: the default).
     """
+    from kubeferry.net.download import DownloadJob, download
+
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
@@ -117,6 +123,8 @@ def fetch_kubectl(
     timeout: float = 30.0,
 ) -> Path:
     """`download_kubectl` with its own client (the wrapper's cold path)."""
+    from kubeferry.net import http
+
     with http.open_client(read_timeout=timeout) as client:
         result = download_kubectl(client, endpoints, version, target_os, arch, Path(folder))
     return result.job.destination
