@@ -38,7 +38,7 @@ SECONDS_VARIABLES: Final = {
     "KUBEFERRY_VERSION_CACHE_TTL": VERSION_CACHE_TTL,
     "KUBEFERRY_REVALIDATE_AFTER": REVALIDATE_AFTER,
 }
-KUBERLR_BOOLEANS: Final = ("KUBERLR_ALLOWDOWNLOAD", "KUBERLR_USELATESTIFNOCOMPATIBLE")
+BOOLEAN_VARIABLES: Final = ("KUBERLR_ALLOWDOWNLOAD", "KUBERLR_USELATESTIFNOCOMPATIBLE")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
         env_flag(environ, "KUBEFERRY_OFFLINE")
         for name, default in SECONDS_VARIABLES.items():
             env_seconds(environ, name, default)
-        for name in KUBERLR_BOOLEANS:
+        for name in BOOLEAN_VARIABLES:
             if environ.get(name):
                 go_bool(environ[name], name.removeprefix("KUBERLR_").lower(), name)
         if environ.get("KUBERLR_TIMEOUT"):

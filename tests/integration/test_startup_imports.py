@@ -34,7 +34,6 @@ print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
         ("cache", "list"),
         ("doctor", "--quick"),
         ("kubectl", "list"),
-        ("bundle", "--help"),
     ],
 )
 def test_local_command_does_not_import_heavy_modules(tmp_path: Path, args: tuple[str, ...]) -> None:
