@@ -240,3 +240,12 @@ def test_bundle_inspect_reports_coverage_and_gaps(cli: Cli, tmp_path: Path) -> N
 def test_bundle_inspect_of_a_folder_without_manifest(cli: Cli, tmp_path: Path) -> None:
     result = cli("bundle", "inspect", str(tmp_path))
     assert result.code == 1 and "not a kubeferry bundle" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("kubectl", "get", "1.31"), ("cache", "add", "stable")])
+def test_connections_option(cli: Cli, command: tuple[str, ...]) -> None:
+    refused = cli(*command, "--connections", "0")
+    assert refused.code == 2 and "--connections" in refused.stderr
+    offline = cli(*command, "--connections", "8", "--offline")
+    assert offline.code == 1 and "offline" in offline.stderr.lower()
+    assert "--connections N" in cli(*command[:2], "--help").stdout

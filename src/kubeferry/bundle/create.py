@@ -101,6 +101,7 @@ def fill_bundle(
     *,
     progress: ProgressFactory = lambda label: None,
     workers: int = 3,
+    connections: int | None = None,
 ) -> list[ManifestFile]:
     """Download every planned file into `folder`, verified, in manifest form."""
     releases = dict.fromkeys((f.tag, f.arch) for f in files if f.kind.startswith("k3s"))
@@ -110,7 +111,9 @@ def fill_bundle(
         parsed = parse_k3s_tag(tag)
         assert parsed is not None  # the plan made it from a K3sTag
         where = folder / Path(k3s_bundle_path(tag, "x")).parent
-        return fetch_release(client, endpoints, where, parsed, arch, progress_for=progress)
+        return fetch_release(
+            client, endpoints, where, parsed, arch, progress_for=progress, connections=connections
+        )
 
     def kubectl(item: PlannedFile) -> list[DownloadResult]:
         assert item.version and item.target_os and item.arch
@@ -123,6 +126,7 @@ def fill_bundle(
             item.arch,
             where,
             progress=progress(item.path),
+            connections=connections,
         )
         return [found]
 

@@ -10,6 +10,7 @@ import click
 from kubeferry.bundle.install import InstallReport
 from kubeferry.bundle.verify import VerifyReport
 from kubeferry.cli import bundle_oci
+from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
@@ -58,6 +59,7 @@ def bundle() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and total size; download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@connections_option
 @click.pass_obj
 def create(
     settings: Settings,
@@ -67,8 +69,10 @@ def create(
     catalog_file: Path | None,
     dry_run: bool,
     as_json: bool,
+    connections: int | None,
 ) -> None:
     """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest."""
+    settings = with_connections(settings, connections)
     with progress_board(enabled=not as_json and settings.verbosity >= 0 and not dry_run) as board:
         made = create_bundle(
             settings,

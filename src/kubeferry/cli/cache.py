@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
 from kubeferry.services.cache import (
     CacheState,
@@ -47,9 +48,11 @@ def cache() -> None:
 @cache.command()
 @click.argument("specs", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@connections_option
 @click.pass_obj
-def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
+def add(settings: Settings, specs: tuple[str, ...], as_json: bool, connections: int | None) -> None:
     """Download k3s versions into the cache: a tag, 1.30.6, 1.30 or a channel (stable, v1.30)."""
+    settings = with_connections(settings, connections)
     from kubeferry.cli.progress import progress_board  # the download stack: not for `list`
 
     show = not as_json and settings.verbosity >= 0

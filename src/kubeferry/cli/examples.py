@@ -50,6 +50,7 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
     "cache add": (
         "kubeferry cache add stable",
         "kubeferry cache add 1.30 v1.31.4+k3s1 --arch amd64,arm64",
+        "kubeferry cache add stable --connections 8    # a mirror that limits each connection",
     ),
     "cache list": ("kubeferry cache list", "kubeferry cache list -o json"),
     "cache verify": ("kubeferry cache verify", "kubeferry cache verify --repair"),

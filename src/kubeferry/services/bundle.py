@@ -106,7 +106,9 @@ def create_bundle(
         if dry_run:
             return plan
         folder.mkdir(parents=True, exist_ok=True)
-        entries = fill_bundle(client, endpoints, folder, files, progress=progress)
+        entries = fill_bundle(
+            client, endpoints, folder, files, progress=progress, connections=settings.connections
+        )
     entries.append(write_bundle_catalog(folder, catalog, tags))
     summary = plan.as_dict()
     targets: dict[str, Any] = {key: summary[key] for key in ("k3s", "arches", "os", "kubectl")}

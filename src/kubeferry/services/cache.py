@@ -116,7 +116,13 @@ def repair_versions(
             "'kubeferry bundle install' here):\n" + "\n".join(lines)
         )
     with network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+        filler = Filler(
+            client,
+            settings.endpoints,
+            settings.cache_dir,
+            progress,
+            connections=settings.connections,
+        )
         # The reports already hold what is bad: no second hashing before the repair.
         return [filler.repair(report) for report in reports]
 
@@ -163,7 +169,13 @@ def add_versions(
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}
     with network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+        filler = Filler(
+            client,
+            settings.endpoints,
+            settings.cache_dir,
+            progress,
+            connections=settings.connections,
+        )
 
         # Two tags at a time; a tag's arches one after another (they share its folder).
         def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:

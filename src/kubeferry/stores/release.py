@@ -40,6 +40,7 @@ def fetch_release(
     progress_for: ProgressFactory = lambda label: None,
     wanted: set[str] | None = None,
     workers: int = 3,
+    connections: int | None = None,
 ) -> list[DownloadResult]:
     """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
 
@@ -52,7 +53,9 @@ def fetch_release(
     def get(name: str, sha256: str | None = None) -> DownloadResult:
         job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
         progress = progress_for(f"{tag} {name}")
-        return download(client, job, progress=progress, keep_existing=resume and bool(sha256))
+        extra = {} if connections is None else {"connections": connections}
+        keep = resume and bool(sha256)
+        return download(client, job, progress=progress, keep_existing=keep, **extra)
 
     sums_url = endpoints.k3s_asset_url(str(tag), assets.sums)
     if resume:

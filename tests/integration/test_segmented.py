@@ -1,0 +1,169 @@
+"""One large file over several connections from a real nginx: pieces, resume, a changed file.
+
+nginx answers `Range` with 206 and `If-Range` with the whole file when the validator changed;
+its access log shows each request's status and size, so the tests see what was really fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kubeferry.errors import ChecksumError
+from kubeferry.net import http, segmented
+from kubeferry.net.download import DownloadJob, download, part_path
+from tests.support.nginx import Nginx, nginx_binary
+
+pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+SIZE = segmented.SEGMENT_THRESHOLD + 3 * segmented.PIECE_SIZE + 12345  # 12 pieces, last short
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Path, str]]:
+    """A world-readable folder (nginx's workers are `nobody`) with one large random file."""
+    folder = Path(tempfile.mkdtemp(prefix="kubeferry-segmented-"))
+    folder.chmod(0o755)
+    (folder / "www").mkdir(mode=0o755)
+    data = os.urandom(SIZE)
+    (folder / "www" / "big.bin").write_bytes(data)
+    (folder / "www" / "big.bin").chmod(0o644)
+    yield folder, hashlib.sha256(data).hexdigest()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def web(served: tuple[Path, str], tmp_path: Path) -> Iterator[Nginx]:
+    folder, _ = served
+    with Nginx(folder / "www", folder / f"nginx-{tmp_path.name}") as server:
+        yield server
+
+
+def _statuses(web: Nginx) -> list[tuple[int, int]]:
+    """(status, body bytes) of each GET in the access log."""
+    lines = [
+        line for line in (web.prefix / "access.log").read_text().splitlines() if '"GET ' in line
+    ]
+    return [
+        (int(line.split('" ')[1].split()[0]), int(line.split('" ')[1].split()[1])) for line in lines
+    ]
+
+
+def _get(web: Nginx, destination: Path, digest: str, connections: int):
+    with http.open_client() as client:
+        job = DownloadJob(f"{web.url}/big.bin", destination, sha256=digest)
+        return download(client, job, connections=connections)
+
+
+def test_large_file_comes_in_pieces_over_several_connections(web, served, tmp_path) -> None:
+    _, digest = served
+    result = _get(web, tmp_path / "big.bin", digest, connections=4)
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+    assert result.sha256 == digest and result.fetched == SIZE
+    pieces = [s for s in _statuses(web) if s[0] == 206]
+    assert len(pieces) == -(-SIZE // segmented.PIECE_SIZE)
+    assert sum(size for _, size in pieces) == SIZE
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "big.bin"]
+    assert leftovers == []
+
+
+def test_one_connection_is_one_request(web, served, tmp_path) -> None:
+    _, digest = served
+    _get(web, tmp_path / "big.bin", digest, connections=1)
+    assert [s for s, _ in _statuses(web)] == [200]
+
+
+def _interrupted(web: Nginx, destination: Path, served_file: Path, done: list[int], validator):
+    """A part file holding pieces `done`, as a killed run leaves it, with its pieces state."""
+    data = served_file.read_bytes()
+    part = part_path(destination)
+    with part.open("wb") as stream:
+        for index in done:
+            start = index * segmented.PIECE_SIZE
+            stream.seek(start)
+            stream.write(data[start : start + segmented.PIECE_SIZE])
+    state = {
+        "url": f"{web.url}/big.bin",
+        "size": SIZE,
+        "validator": validator,
+        "piece": segmented.PIECE_SIZE,
+        "done": done,
+    }
+    segmented.state_path(destination).write_text(json.dumps(state))
+
+
+def _etag(web: Nginx) -> str:
+    return httpx.head(f"{web.url}/big.bin").headers["ETag"]
+
+
+def test_resume_fetches_only_the_missing_pieces(web, served, tmp_path) -> None:
+    folder, digest = served
+    destination = tmp_path / "big.bin"
+    _interrupted(web, destination, folder / "www" / "big.bin", [0, 1, 5], _etag(web))
+    result = _get(web, destination, digest, connections=3)
+    assert hashlib.sha256(destination.read_bytes()).hexdigest() == digest
+    assert result.fetched == SIZE - 3 * segmented.PIECE_SIZE
+    requests = _statuses(web)
+    assert all(status == 206 for status, _ in requests)
+    assert len(requests) == -(-SIZE // segmented.PIECE_SIZE) - 3
+    assert not segmented.state_path(destination).exists()
+
+
+def test_a_changed_file_starts_over(web, served, tmp_path) -> None:
+    folder, digest = served
+    destination = tmp_path / "big.bin"
+    _interrupted(web, destination, folder / "www" / "big.bin", [0, 1], '"not-the-etag"')
+    result = _get(web, destination, digest, connections=2)
+    assert hashlib.sha256(destination.read_bytes()).hexdigest() == digest
+    assert result.sha256 == digest
+    assert _statuses(web)[0][0] == 200  # If-Range failed: nginx sent the whole (new) file
+
+
+def test_wrong_digest_keeps_nothing(web, served, tmp_path) -> None:
+    destination = tmp_path / "big.bin"
+    with pytest.raises(ChecksumError) as caught:
+        _get(web, destination, "0" * 64, connections=4)
+    assert "expected 000" in caught.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+class _NoRanges(SimpleHTTPRequestHandler):
+    """Python's file server: no Accept-Ranges, ignores Range."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_without_ranges_gets_one_connection(served, tmp_path) -> None:
+    folder, digest = served
+    seen: list[str | None] = []
+
+    class Handler(_NoRanges):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(folder / "www"), **kwargs)
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Range"))
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        with http.open_client() as client:
+            download(client, DownloadJob(url, tmp_path / "big.bin", sha256=digest), connections=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None]
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
