@@ -184,7 +184,6 @@ def _segments(
                 int(response.headers["Content-Length"]),
                 segmented.validator_of(response),
             )
-            response.close()  # its connection goes back; the pieces ask for their own ranges
             done = segmented.fetch(
                 client,
                 job.url,
@@ -194,6 +193,7 @@ def _segments(
                 algorithms=algorithms,
                 connections=connections,
                 progress=progress,
+                response=response,  # it keeps streaming; helpers join only when it is slow
             )
     except segmented.SegmentsRestart as exc:
         raise _Retryable(str(exc)) from exc

@@ -1,14 +1,16 @@
 """One large file over several connections (like aria2c's `-x`), verified as one file.
 
 Used by `net/download.py` when the server answers a fresh GET with `Accept-Ranges: bytes` and a
-length of at least SEGMENT_THRESHOLD: a server or a link that limits each connection then
-delivers several times one connection's speed. The file is cut into PIECE_SIZE pieces that the
-workers take in order, each one `Range` request on a kept-alive connection, written at its
-offset into the one `.part` file (`os.pwrite`). A hashing thread follows the finished prefix of
-the file, so the digest is ready soon after the last byte and the whole file is verified before
-it gets its name (by download.py). Finished pieces are listed in `.<name>.part.segments.json`,
-so an interrupted download resumes with the pieces it lacks; a changed file (`If-Range` failing)
-starts over.
+length of at least SEGMENT_THRESHOLD. The file is cut into PIECE_SIZE pieces written at their
+offsets into the one `.part` file (`os.pwrite`). The first answer keeps streaming from the
+front ("the lead"); when its first piece arrived slower than FAST_ENOUGH (a server or a link
+that limits each connection), up to `connections - 1` helpers open their own connections and
+take pieces from the back, one `Range` request each, until they meet the lead. A fast single
+connection is left alone: on a fast link more connections only cost CPU (measured:
+benchmarks/RESULTS.md). A hashing thread follows the finished prefix of the file, so the digest
+is ready soon after the last byte, and download.py verifies the whole file before it gets its
+name. Finished pieces are listed in `.<name>.part.segments.json`; an interrupted download
+resumes with the pieces it lacks, and a changed file (`If-Range` failing) starts over.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,8 @@ SEGMENT_THRESHOLD: Final = 64 * 1024 * 1024
 DEFAULT_CONNECTIONS: Final = 4
 MAX_CONNECTIONS: Final = 16
 PIECE_SIZE: Final = 8 * 1024 * 1024
+FAST_ENOUGH: Final = 256 * 1000 * 1000
+"""Bytes per second over the first piece above which one connection is kept."""
 PIECE_ATTEMPTS: Final = 4
 HASH_READ: Final = 1024 * 1024
 STATE_SUFFIX: Final = ".part.segments.json"
@@ -44,9 +49,10 @@ class SegmentsRestart(Exception):
 
 @dataclass(frozen=True)
 class Segmented:
-    """A finished segmented fetch: bytes fetched now, and hashers that saw the whole file."""
+    """A finished fetch: bytes fetched now, connections used, hashers that saw the whole file."""
 
     fetched: int
+    connections: int
     hashers: dict[str, hashlib._Hash]
 
 
@@ -89,7 +95,7 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
 
 @dataclass
 class _Shared:
-    """What the workers, the hashing thread and the caller share (under `lock`)."""
+    """What the lead, the helpers, the hashing thread and the caller share (under `lock`)."""
 
     url: str
     size: int
@@ -98,50 +104,85 @@ class _Shared:
     state_file: Path
     done: set[int]
     progress: Progress | None
-    pieces: int = 0
-    next_piece: int = 0
+    claimed: set[int] = field(default_factory=set)
     fetched: int = 0
+    had: int = 0
     failed: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    finished: threading.Condition = field(init=False)
+    changed: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
-        self.finished = threading.Condition(self.lock)
-        self.pieces = -(-self.size // PIECE_SIZE)
+        self.changed = threading.Condition(self.lock)
+        self.claimed = set(self.done)
+        self.had = sum(self.length(i) for i in self.done)
 
-    def bounds(self, index: int) -> tuple[int, int]:
-        start = index * PIECE_SIZE
-        return start, min(self.size, start + PIECE_SIZE) - 1
+    @property
+    def pieces(self) -> int:
+        return -(-self.size // PIECE_SIZE)
 
-    def take(self) -> int | None:
+    def length(self, index: int) -> int:
+        return min(self.size, (index + 1) * PIECE_SIZE) - index * PIECE_SIZE
+
+    def claim(self, index: int) -> bool:
         with self.lock:
-            while self.next_piece < self.pieces and self.next_piece in self.done:
-                self.next_piece += 1
-            if self.failed is not None or self.next_piece >= self.pieces:
+            if index in self.claimed or self.failed is not None:
+                return False
+            self.claimed.add(index)
+            return True
+
+    def take(self, *, from_back: bool) -> int | None:
+        with self.lock:
+            order = range(self.pieces - 1, -1, -1) if from_back else range(self.pieces)
+            index = next((i for i in order if i not in self.claimed), None)
+            if index is None or self.failed is not None:
                 return None
-            self.next_piece += 1
-            return self.next_piece - 1
+            self.claimed.add(index)
+            return index
 
-    def have(self) -> int:
-        return sum(self.bounds(i)[1] - self.bounds(i)[0] + 1 for i in self.done)
+    def received(self, count: int) -> None:
+        with self.lock:
+            self.fetched += count
+            now = self.had + self.fetched
+        if self.progress:
+            self.progress(min(now, self.size), self.size)
 
-    def save(self) -> None:
-        state = {"url": self.url, "size": self.size, "validator": self.validator}
-        state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
-        temporary = self.state_file.with_name(self.state_file.name + ".new")
-        temporary.write_text(json.dumps(state))
-        temporary.replace(self.state_file)
+    def finish(self, index: int) -> None:
+        with self.lock:
+            self.done.add(index)
+            state = {"url": self.url, "size": self.size, "validator": self.validator}
+            state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
+            temporary = self.state_file.with_name(self.state_file.name + ".new")
+            temporary.write_text(json.dumps(state))
+            temporary.replace(self.state_file)
+            self.changed.notify_all()
+
+    def release(self, index: int) -> None:
+        with self.lock:
+            self.claimed.discard(index)
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            self.failed = self.failed or exc
+            self.changed.notify_all()
+
+
+def _write(shared: _Shared, data: memoryview, position: int) -> None:
+    while data:
+        written = os.pwrite(shared.fd, data, position)
+        data, position = data[written:], position + written
 
 
 def _fetch_piece(client: httpx.Client, shared: _Shared, index: int) -> None:
-    start, end = shared.bounds(index)
+    start = index * PIECE_SIZE
+    end = start + shared.length(index) - 1
     headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
     if shared.validator:
         headers["If-Range"] = shared.validator
     position = start
     with client.stream("GET", shared.url, headers=headers) as response:
-        if response.status_code == 200 or not response.headers.get("Content-Range", "").startswith(
-            f"bytes {start}-{end}/{shared.size}"
+        expected = f"bytes {start}-{end}/{shared.size}"
+        if response.status_code == 200 or (
+            response.status_code == 206 and response.headers.get("Content-Range") != expected
         ):
             raise SegmentsRestart(f"{shared.url} answered {response.status_code} to a range")
         if response.status_code != 206:
@@ -149,59 +190,96 @@ def _fetch_piece(client: httpx.Client, shared: _Shared, index: int) -> None:
         for chunk in response.iter_raw():
             if position + len(chunk) > end + 1:
                 raise SegmentsRestart(f"{shared.url} sent more than the range asked for")
-            os.pwrite(shared.fd, chunk, position)
+            _write(shared, memoryview(chunk), position)
             position += len(chunk)
-            with shared.lock:
-                shared.fetched += len(chunk)
-                done = shared.have() + (position - start)
-            if shared.progress:
-                shared.progress(min(done, shared.size), shared.size)
+            shared.received(len(chunk))
     if position != end + 1:
         raise httpx.TransportError(f"piece {index} ended after {position - start} bytes")
 
 
-def _worker(client: httpx.Client, shared: _Shared) -> None:
-    while (index := shared.take()) is not None:
+def _helper(client: httpx.Client, shared: _Shared, from_back: bool) -> None:
+    while (index := shared.take(from_back=from_back)) is not None:
         for attempt in range(1, PIECE_ATTEMPTS + 1):
             try:
                 _fetch_piece(client, shared, index)
                 break
             except httpx.HTTPError as exc:
                 if attempt == PIECE_ATTEMPTS:
-                    return _fail(shared, exc)
+                    return shared.fail(exc)
             except BaseException as exc:  # handed to the caller
-                return _fail(shared, exc)
-        with shared.lock:
-            shared.done.add(index)
-            shared.save()
-            shared.finished.notify_all()
+                return shared.fail(exc)
+        shared.finish(index)
     return None
 
 
-def _fail(shared: _Shared, exc: BaseException) -> None:
-    with shared.lock:
-        shared.failed = shared.failed or exc
-        shared.finished.notify_all()
+def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[], None]) -> None:
+    """Stream the first answer from the front, piece by piece, until it meets a helper."""
+    index, position, began = 0, 0, time.monotonic()
+    shared.claim(0)
+    try:
+        for chunk in response.iter_raw():
+            view = memoryview(chunk)
+            while view:
+                piece_end = min(shared.size, (index + 1) * PIECE_SIZE)
+                part, view = view[: piece_end - position], view[piece_end - position :]
+                _write(shared, part, position)
+                position += len(part)
+                shared.received(len(part))
+                if position < piece_end:
+                    continue
+                shared.finish(index)
+                if index == 0 and PIECE_SIZE / max(time.monotonic() - began, 1e-6) < FAST_ENOUGH:
+                    start_helpers()
+                index += 1
+                if index >= shared.pieces or not shared.claim(index):
+                    return
+    except httpx.HTTPError:
+        pass  # the helpers take over from here
+    if position < shared.size and index < shared.pieces:
+        shared.release(index)
+        start_helpers()
 
 
 def _hash_in_order(shared: _Shared, hashers: dict[str, hashlib._Hash]) -> None:
-    """Hash piece after piece as they finish, reading back what the workers wrote."""
+    """Hash piece after piece as they finish, reading back what was written."""
     for index in range(shared.pieces):
         with shared.lock:
             while index not in shared.done and shared.failed is None:
-                shared.finished.wait()
+                shared.changed.wait()
             if shared.failed is not None:
                 return
-        start, end = shared.bounds(index)
-        position = start
-        while position <= end:
-            block = os.pread(shared.fd, min(HASH_READ, end + 1 - position), position)
+        position, end = index * PIECE_SIZE, index * PIECE_SIZE + shared.length(index)
+        while position < end:
+            block = os.pread(shared.fd, min(HASH_READ, end - position), position)
             if not block:
-                _fail(shared, OSError(f"{shared.state_file}: the part file is shorter"))
+                shared.fail(OSError(f"{shared.state_file}: the part file is shorter"))
                 return
             for hasher in hashers.values():
                 hasher.update(block)
             position += len(block)
+
+
+@dataclass
+class _Crew:
+    """The helper threads, started at most once."""
+
+    client: httpx.Client
+    shared: _Shared
+    count: int
+    from_back: bool
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        if self.threads or self.count < 1:
+            return
+        args = (self.client, self.shared, self.from_back)
+        self.threads = [threading.Thread(target=_helper, args=args) for _ in range(self.count)]
+        for thread in self.threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
 
 
 def fetch(
@@ -214,46 +292,67 @@ def fetch(
     algorithms: set[str],
     connections: int,
     progress: Progress | None,
+    response: httpx.Response | None = None,
     done: set[int] | None = None,
 ) -> Segmented:
-    """Fill `part` with `size` bytes of `url` over `connections` connections; hash it in order.
+    """Fill `part` with `size` bytes of `url`, hashed in order.
 
-    Raises SegmentsRestart when the file changed, UpstreamError when a piece keeps failing
-    (the part and its pieces state are kept: running again resumes).
+    With `response` (a fresh 200 answer) it leads and helpers join only when it is slow;
+    without (a resume) `connections` helpers take the missing pieces. Raises SegmentsRestart
+    when the file changed, UpstreamError when a piece keeps failing (the part and its pieces
+    state are kept: running again resumes).
     """
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
+    count = max(1, min(connections, MAX_CONNECTIONS))
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        if os.fstat(fd).st_size > size:
-            os.ftruncate(fd, 0)
-            done = set()
+        if os.fstat(fd).st_size > size:  # never keep bytes past the end: they are not hashed
+            os.ftruncate(fd, size)
         shared = _Shared(
             url, size, validator, fd, state_path(destination), set(done or ()), progress
         )
-        shared.save()
         hashers = new_hashers(algorithms)
-        count = max(1, min(connections, MAX_CONNECTIONS, shared.pieces))
-        threads = [threading.Thread(target=_worker, args=(client, shared)) for _ in range(count)]
-        threads.append(threading.Thread(target=_hash_in_order, args=(shared, hashers)))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers))
+        hashing.start()
+        crew = _Crew(client, shared, count - 1 if response else count, from_back=bool(response))
+        try:
+            if response is not None:
+                _lead(response, shared, crew.start)
+            else:
+                crew.start()
+        except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
+            shared.fail(exc)
+            crew.join()
+            hashing.join()
+            raise
+        crew.join()
+        if len(shared.done) < shared.pieces:
+            shared.fail(shared.failed or UpstreamError(f"{url}: pieces are missing", url=url))
+        hashing.join()
     finally:
         os.close(fd)
-    if isinstance(shared.failed, SegmentsRestart):
+    return _outcome(
+        shared, part, destination, hashers, 1 + len(crew.threads) if response else count
+    )
+
+
+def _outcome(
+    shared: _Shared, part: Path, destination: Path, hashers: dict[str, Any], used: int
+) -> Segmented:
+    failed = shared.failed
+    if isinstance(failed, SegmentsRestart):
         part.unlink(missing_ok=True)
         state_path(destination).unlink(missing_ok=True)
-        raise shared.failed
-    if shared.failed is not None:
+        raise failed
+    if failed is not None:
         raise UpstreamError(
-            f"{url} failed over {count} connections ({type(shared.failed).__name__}: "
-            f"{shared.failed}). The {len(shared.done)} finished pieces of {shared.pieces} were "
-            f"kept in {part}: run the same command again to resume.",
-            url=url,
-        ) from shared.failed
+            f"{shared.url} failed ({type(failed).__name__}: {failed}). The {len(shared.done)} "
+            f"finished pieces of {shared.pieces} were kept in {part}: run the same command "
+            "again to resume.",
+            url=shared.url,
+        ) from failed
     state_path(destination).unlink(missing_ok=True)
-    return Segmented(shared.fetched, hashers)
+    return Segmented(shared.fetched, used, hashers)
 
 
 def resume(
@@ -278,7 +377,7 @@ def resume(
         size=state["size"],
         validator=state.get("validator"),
         algorithms=algorithms,
-        connections=max(connections, 1),
+        connections=connections,
         progress=progress,
         done={int(i) for i in state["done"]},
     )
