@@ -249,3 +249,46 @@ def test_connections_option(cli: Cli, command: tuple[str, ...]) -> None:
     offline = cli(*command, "--connections", "8", "--offline")
     assert offline.code == 1 and "offline" in offline.stderr.lower()
     assert "--connections N" in cli(*command[:2], "--help").stdout
+
+
+def _command_paths() -> list[str]:
+    import click
+
+    from kubeferry.cli import cli as root
+
+    context = click.Context(root)
+    paths: list[str] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        paths.append(" ".join(path))
+        if isinstance(command, click.Group):
+            for name in command.list_commands(context):
+                sub = command.get_command(context, name)
+                assert sub is not None
+                walk(sub, [*path, name])
+
+    walk(root, [])
+    return paths
+
+
+def test_every_command_has_examples_and_a_whole_summary() -> None:
+    from kubeferry.cli.examples import EXAMPLES
+
+    paths = _command_paths()
+    assert "bundle inspect" in paths and "shim uninstall" in paths and "kubectl remove" in paths
+    assert [p for p in paths if p not in EXAMPLES] == []
+
+
+def test_verbose_plan_shows_whole_urls(cli: Cli, tmp_path: Path, real_kubectls) -> None:
+    from tests.support.sample import KUBECTL, sample_upstream
+
+    with sample_upstream(real_kubectls[KUBECTL].read_bytes()) as upstream:
+        env = {**upstream.environ(), "COLUMNS": "40"}
+        spec = ("--k3s", "stable", "--k3s", "1.30", "--arch", "amd64")
+        args = ("bundle", "create", str(tmp_path / "b"), *spec, "--dry-run", "-v")
+        result = cli(*args, env=env)
+    assert result.code == 0, result.stderr
+    url = f"{upstream.url}/dl/release/v{KUBECTL}/bin/linux/amd64/kubectl"
+    assert url in result.stdout
+    assert "…" not in result.stdout
+    assert all(line == line.rstrip() for line in result.stdout.splitlines())
