@@ -19,7 +19,7 @@ from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
 pytestmark = pytest.mark.kubectl
 # A command that is not client-only for the wrapper, yet kubectl runs it without the server.
 OFFLINE_COMMAND = [
-    *("create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name")
+    "create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name"
 ]
 
 
