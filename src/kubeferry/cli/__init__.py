@@ -171,4 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except CommandFailed as exc:
         return exc.code
+    except Exception as exc:  # a bug: one line for the person, the traceback with --debug
+        if debug:
+            raise
+        click.echo(
+            f"kubeferry: internal error: {type(exc).__name__}: {exc}. Run the command again "
+            "with --debug and report the traceback.",
+            err=True,
+        )
+        return 1
     return 0
