@@ -62,18 +62,27 @@ def _serve_tree(size_mb: int) -> tuple[Path, str]:
 
 
 def _wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Seconds, peak RSS (MB) and the last stdout line of one child process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Seconds, peak RSS (MB) and the last stdout line of one child process.
+
+    The RSS comes from GNU time (`/usr/bin/time -f %M`): a child forked from this process
+    would report this process's RSS as its floor.
+    """
+    with tempfile.NamedTemporaryFile() as rss, tempfile.TemporaryFile() as out:
         began = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
         elapsed = time.perf_counter() - began
+        if done.returncode != 0:
+            raise RuntimeError(f"{command[:4]} failed: {done.stderr.decode()[-400:]}")
         out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{command[:4]} failed: {err.read().decode()[-400:]}")
         lines = out.read().decode().strip().splitlines()
-    return elapsed, usage.ru_maxrss / 1024, lines[-1] if lines else ""
+        peak_kb = int(Path(rss.name).read_text().split()[-1])
+    return elapsed, peak_kb / 1024, lines[-1] if lines else ""
 
 
 def _clients(base: str, work: Path, digest: str, limited: bool) -> dict[str, list[str]]:
