@@ -272,8 +272,10 @@ def _command_paths() -> list[str]:
 
 
 def test_every_command_has_examples_and_a_whole_summary() -> None:
+    from kubeferry.cli import COMMANDS, SUMMARIES
     from kubeferry.cli.examples import EXAMPLES
 
+    assert set(SUMMARIES) == set(COMMANDS)
     paths = _command_paths()
     assert "bundle inspect" in paths and "shim uninstall" in paths and "kubectl remove" in paths
     assert [p for p in paths if p not in EXAMPLES] == []

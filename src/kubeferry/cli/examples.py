@@ -155,9 +155,9 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "doctor": (*_NETWORK, "KUBERLR_CFG", "KUBERLR_SYSTEMPATH"),
     "kubectl": _KUBECTL,
     "shim": (*_KUBECTL, "KUBERLR_ALLOWDOWNLOAD", "KUBERLR_TIMEOUT", "KUBEFERRY_VERSION_CACHE_TTL"),
-    "version": ("KUBEFERRY_CACHE_DIR", "KUBERLR_CFG"),
+    "version": ("KUBEFERRY_CACHE_DIR", "KUBEFERRY_OFFLINE", "KUBERLR_CFG"),
     "images": ("KUBEFERRY_CACHE_DIR",),
-    "mirror": ("KUBEFERRY_CACHE_DIR",),
+    "mirror": (),
     "registries": (),
     "completion": (),
 }
@@ -166,18 +166,10 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
 ALL_GLOBALS: Final = ("--cache-dir", "--home", "--os", "--arch", "--offline", "-v", "-q", "--debug")
 _OUTPUT_ONLY: Final = ("-v", "-q", "--debug")
 GLOBALS_FOR: Final[dict[str, tuple[str, ...]]] = {
-    "version": ("--cache-dir", "--home", "--os", "--arch", "--debug"),
     "completion": (),
     "bundle verify": _OUTPUT_ONLY,
     "bundle inspect": _OUTPUT_ONLY,
-    "bundle push": ("--offline", *_OUTPUT_ONLY),
-    "bundle pull": ("--offline", *_OUTPUT_ONLY),
     "mirror": _OUTPUT_ONLY,
-    "registries": ("--home", *_OUTPUT_ONLY),
-    "images": ("--cache-dir", "--home", "--arch", "--offline", *_OUTPUT_ONLY),
-    "catalog convert": ("--cache-dir", "--home", *_OUTPUT_ONLY),
-    "cache remove": ("--cache-dir", "--home", *_OUTPUT_ONLY),
-    "cache list": ("--cache-dir", "--home", "--arch", *_OUTPUT_ONLY),
-    "shim": ("--home", "--os", *_OUTPUT_ONLY),
 }
-"""Command path (or its group) -> the global options that change what it does; default all."""
+"""Command path (or its group) -> the global options that change what it does; default all
+(only where none of the others can matter: a command that reads only the folder it is given)."""
