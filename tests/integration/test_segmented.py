@@ -10,8 +10,12 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,9 +26,11 @@ import pytest
 from kubeferry.errors import ChecksumError
 from kubeferry.net import http, segmented
 from kubeferry.net.download import DownloadJob, download, part_path
+from tests.conftest import child_environment
 from tests.support.nginx import Nginx, nginx_binary
 
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+KUBECTL_PATH = "release/v1.31.9/bin/linux/amd64/kubectl"
 SIZE = segmented.SEGMENT_THRESHOLD + 3 * segmented.PIECE_SIZE + 12345  # 12 pieces, last short
 
 
@@ -37,7 +43,14 @@ def served() -> Iterator[tuple[Path, str]]:
     data = os.urandom(SIZE)
     (folder / "www" / "big.bin").write_bytes(data)
     (folder / "www" / "big.bin").chmod(0o644)
-    yield folder, hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()
+    kubectl = folder / "www" / KUBECTL_PATH  # the same bytes as dl.k8s.io lays out kubectl
+    kubectl.parent.mkdir(parents=True)
+    os.link(folder / "www" / "big.bin", kubectl)
+    (kubectl.parent / "kubectl.sha256").write_text(digest + "\n")
+    for path in (folder / "www").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield folder, digest
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -188,3 +201,39 @@ def test_a_server_without_ranges_gets_one_connection(served, tmp_path) -> None:
         server.server_close()
     assert seen == [None]
     assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+
+
+def test_a_killed_download_resumes_with_the_missing_pieces(limited, served, tmp_path) -> None:
+    """`kubectl get` killed (-9) while pieces arrive, then run again: only missing pieces."""
+    _, digest = served
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**child_environment(home), "KUBEFERRY_KUBECTL_MIRROR_URL": limited.url}
+    command = [sys.executable, "-m", "kubeferry", "kubectl", "get", "1.31.9", "--arch", "amd64"]
+    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    folder = home / ".kuberlr" / "linux-amd64"
+    state = segmented.state_path(folder / "kubectl1.31.9")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_done(state)) < 2:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL, stderr
+    kept = _done(state)
+    assert len(kept) >= 2 and (folder / ".kubectl1.31.9.part").exists()
+    before = len(_statuses(limited))
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert hashlib.sha256((folder / "kubectl1.31.9").read_bytes()).hexdigest() == digest
+    pieces = -(-SIZE // segmented.PIECE_SIZE)
+    second_run = _statuses(limited)[before:]
+    assert [s for s, _ in second_run if s == 200] == [200]  # the .sha256 file, not the binary
+    assert len([s for s, _ in second_run if s == 206]) <= pieces - len(kept)
+    assert not state.exists()
+
+
+def _done(state: Path) -> list[int]:
+    try:
+        return json.loads(state.read_text())["done"]
+    except (OSError, ValueError, KeyError):
+        return []

@@ -207,7 +207,8 @@ def _stream_once(
     client: httpx.Client, job: DownloadJob, progress: Progress | None, connections: int = 1
 ) -> _Attempt:
     part = part_path(job.destination)
-    if connections > 1 and (resumed := _segments(client, job, progress, connections, None)):
+    # A part written in pieces resumes in pieces, whatever `connections` says now.
+    if resumed := _segments(client, job, progress, connections, None):
         return resumed
     offset = part.stat().st_size if part.exists() else 0
     attempt = _Attempt(offset=offset)

@@ -146,14 +146,18 @@ class _Shared:
         if self.progress:
             self.progress(min(now, self.size), self.size)
 
+    def save(self) -> None:
+        """The pieces state beside the part (under the lock): what a resume may keep."""
+        state = {"url": self.url, "size": self.size, "validator": self.validator}
+        state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
+        temporary = self.state_file.with_name(self.state_file.name + ".new")
+        temporary.write_text(json.dumps(state))
+        temporary.replace(self.state_file)
+
     def finish(self, index: int) -> None:
         with self.lock:
             self.done.add(index)
-            state = {"url": self.url, "size": self.size, "validator": self.validator}
-            state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
-            temporary = self.state_file.with_name(self.state_file.name + ".new")
-            temporary.write_text(json.dumps(state))
-            temporary.replace(self.state_file)
+            self.save()
             self.changed.notify_all()
 
     def release(self, index: int) -> None:
@@ -273,7 +277,9 @@ class _Crew:
         if self.threads or self.count < 1:
             return
         args = (self.client, self.shared, self.from_back)
-        self.threads = [threading.Thread(target=_helper, args=args) for _ in range(self.count)]
+        self.threads = [  # daemons: a second Ctrl-C must not wait for a piece to finish
+            threading.Thread(target=_helper, args=args, daemon=True) for _ in range(self.count)
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -311,8 +317,9 @@ def fetch(
         shared = _Shared(
             url, size, validator, fd, state_path(destination), set(done or ()), progress
         )
+        shared.save()  # before any byte: a part with holes is never taken for a sequential one
         hashers = new_hashers(algorithms)
-        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers))
+        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers), daemon=True)
         hashing.start()
         crew = _Crew(client, shared, count - 1 if response else count, from_back=bool(response))
         try:
@@ -320,15 +327,15 @@ def fetch(
                 _lead(response, shared, crew.start)
             else:
                 crew.start()
+            crew.join()
+            if len(shared.done) < shared.pieces:
+                shared.fail(shared.failed or UpstreamError(f"{url}: pieces are missing", url=url))
+            hashing.join()
         except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
-            shared.fail(exc)
+            shared.fail(exc)  # helpers stop after their piece; finished pieces stay listed
             crew.join()
             hashing.join()
             raise
-        crew.join()
-        if len(shared.done) < shared.pieces:
-            shared.fail(shared.failed or UpstreamError(f"{url}: pieces are missing", url=url))
-        hashing.join()
     finally:
         os.close(fd)
     return _outcome(
