@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubeferry.errors import ChecksumError
+from kubeferry.errors import ChecksumError, UnsafePathError
 from kubeferry.net import http, segmented
 from kubeferry.net.download import DownloadJob, download, part_path
 from tests.conftest import child_environment
@@ -237,3 +237,26 @@ def _done(state: Path) -> list[int]:
         return json.loads(state.read_text())["done"]
     except (OSError, ValueError, KeyError):
         return []
+
+
+def test_a_planted_link_is_never_written_through(web, served, tmp_path) -> None:
+    _, digest = served
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    destination = tmp_path / "big.bin"
+    segmented.state_path(destination).write_text(
+        json.dumps(
+            {
+                "url": f"{web.url}/big.bin",
+                "size": SIZE,
+                "validator": None,
+                "piece": segmented.PIECE_SIZE,
+                "done": [],
+            }
+        )
+    )
+    part_path(destination).symlink_to(victim)
+    with pytest.raises(UnsafePathError) as caught:
+        _get(web, destination, digest, connections=4)
+    assert "link" in caught.value.message
+    assert victim.read_bytes() == b"keep me"

@@ -23,12 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
 
 from kubeferry.errors import UpstreamError
 from kubeferry.net.hashes import new_hashers
+from kubeferry.net.segment_files import open_part, saved_state, state_path
+
+__all__ = ["saved_state", "state_path"]  # re-exported: download.py and tests use them from here
 
 SEGMENT_THRESHOLD: Final = 64 * 1024 * 1024
 DEFAULT_CONNECTIONS: Final = 4
@@ -38,7 +41,6 @@ FAST_ENOUGH: Final = 256 * 1000 * 1000
 """Bytes per second over the first piece above which one connection is kept."""
 PIECE_ATTEMPTS: Final = 4
 HASH_READ: Final = 1024 * 1024
-STATE_SUFFIX: Final = ".part.segments.json"
 
 Progress = Callable[[int, int | None], None]
 
@@ -54,11 +56,8 @@ class Segmented:
     fetched: int
     connections: int
     hashers: dict[str, hashlib._Hash]
-
-
-def state_path(destination: Path) -> Path:
-    """`.<name>.part.segments.json` beside the destination."""
-    return destination.with_name(f".{destination.name}{STATE_SUFFIX}")
+    identity: tuple[int, int, int]
+    """(device, inode, size) of the part after the last write and fsync: the hashed bytes."""
 
 
 def wanted(response: httpx.Response, connections: int) -> bool:
@@ -80,19 +79,6 @@ def validator_of(response: httpx.Response) -> str | None:
     return value if value and not value.startswith("W/") else None
 
 
-def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
-    """The pieces state of an interrupted segmented download of `url`, if there is one."""
-    try:
-        state = json.loads(state_path(destination).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("url") != url:
-        return None
-    if not isinstance(state.get("size"), int) or not isinstance(state.get("done"), list):
-        return None
-    return state
-
-
 @dataclass
 class _Shared:
     """What the lead, the helpers, the hashing thread and the caller share (under `lock`)."""
@@ -104,6 +90,8 @@ class _Shared:
     state_file: Path
     done: set[int]
     progress: Progress | None
+    cancelled: Callable[[], None] = lambda: None
+    """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
     claimed: set[int] = field(default_factory=set)
     fetched: int = 0
     had: int = 0
@@ -140,6 +128,7 @@ class _Shared:
             return index
 
     def received(self, count: int) -> None:
+        self.cancelled()
         with self.lock:
             self.fetched += count
             now = self.had + self.fetched
@@ -300,6 +289,7 @@ def fetch(
     progress: Progress | None,
     response: httpx.Response | None = None,
     done: set[int] | None = None,
+    cancelled: Callable[[], None] = lambda: None,
 ) -> Segmented:
     """Fill `part` with `size` bytes of `url`, hashed in order.
 
@@ -310,12 +300,12 @@ def fetch(
     """
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
     count = max(1, min(connections, MAX_CONNECTIONS))
-    fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_part(part)
     try:
         if os.fstat(fd).st_size > size:  # never keep bytes past the end: they are not hashed
             os.ftruncate(fd, size)
         shared = _Shared(
-            url, size, validator, fd, state_path(destination), set(done or ()), progress
+            url, size, validator, fd, state_path(destination), set(done or ()), progress, cancelled
         )
         shared.save()  # before any byte: a part with holes is never taken for a sequential one
         hashers = new_hashers(algorithms)
@@ -331,6 +321,9 @@ def fetch(
             if len(shared.done) < shared.pieces:
                 shared.fail(shared.failed or UpstreamError(f"{url}: pieces are missing", url=url))
             hashing.join()
+            os.fsync(fd)  # the bytes are on disk before the name says the file is complete
+            found = os.fstat(fd)
+            identity = (found.st_dev, found.st_ino, found.st_size)
         except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
             shared.fail(exc)  # helpers stop after their piece; finished pieces stay listed
             crew.join()
@@ -338,14 +331,11 @@ def fetch(
             raise
     finally:
         os.close(fd)
-    return _outcome(
-        shared, part, destination, hashers, 1 + len(crew.threads) if response else count
-    )
+    used = 1 + len(crew.threads) if response else count
+    return _outcome(shared, part, destination, Segmented(shared.fetched, used, hashers, identity))
 
 
-def _outcome(
-    shared: _Shared, part: Path, destination: Path, hashers: dict[str, Any], used: int
-) -> Segmented:
+def _outcome(shared: _Shared, part: Path, destination: Path, result: Segmented) -> Segmented:
     failed = shared.failed
     if isinstance(failed, SegmentsRestart):
         part.unlink(missing_ok=True)
@@ -359,7 +349,7 @@ def _outcome(
             url=shared.url,
         ) from failed
     state_path(destination).unlink(missing_ok=True)
-    return Segmented(shared.fetched, used, hashers)
+    return result
 
 
 def resume(
