@@ -28,16 +28,19 @@ MB = 1000 * 1000
 NOTES = """Notes. The engine rows time `download()` alone in a fresh process (the transfer, sha256 while
 streaming, the rename); the `kubeferry kubectl get` rows are the whole command (interpreter,
 imports, the `.sha256` request, the transfer), so on loopback, where the transfer takes well under
-a second, the fixed start cost (about 0.2 s) weighs on them. Before this round the engine read,
-wrote and hashed with one helper thread doing both the write and the hash, which capped it near
-0.6 of curl (profiled with cProfile: the network thread waited on a full queue); writing and
-hashing now run in two threads. On an unlimited loopback the first answer is fast, so the
-4-connection runs stay on one connection (helpers join only when the first 8 MiB arrive slower
-than 256 MB/s) and match the 1-connection runs within the noise. With `limit_rate 50m` every
-single-connection client sits at the limit, and 4 connections deliver 3.3x-3.7x, as aria2c
-`-x 4` does. The machine's two cores are shared with other work: single rounds vary by ±30 %.
-Peak RSS is GNU time's maximum resident size of the client process; it does not grow with the
-file (the pieces are written as they arrive; at most 4 batches of 1 MiB wait per thread).
+a second, the fixed start cost (about 0.2 s) weighs on them. Profiled first (cProfile, the
+transfer loop alone): one helper thread both wrote and hashed, so the network thread waited on a
+full queue, and h11 copied every body byte twice more than needed (`maybe_extract_at_most`
+slices its buffer to test for emptiness, then again to extract). Writing and hashing now run in
+two threads, and h11 hands a whole buffered chunk over (net/http.py); together about +50 % on
+this loopback. On an unlimited loopback the first answer is fast, so the 4-connection runs stay
+on one connection (helpers join only when the first 8 MiB arrive slower than 256 MB/s; checked
+in nginx's access log: one request) and match the 1-connection runs within the noise. With
+`limit_rate 50m` every single-connection client sits at the limit, and 4 connections deliver
+3.3x-3.7x, as aria2c `-x 4` does. The machine's two cores are shared with other work: single
+rounds vary by ±30 %. Peak RSS is GNU time's maximum resident size of the client process; it does
+not grow with the file (pieces are written as they arrive; at most 4 batches of 1 MiB wait per
+thread).
 """
 VERSION = "1.31.9"
 KUBECTL_PATH = f"release/v{VERSION}/bin/linux/amd64/kubectl"
