@@ -35,7 +35,8 @@ slices its buffer to test for emptiness, then again to extract). Writing and has
 two threads, and h11 hands a whole buffered chunk over (net/http.py); together about +50 % on
 this loopback. On an unlimited loopback the first answer is fast, so the 4-connection runs stay
 on one connection (helpers join only when the first 8 MiB arrive slower than 256 MB/s; checked
-in nginx's access log: one request) and match the 1-connection runs within the noise. With
+in nginx's access log: one request), a little behind the 1-connection runs: that path writes
+at offsets and its hashing thread reads the bytes back from the page cache. With
 `limit_rate 50m` every single-connection client sits at the limit, and 4 connections deliver
 3.3x-3.7x, as aria2c `-x 4` does. The machine's two cores are shared with other work: single
 rounds vary by ±30 %. Peak RSS is GNU time's maximum resident size of the client process; it does
