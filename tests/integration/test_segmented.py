@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -260,3 +260,54 @@ def test_a_planted_link_is_never_written_through(web, served, tmp_path) -> None:
         _get(web, destination, digest, connections=4)
     assert "link" in caught.value.message
     assert victim.read_bytes() == b"keep me"
+
+
+def test_a_dropped_lead_is_continued_from_its_last_byte(served, tmp_path) -> None:
+    """The first answer drops midway through a piece: a helper asks for the rest of that piece
+    only (the bytes before were already hashed and are never rewritten)."""
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    drop_at = 3 * segmented.PIECE_SIZE + 12345
+    ranges: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            wanted = self.headers.get("Range")
+            ranges.append(wanted)
+            start, end = 0, len(data) - 1
+            if wanted:
+                first, last = wanted.removeprefix("bytes=").split("-")
+                start, end = int(first), int(last)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(end + 1 - start))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", '"same"')
+            self.end_headers()
+            stop = drop_at if not wanted else end + 1
+            self.wfile.write(data[start:stop])
+            if not wanted:
+                self.close_connection = True  # drops the first answer midway
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        with http.open_client() as client:
+            job = DownloadJob(url, tmp_path / "big.bin", sha256=digest)
+            result = download(client, job, connections=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.sha256 == digest
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+    assert ranges[0] is None
+    assert f"bytes={drop_at}-{4 * segmented.PIECE_SIZE - 1}" in ranges
+    assert f"bytes={3 * segmented.PIECE_SIZE}-{4 * segmented.PIECE_SIZE - 1}" not in ranges

@@ -15,9 +15,11 @@ resumes with the pieces it lacks, and a changed file (`If-Range` failing) starts
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -92,6 +94,10 @@ class _Shared:
     progress: Progress | None
     cancelled: Callable[[], None] = lambda: None
     """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
+    starts: dict[int, int] = field(default_factory=dict)
+    """Where a piece the lead gave up midway is continued from."""
+    lead_bytes: queue.Queue[memoryview | None] = field(default_factory=lambda: queue.Queue(8))
+    """The lead's bytes in order, for the hashing thread (None: the lead stopped)."""
     claimed: set[int] = field(default_factory=set)
     fetched: int = 0
     had: int = 0
@@ -166,8 +172,8 @@ def _write(shared: _Shared, data: memoryview, position: int) -> None:
 
 
 def _fetch_piece(client: httpx.Client, shared: _Shared, index: int) -> None:
-    start = index * PIECE_SIZE
-    end = start + shared.length(index) - 1
+    end = index * PIECE_SIZE + shared.length(index) - 1
+    start = shared.starts.get(index, index * PIECE_SIZE)
     headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
     if shared.validator:
         headers["If-Range"] = shared.validator
@@ -216,6 +222,7 @@ def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[],
                 piece_end = min(shared.size, (index + 1) * PIECE_SIZE)
                 part, view = view[: piece_end - position], view[piece_end - position :]
                 _write(shared, part, position)
+                shared.lead_bytes.put(part)  # hashed from memory: exactly what was written
                 position += len(part)
                 shared.received(len(part))
                 if position < piece_end:
@@ -228,20 +235,28 @@ def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[],
                     return
     except httpx.HTTPError:
         pass  # the helpers take over from here
+    finally:
+        shared.lead_bytes.put(None)
     if position < shared.size and index < shared.pieces:
+        shared.starts[index] = position  # the bytes before it were hashed: never rewritten
         shared.release(index)
         start_helpers()
 
 
-def _hash_in_order(shared: _Shared, hashers: dict[str, hashlib._Hash]) -> None:
-    """Hash piece after piece as they finish, reading back what was written."""
-    for index in range(shared.pieces):
+def _hash_in_order(shared: _Shared, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
+    """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
+    start = 0
+    while lead and (block := shared.lead_bytes.get()) is not None:
+        for hasher in hashers.values():
+            hasher.update(block)
+        start += len(block)
+    for index in range(start // PIECE_SIZE, shared.pieces):
         with shared.lock:
             while index not in shared.done and shared.failed is None:
                 shared.changed.wait()
             if shared.failed is not None:
                 return
-        position, end = index * PIECE_SIZE, index * PIECE_SIZE + shared.length(index)
+        position, end = max(start, index * PIECE_SIZE), index * PIECE_SIZE + shared.length(index)
         while position < end:
             block = os.pread(shared.fd, min(HASH_READ, end - position), position)
             if not block:
@@ -309,7 +324,8 @@ def fetch(
         )
         shared.save()  # before any byte: a part with holes is never taken for a sequential one
         hashers = new_hashers(algorithms)
-        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers), daemon=True)
+        lead = response is not None
+        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers, lead), daemon=True)
         hashing.start()
         crew = _Crew(client, shared, count - 1 if response else count, from_back=bool(response))
         try:
@@ -326,6 +342,8 @@ def fetch(
             identity = (found.st_dev, found.st_ino, found.st_size)
         except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
             shared.fail(exc)  # helpers stop after their piece; finished pieces stay listed
+            with contextlib.suppress(queue.Full):
+                shared.lead_bytes.put_nowait(None)  # the hashing thread may wait for the lead
             crew.join()
             hashing.join()
             raise
