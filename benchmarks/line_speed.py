@@ -34,7 +34,8 @@ full queue, and h11 copied every body byte twice more than needed (`maybe_extrac
 slices its buffer to test for emptiness, then again to extract). Writing and hashing now run in
 two threads, and h11 hands a whole buffered chunk over (net/http.py); together about +50 % on
 this loopback. On an unlimited loopback the first answer is fast, so the 4-connection runs stay
-on one connection (helpers join only when the first 8 MiB arrive slower than 256 MB/s; checked
+on one connection (helpers join only when neither of the first two 8 MiB pieces came faster
+than 256 MB/s; checked
 in nginx's access log: one request), a little behind the 1-connection runs: that path writes
 at offsets and its hashing thread reads the bytes back from the page cache. With
 `limit_rate 50m` every single-connection client sits at the limit, and 4 connections deliver

@@ -1,16 +1,16 @@
 """One large file over several connections (like aria2c's `-x`), verified as one file.
 
-Used by `net/download.py` when the server answers a fresh GET with `Accept-Ranges: bytes` and a
-length of at least SEGMENT_THRESHOLD. The file is cut into PIECE_SIZE pieces written at their
-offsets into the one `.part` file (`os.pwrite`). The first answer keeps streaming from the
-front ("the lead"); when its first piece arrived slower than FAST_ENOUGH (a server or a link
-that limits each connection), up to `connections - 1` helpers open their own connections and
-take pieces from the back, one `Range` request each, until they meet the lead. A fast single
-connection is left alone: on a fast link more connections only cost CPU (measured:
-benchmarks/RESULTS.md). A hashing thread follows the finished prefix of the file, so the digest
-is ready soon after the last byte, and download.py verifies the whole file before it gets its
-name. Finished pieces are listed in `.<name>.part.segments.json`; an interrupted download
-resumes with the pieces it lacks, and a changed file (`If-Range` failing) starts over.
+Used by `net/download.py` when a fresh GET answers `Accept-Ranges: bytes` with a length of at
+least SEGMENT_THRESHOLD. The file is cut into PIECE_SIZE pieces written at their offsets into
+the one `.part` file (`os.pwrite`). The first answer keeps streaming from the front ("the
+lead"); when neither of its first two pieces came faster than FAST_ENOUGH (a server or link
+that limits each connection), up to `connections - 1` helpers take pieces from the back, one
+`Range` request each, until they meet the lead. A fast connection is left alone: on a fast link
+more connections only cost CPU (benchmarks/RESULTS.md). A hashing thread hashes the lead's
+bytes as they are written and then the helpers' pieces in order, read back; download.py
+verifies the whole file before it gets its name. Finished pieces are listed in
+`.<name>.part.segments.json`, so an interrupted download resumes with the pieces it lacks; a
+changed file (`If-Range` failing) starts over.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DEFAULT_CONNECTIONS: Final = 4
 MAX_CONNECTIONS: Final = 16
 PIECE_SIZE: Final = 8 * 1024 * 1024
 FAST_ENOUGH: Final = 256 * 1000 * 1000
-"""Bytes per second over the first piece above which one connection is kept."""
+"""Either of the first two pieces this fast (bytes/s): one connection (a hiccup is not a limit)."""
 PIECE_ATTEMPTS: Final = 4
 HASH_READ: Final = 1024 * 1024
 
@@ -213,7 +213,7 @@ def _helper(client: httpx.Client, shared: _Shared, from_back: bool) -> None:
 
 def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[], None]) -> None:
     """Stream the first answer from the front, piece by piece, until it meets a helper."""
-    index, position, began = 0, 0, time.monotonic()
+    index, position, began, best = 0, 0, time.monotonic(), 0.0
     shared.claim(0)
     try:
         for chunk in response.iter_raw():
@@ -228,7 +228,9 @@ def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[],
                 if position < piece_end:
                     continue
                 shared.finish(index)
-                if index == 0 and PIECE_SIZE / max(time.monotonic() - began, 1e-6) < FAST_ENOUGH:
+                now = time.monotonic()
+                best, began = max(best, PIECE_SIZE / max(now - began, 1e-6)), now
+                if index == 1 and best < FAST_ENOUGH:  # neither of two pieces was fast
                     start_helpers()
                 index += 1
                 if index >= shared.pieces or not shared.claim(index):
