@@ -35,11 +35,12 @@ slices its buffer to test for emptiness, then again to extract). Writing and has
 two threads, and h11 hands a whole buffered chunk over (net/http.py); together about +50 % on
 this loopback. On an unlimited loopback the first answer is fast, so the 4-connection runs stay
 on one connection (helpers join only when neither of the first two 8 MiB pieces came faster
-than 256 MB/s; checked
-in nginx's access log: one request), a little behind the 1-connection runs: that path writes
-at offsets and its hashing thread reads the bytes back from the page cache. With
+than 256 MB/s; checked in nginx's access log: one request), yet behind the 1-connection runs on this loopback:
+that path writes at offsets from the thread that reads the socket and syncs the file to disk
+(fsync) before the rename, where the 1-connection path writes from a thread of its own and, on
+this branch, does not sync; on a fast LAN `--connections 1` avoids it. With
 `limit_rate 50m` every single-connection client sits at the limit, and 4 connections deliver
-3.3x-3.7x, as aria2c `-x 4` does. The machine's two cores are shared with other work: single
+3.1x-3.7x across runs (the command and the engine), as aria2c `-x 4` does. The machine's two cores are shared with other work: single
 rounds vary by ±30 %. Peak RSS is GNU time's maximum resident size of the client process; it does
 not grow with the file (pieces are written as they arrive; at most 4 batches of 1 MiB wait per
 thread).
