@@ -9,6 +9,12 @@
 3. resume: SIGKILL at about half, rerun; bytes fetched twice as a share of the file;
 4. verification: kubeferry's sha256 vs `sha256sum` on the same file (page cache warm);
 5. peak RSS of `kubeferry cache add` while it downloads a --rss-size-mb images file.
+
+    python benchmarks/downloads.py --line-speed [--rounds 5] [--write-results]
+
+instead compares kubeferry with `curl -o` and `aria2c` on one file from a real nginx, with and
+without a per-connection limit (benchmarks/line_speed.py; needs nginx, curl and aria2c:
+`apt-get install -y --no-install-recommends nginx-light aria2 curl`).
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import replace_section
 
 from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, download_all
+from kubeferry.net.download import DownloadJob, download
 from kubeferry.net.hashes import sha256_file
+from kubeferry.net.parallel import run_parallel
 
 MB = 1024 * 1024
 RUNS = 5  # medians of five: two cores shared with the server make single runs noisy
@@ -129,7 +136,7 @@ def bench_throughput(url: str, work: Path, env: dict[str, str], tag: str, size: 
             target = work / f"engine-{run}"
             job = DownloadJob(images_url, target, sha256=sha256_file(root_images(work, tag)))
             began = time.perf_counter()
-            download_all(client, [job])
+            download(client, job)
             engine.append(time.perf_counter() - began)
             target.unlink()
     c, k, e = statistics.median(curl), statistics.median(ours), statistics.median(engine)
@@ -160,7 +167,7 @@ def bench_parallel(root: Path, work: Path) -> dict:
             target = work / f"parallel-{workers}"
             jobs = [DownloadJob(f"{url}/{n}", target / n, sha256=digests[n]) for n in names]
             began = time.perf_counter()
-            download_all(client, jobs, workers=workers)
+            run_parallel([lambda j=j: download(client, j) for j in jobs], workers=workers)
             timings[workers] = time.perf_counter() - began
             shutil.rmtree(target)
     server.shutdown()
@@ -256,12 +263,29 @@ file: two more runs of the same 2 GB download gave 45 and 47 MB.
     replace_section("## Downloads and verification", section)
 
 
+def run_line_speed(args: argparse.Namespace) -> int:
+    """benchmarks/line_speed.py: one file from nginx, kubeferry vs curl vs aria2c."""
+    import line_speed
+
+    limited_rounds = max(3, args.rounds // 2)
+    results = line_speed.line_speed(args.size_mb, args.rounds, limited_rounds)
+    text = line_speed.section(results, args.size_mb, args.rounds, limited_rounds)
+    print(text)
+    if args.write_results:
+        replace_section("## Line speed", text)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--rss-size-mb", type=int, default=2048)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument("--line-speed", action="store_true", help="nginx vs curl vs aria2c")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.line_speed:
+        return run_line_speed(args)
     with tempfile.TemporaryDirectory(prefix="kubeferry-bench-") as temporary:
         root, work = Path(temporary) / "srv", Path(temporary) / "work"
         work.mkdir(parents=True)

@@ -20,7 +20,8 @@
     │   └── RegistryAuthError       the registry wants credentials, or refused the ones given
     ├── ImageArchiveError           an airgap images archive that cannot be read as images
     ├── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
-    └── StorageError                a destination file that cannot be written (disk full, perms)
+    ├── StorageError                a destination file that cannot be written (disk full, perms)
+    └── LauncherError               a kubectl launcher that is not kubeferry's, or not for this OS
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -145,3 +146,7 @@ class RegistriesFileError(KubeferryError):
 
 class StorageError(KubeferryError):
     """A file that could not be written where it goes (disk full, read-only, no permission)."""
+
+
+class LauncherError(KubeferryError):
+    """A kubectl on PATH that kubeferry did not install, or a launcher it cannot make here."""

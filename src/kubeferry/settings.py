@@ -10,12 +10,35 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from kubeferry.core.endpoints import Endpoints
-from kubeferry.core.kuberlr_config import home_dir, is_true
+from kubeferry.core.kuberlr_config import (
+    REVALIDATE_AFTER,
+    VERSION_CACHE_TTL,
+    env_flag,
+    env_seconds,
+    go_bool,
+    home_dir,
+    whole_seconds,
+)
 from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir, rancher_desktop_cache_dir
 from kubeferry.core.platforms import host_arch, host_os, normalize_arch, normalize_os
-from kubeferry.errors import UsageError
+from kubeferry.errors import ConfigError, UsageError
+
+URL_VARIABLES: Final = (
+    "KUBEFERRY_MIRROR",
+    "KUBEFERRY_K3S_CHANNELS_URL",
+    "KUBEFERRY_K3S_RELEASES_URL",
+    "KUBEFERRY_K3S_DOWNLOAD_URL",
+    "KUBEFERRY_KUBECTL_MIRROR_URL",
+    "KUBERLR_KUBEMIRRORURL",
+)
+SECONDS_VARIABLES: Final = {
+    "KUBEFERRY_VERSION_CACHE_TTL": VERSION_CACHE_TTL,
+    "KUBEFERRY_REVALIDATE_AFTER": REVALIDATE_AFTER,
+}
+BOOLEAN_VARIABLES: Final = ("KUBERLR_ALLOWDOWNLOAD", "KUBERLR_USELATESTIFNOCOMPATIBLE")
 
 
 def _silent(message: str) -> None:
@@ -66,6 +89,8 @@ class Settings:
     announce: Callable[[str], None] = _silent
     """Receives sentences for the person while a command runs (waits, retries); the CLI prints
     them on stderr, a library caller may log them."""
+    connections: int | None = None
+    """Connections per large file (`--connections`); None: net/segmented.py's default."""
 
     @property
     def arch(self) -> str:
@@ -112,6 +137,31 @@ def _choose_arches(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse a KUBEFERRY_*/KUBERLR_* value that does not parse (a typo must not mean the default).
+
+    Raises UsageError naming the variable and what it accepts.
+    """
+    try:
+        env_flag(environ, "KUBEFERRY_OFFLINE")
+        for name, default in SECONDS_VARIABLES.items():
+            env_seconds(environ, name, default)
+        for name in BOOLEAN_VARIABLES:
+            if environ.get(name):
+                go_bool(environ[name], name.removeprefix("KUBERLR_").lower(), name)
+        if environ.get("KUBERLR_TIMEOUT"):
+            whole_seconds(environ["KUBERLR_TIMEOUT"], "timeout", "KUBERLR_TIMEOUT")
+    except ConfigError as exc:
+        raise UsageError(f"environment variable {exc.message}") from exc
+    for name in URL_VARIABLES:
+        value = (environ.get(name) or "").strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise UsageError(
+                f"environment variable {name}={value!r} is not an http:// or https:// URL; "
+                f"set it to e.g. http://mirror.lan:8080 or unset it"
+            )
+
+
 def build_settings(
     *,
     environ: Mapping[str, str],
@@ -125,6 +175,7 @@ def build_settings(
     announce: Callable[[str], None] = _silent,
 ) -> Settings:
     """Resolve options and environment into Settings (CLI values beat the environment)."""
+    check_environment(environ)
     target_oses = _choose_oses(os_names)
     target_os = target_oses[0]
     resolved_home = Path(home).expanduser() if home else Path(home_dir(environ))
@@ -142,7 +193,7 @@ def build_settings(
         arches=_choose_arches(arches),
         home=resolved_home,
         cache_dir=resolved_cache,
-        offline=offline or is_true(environ.get("KUBEFERRY_OFFLINE")),
+        offline=offline or env_flag(environ, "KUBEFERRY_OFFLINE"),
         verbosity=verbosity,
         environ=environ,
         endpoints=Endpoints.from_environ(environ),

@@ -10,7 +10,8 @@ import pytest
 
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
 from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, RetryPolicy, download, download_all, part_path
+from kubeferry.net.download import DownloadJob, RetryPolicy, download, part_path
+from kubeferry.net.parallel import run_parallel
 from tests.support.upstream import Fault, LocalUpstream
 
 SIZE = 3 * 1024 * 1024 + 17
@@ -151,7 +152,7 @@ def test_parallel_results_keep_input_order(server, client, tmp_path) -> None:
         )
         for i, n in enumerate(names)
     ]
-    results = download_all(client, jobs, workers=3)
+    results = run_parallel([lambda job=job: download(client, job) for job in jobs], workers=3)
     assert [r.job.destination.name for r in results] == names
     assert all((tmp_path / n).read_bytes() == DATA[i:] for i, n in enumerate(names))
 

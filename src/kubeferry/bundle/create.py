@@ -30,8 +30,9 @@ from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag
 from kubeferry.net import http
-from kubeferry.net.download import DownloadResult, ProgressFactory, first_available, run_parallel
+from kubeferry.net.download import DownloadResult, ProgressFactory
 from kubeferry.net.hashes import sha256_file
+from kubeferry.net.parallel import first_available, run_parallel
 from kubeferry.stores.kubectls import download_kubectl, resolve_kubectl_version
 from kubeferry.stores.release import fetch_release
 
@@ -102,6 +103,7 @@ def fill_bundle(
     *,
     progress: ProgressFactory = lambda label: None,
     workers: int = 3,
+    connections: int | None = None,
 ) -> list[ManifestFile]:
     """Download every planned file into `folder`, verified, in manifest form."""
     releases = dict.fromkeys((f.tag, f.arch) for f in files if f.kind.startswith("k3s"))
@@ -111,7 +113,9 @@ def fill_bundle(
         parsed = parse_k3s_tag(tag)
         assert parsed is not None  # the plan made it from a K3sTag
         where = inside(folder, Path(k3s_bundle_path(tag, "x")).parent.parts)  # no links
-        return fetch_release(client, endpoints, where, parsed, arch, progress_for=progress)
+        return fetch_release(
+            client, endpoints, where, parsed, arch, progress_for=progress, connections=connections
+        )
 
     def kubectl(item: PlannedFile) -> list[DownloadResult]:
         assert item.version and item.target_os and item.arch
@@ -124,6 +128,7 @@ def fill_bundle(
             item.arch,
             where,
             progress=progress(item.path),
+            connections=connections,
         )
         return [found]
 

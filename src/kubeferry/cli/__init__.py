@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
+from typing import Final
 
 import click
 
 from kubeferry import __version__
+from kubeferry.cli.help import FerryGroup, adopt
 from kubeferry.cli.options import hoist_global_options
 from kubeferry.cli.render import CommandFailed
 from kubeferry.errors import KubeferryError, UsageError
@@ -20,36 +21,65 @@ INTERRUPTED = (
     "kubeferry: interrupted; partial downloads (.part files) were kept: run the same command "
     "again to resume"
 )
-COMMANDS = {
+COMMANDS: Final = {
     "bundle": "kubeferry.cli.bundle:bundle",
     "cache": "kubeferry.cli.cache:cache",
     "catalog": "kubeferry.cli.catalog:catalog",
+    "completion": "kubeferry.cli.version:completion",
     "doctor": "kubeferry.cli.doctor:doctor",
     "images": "kubeferry.cli.images:images",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
     "mirror": "kubeferry.cli.mirror:mirror",
     "registries": "kubeferry.cli.registries:registries",
     "shim": "kubeferry.cli.shim:shim",
+    "version": "kubeferry.cli.version:version",
     "versions": "kubeferry.cli.versions:versions",
 }
+SUMMARIES: Final = {
+    "bundle": "Everything an offline machine needs, verified, in one folder: create, inspect, "
+    "verify, install, push, pull.",
+    "cache": "The Rancher Desktop k3s cache: list, add, verify, remove.",
+    "catalog": "The k3s version catalog (k3s-versions.json): update, convert.",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
+    "doctor": "Offline readiness: cached versions, checksums, kubectl coverage.",
+    "images": "Push the k3s airgap images into a registry.",
+    "kubectl": "kubectl binaries in the kuberlr folder: list, get, remove, which.",
+    "mirror": "Serve or export bundles as a mirror of the upstream download sites.",
+    "registries": "Check or write the registries.yaml k3s uses.",
+    "shim": "The kubectl wrapper: install, uninstall.",
+    "version": "kubeferry's version, Python, platform and the paths it would use.",
+    "versions": "List the k3s versions to choose from (offline: only verified cached ones).",
+}
+"""Static one-liners: the root's help would otherwise import every command module."""
 
 
-class LazyGroup(click.Group):
+class LazyGroup(FerryGroup):
     """Imports a command's module only when that command runs (each costs startup time)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported now."""
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
         module_name, _, attribute = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
-        return command
+        return adopt(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from SUMMARIES, whole (no import, no "..." truncation)."""
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(SUMMARIES.items()))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="kubeferry")
 @click.option("--cache-dir", metavar="DIR", help="Rancher Desktop cache folder (default: per OS).")
 @click.option("--home", metavar="DIR", help="The home whose .kuberlr (and default cache) is used.")
@@ -75,8 +105,11 @@ class LazyGroup(click.Group):
     metavar="SECONDS",
     help="Give up one download attempt after this long (also KUBEFERRY_TIMEOUT; 0: none).",
 )
-@click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
+@click.option("-v", "--verbose", count=True, help="More detail (whole URLs, plans, sources).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested data.")
+@click.option(
+    "--debug", is_flag=True, help="Show a Python traceback with an error (for bug reports)."
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -88,8 +121,12 @@ def cli(
     timeout: float | None,
     verbose: int,
     quiet: bool,
+    debug: bool,
 ) -> None:
-    """Carry k3s (as Rancher Desktop runs it) and a fitting kubectl across an air gap."""
+    """Carry k3s (as Rancher Desktop runs it) and a fitting kubectl across an air gap.
+
+    Global options go before or after the command: `kubeferry bundle create DIR --arch arm64`.
+    """
 
     def announce(message: str) -> None:
         if not quiet:
@@ -106,17 +143,28 @@ def cli(
         timeout=timeout,
         announce=announce,
     )
+    if ctx.invoked_subcommand is None:  # bare `kubeferry`: the help, and success
+        click.echo(ctx.get_help())
+
+
+def _report_os_error(exc: OSError) -> None:
+    where = f" ({exc.filename})" if exc.filename else ""
+    click.echo(
+        f"kubeferry: error: {exc.strerror or exc}{where}. Check that the folder "
+        "exists, is writable and has free space, then run the command again.",
+        err=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit 0 on success, 1 on a failure, 2 on a usage error."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    verbose = any(a in ("-v", "--verbose", "-vv", "-vvv") for a in args)
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     try:
         cli.main(args=args, prog_name="kubeferry", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         click.echo(INTERRUPTED, err=True)
         return 130
     except click.UsageError as exc:
@@ -130,24 +178,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"kubeferry: error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except KubeferryError as exc:
-        if verbose:
+    except (KubeferryError, OSError) as exc:
+        if debug:
+            import traceback  # only with --debug: it costs every start ~5 ms
+
             traceback.print_exc()
-        click.echo(f"kubeferry: error: {exc.message}", err=True)
+        if isinstance(exc, KubeferryError):
+            click.echo(f"kubeferry: error: {exc.message}", err=True)
+        else:
+            _report_os_error(exc)
         return 1
-    except OSError as exc:
-        if verbose:
-            traceback.print_exc()
-        where = f" ({exc.filename})" if exc.filename else ""
+    except CommandFailed as exc:
+        return exc.code
+    except Exception as exc:  # a bug: one line for the person, the traceback with --debug
+        if debug:
+            raise
         click.echo(
-            f"kubeferry: error: {exc.strerror or exc}{where}. Check that the folder "
-            "exists, is writable and has free space, then run the command again.",
+            f"kubeferry: internal error: {type(exc).__name__}: {exc}. Run the command again "
+            "with --debug and report the traceback.",
             err=True,
         )
         return 1
-    except KeyboardInterrupt:
-        click.echo(INTERRUPTED, err=True)
-        return 130
-    except CommandFailed as exc:
-        return exc.code
     return 0

@@ -10,6 +10,7 @@ import click
 from kubeferry.bundle.install import InstallReport
 from kubeferry.bundle.verify import VerifyReport
 from kubeferry.cli import bundle_oci
+from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
@@ -23,7 +24,8 @@ from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
+    from kubeferry.services.inspect import BundleContents
 
 
 @click.group()
@@ -58,6 +60,7 @@ def bundle() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and total size; download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@connections_option
 @click.pass_obj
 def create(
     settings: Settings,
@@ -67,8 +70,10 @@ def create(
     catalog_file: Path | None,
     dry_run: bool,
     as_json: bool,
+    connections: int | None,
 ) -> None:
     """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest."""
+    settings = with_connections(settings, connections)
     with progress_board(enabled=not as_json and settings.verbosity >= 0 and not dry_run) as board:
         made = create_bundle(
             settings,
@@ -131,6 +136,38 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
         f"bundle {folder}: {len(report.ok)} of {len(report.manifest.files)} files match the "
         f"manifest; {state}"
     )
+
+
+@bundle.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def inspect(folder: Path, as_json: bool) -> None:
+    """What FOLDER holds: k3s versions, kubectl binaries and the k3s minors each covers, sizes,
+    and what is missing for which OS (from the manifest; no hashing: see 'bundle verify')."""
+    from kubeferry.services.inspect import inspect_bundle
+
+    contents = inspect_bundle(folder)
+    emit(contents.as_dict(), as_json=as_json, text=lambda console: _draw_inspect(console, contents))
+
+
+def _draw_inspect(console: Console, contents: BundleContents) -> None:
+    console.print(
+        f"bundle {contents.folder}: {human_size(contents.total_size)}, made {contents.created} "
+        f"by {contents.tool}; catalog {'yes' if contents.catalog else 'NO'}"
+    )
+    rows = [(e.tag, e.arch, ", ".join(e.files), human_size(e.size)) for e in contents.k3s]
+    console.print(table(("K3S", "ARCH", "FILES", "SIZE"), rows))
+    rows = [
+        (e.version, f"{e.os}/{e.arch}", ", ".join(e.covers) or "none", human_size(e.size))
+        for e in contents.kubectls
+    ]
+    console.print(table(("KUBECTL", "FOR", "COVERS K3S", "SIZE"), rows) if rows else "no kubectl")
+    for gap in contents.missing:
+        console.print(f"missing: {gap}")
+    for path in contents.absent_on_disk:
+        console.print(f"absent on disk: {path} (listed in the manifest)")
+    if not contents.missing and not contents.absent_on_disk:
+        console.print("nothing missing for the targets it was made for")
 
 
 @bundle.command()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeferry.cli.progress import progress_board
+from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.render import CommandFailed, emit, human_size, note, table
 from kubeferry.services.cache import (
     CacheState,
@@ -21,7 +21,7 @@ from kubeferry.stores.cache import CachedVersion
 from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 def _rows(state: CacheState) -> list[tuple[str, ...]]:
@@ -50,9 +50,13 @@ def cache() -> None:
 @cache.command()
 @click.argument("specs", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@connections_option
 @click.pass_obj
-def add(settings: Settings, specs: tuple[str, ...], as_json: bool) -> None:
+def add(settings: Settings, specs: tuple[str, ...], as_json: bool, connections: int | None) -> None:
     """Download k3s versions into the cache: a tag, 1.30.6, 1.30 or a channel (stable, v1.30)."""
+    settings = with_connections(settings, connections)
+    from kubeferry.cli.progress import progress_board  # the download stack: not for `list`
+
     show = not as_json and settings.verbosity >= 0
     with progress_board(enabled=show) as board:
         done = add_versions(settings, specs, progress=board.callback)
@@ -120,6 +124,8 @@ def draw_problems(console: Console, reports: list[CachedVersion]) -> None:
 @click.pass_obj
 def verify(settings: Settings, repair: bool, as_json: bool) -> None:
     """Re-hash every cached version; exit 1 while anything is bad."""
+    from kubeferry.cli.progress import progress_board
+
     with progress_board(enabled=settings.verbosity >= 0) as board:
         state = verify_cache(settings, repair=repair, progress=board.callback)
     if state.catalog_warning:

@@ -6,13 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeferry.cli.progress import progress_board
+from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.render import emit, table
-from kubeferry.services.kubectl import explain_choice, get_kubectls, list_local
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.group()
@@ -25,6 +24,8 @@ def kubectl() -> None:
 @click.pass_obj
 def list_command(settings: Settings, as_json: bool) -> None:
     """kubectl binaries the wrapper and kuberlr can use, newest first."""
+    from kubeferry.services.kubectl import list_local  # the others need the network stack
+
     listing = list_local(settings)
     rows = listing.kubectls
 
@@ -44,9 +45,16 @@ def list_command(settings: Settings, as_json: bool) -> None:
 @kubectl.command()
 @click.argument("versions", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@connections_option
 @click.pass_obj
-def get(settings: Settings, versions: tuple[str, ...], as_json: bool) -> None:
+def get(
+    settings: Settings, versions: tuple[str, ...], as_json: bool, connections: int | None
+) -> None:
     """Download kubectl VERSION (1.30 = newest 1.30 patch) into the kuberlr folder, verified."""
+    from kubeferry.cli.progress import progress_board
+    from kubeferry.services.kubectl import get_kubectls
+
+    settings = with_connections(settings, connections)
     with progress_board(enabled=not as_json) as board:
         done = get_kubectls(settings, versions, progress=board.callback)
     data = done.as_dict()
@@ -65,6 +73,8 @@ def get(settings: Settings, versions: tuple[str, ...], as_json: bool) -> None:
 @click.pass_obj
 def which(settings: Settings, context: str | None, kubeconfig: str | None, as_json: bool) -> None:
     """Which kubectl the wrapper would run for the current context, and why."""
+    from kubeferry.services.kubectl import explain_choice
+
     args = [
         *(["--context", context] if context else []),
         *(["--kubeconfig", kubeconfig] if kubeconfig else []),
@@ -80,3 +90,20 @@ def which(settings: Settings, context: str | None, kubeconfig: str | None, as_js
             console.print(f"  - {reason}")
 
     emit(choice.as_dict(), as_json=as_json, text=draw)
+
+
+@kubectl.command()
+@click.argument("versions", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remove(settings: Settings, versions: tuple[str, ...], as_json: bool) -> None:
+    """Delete kubectl VERSION (1.30.6) from the kuberlr folder; a system kubectl is left alone."""
+    from kubeferry.services.kubectl_remove import remove_kubectls
+
+    done = remove_kubectls(settings, versions)
+
+    def draw(console: Console) -> None:
+        for path in done.removed:
+            console.print(f"removed {path}")
+
+    emit(done.as_dict(), as_json=as_json, text=draw)

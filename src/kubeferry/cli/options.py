@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import click
+
+from kubeferry.settings import Settings
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch", "--timeout"})
-FLAG_OPTIONS: Final = frozenset({"--offline", "--verbose", "--quiet", "-v", "-q", "-vv", "-vvv"})
+FLAG_OPTIONS: Final = frozenset(
+    {"--offline", "--verbose", "--quiet", "--debug", "-v", "-q", "-vv", "-vvv"}
+)
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
@@ -35,3 +42,22 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
             rest.append(word)
         index += 1
     return front + rest
+
+
+def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`--connections N`: connections per large file (a server that serves ranges)."""
+    return click.option(
+        "--connections",
+        type=click.IntRange(1, 16),
+        default=None,
+        metavar="N",
+        help="Connections per file of 64 MiB or more when the server serves ranges "
+        "(default 4; 1 = one connection).",
+    )(function)
+
+
+def with_connections(settings: Settings, connections: int | None) -> Settings:
+    """Settings with `--connections` applied."""
+    return (
+        settings if connections is None else dataclasses.replace(settings, connections=connections)
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kubeferry.cli.render import is_terminal, stderr_console
+from kubeferry.cli.render import is_terminal, rich_stderr_console
 from kubeferry.net.download import Progress as ProgressCallback
 
 if TYPE_CHECKING:
@@ -59,5 +59,5 @@ def progress_board(*, enabled: bool) -> Iterator[Board]:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=stderr_console(), transient=False) as progress:
+    with Progress(*columns, console=rich_stderr_console(), transient=False) as progress:
         yield Board(progress)

@@ -1,4 +1,9 @@
-"""One renderer: a command's result as text for people or as JSON for machines."""
+"""One renderer: a command's result as text for people or as JSON for machines.
+
+Text is plain: no colour, no bold, no padding at line ends, nothing cut to the terminal's width
+(a URL is printed whole). That is what NO_COLOR, pipes and terminals all get; only progress bars
+use rich, and only on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,52 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console as RichConsole
+
+
+class Table:
+    """Columns padded to their widest cell, two spaces apart; the last column is not padded."""
+
+    def __init__(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.headers = tuple(headers)
+        self.rows = [tuple(row) for row in rows]
+
+    def __str__(self) -> str:
+        lines = [self.headers, *self.rows]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(self.headers))]
+        return "\n".join(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        )
+
+
+class Console:
+    """Prints plain lines to stdout or stderr (the rich Console subset commands use)."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self.stderr = stderr
+
+    def print(self, *objects: object, **_style: object) -> None:
+        """Each object's text on one line, trailing spaces removed."""
+        text = " ".join(str(o) for o in objects)
+        click.echo("\n".join(line.rstrip() for line in text.split("\n")), err=self.stderr)
 
 
 def stdout_console() -> Console:
-    """A console on stdout; plain when not a terminal."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
+    """Plain text on stdout."""
+    return Console()
 
 
 def stderr_console() -> Console:
-    """A console on stderr for notes and progress."""
-    from rich.console import Console
+    """Plain text on stderr, for notes."""
+    return Console(stderr=True)
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+def rich_stderr_console() -> RichConsole:
+    """A rich console on stderr for progress bars (only made on a terminal)."""
+    from rich.console import Console as RichConsole
+
+    return RichConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit(data: Any, *, as_json: bool, text: Callable[[Console], None]) -> None:
@@ -37,15 +72,10 @@ def emit(data: Any, *, as_json: bool, text: Callable[[Console], None]) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
-    """A plain table with the given headers."""
-    from rich.table import Table
-
-    result = Table(title=title, show_edge=False, header_style="bold", box=None, pad_edge=False)
-    for header in headers:
-        result.add_column(header)
-    for row in rows:
-        result.add_row(*("" if cell is None else str(cell) for cell in row))
-    return result
+    """A plain table with the given headers (a title, when given, is dropped: say it in a line)."""
+    return Table(
+        headers, [tuple("" if cell is None else str(cell) for cell in row) for row in rows]
+    )
 
 
 def human_size(size: int) -> str:

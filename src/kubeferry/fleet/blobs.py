@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from kubeferry.net.download import ProgressFactory, run_parallel
+from kubeferry.net.download import ProgressFactory
 from kubeferry.net.oci import BlobSource, RegistryClient
+from kubeferry.net.parallel import run_parallel
 
 EMPTY_CONFIG_TYPE: Final = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG: Final = b"{}"

@@ -30,11 +30,12 @@ from kubeferry.fleet.blobs import (
     ensure_blobs,
     summarize,
 )
-from kubeferry.net.download import ProgressFactory, run_parallel
+from kubeferry.net.download import ProgressFactory
 from kubeferry.net.hashes import sha256_file
 from kubeferry.net.oci import BlobSource, RegistryClient
 from kubeferry.net.oci_media import OCI_MANIFEST, descriptor, manifest_json, sha256_digest
 from kubeferry.net.oci_ref import Reference
+from kubeferry.net.parallel import run_parallel
 
 ARTIFACT_TYPE: Final = "application/vnd.kubeferry.bundle.v1"
 FILE_TYPE: Final = "application/vnd.kubeferry.bundle.file.v1"

@@ -28,10 +28,11 @@ from kubeferry.fleet.images_archive import (
     scan_archive,
     stream_members,
 )
-from kubeferry.net.download import ProgressFactory, run_parallel
+from kubeferry.net.download import ProgressFactory
 from kubeferry.net.oci import PIECE, BlobSource, RegistryClient
 from kubeferry.net.oci_media import sha256_digest
 from kubeferry.net.oci_ref import Reference, normalize_image_name, target_reference
+from kubeferry.net.parallel import run_parallel
 
 
 @dataclass(frozen=True)

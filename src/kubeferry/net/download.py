@@ -21,11 +21,10 @@ import errno
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final
 
 import httpx
 
@@ -36,7 +35,7 @@ from kubeferry.errors import (
     UnsafePathError,
     UpstreamError,
 )
-from kubeferry.net import http
+from kubeferry.net import http, segmented
 from kubeferry.net.hashes import HashingWriter, feed_file, hash_file, new_hashers
 from kubeferry.net.partfiles import (
     discard_partial,
@@ -73,7 +72,6 @@ Progress = Callable[[int, int | None], None]
 ProgressFactory = Callable[[str], Progress | None]
 """Makes the reporter for one file from its label (None: no progress shown)."""
 
-T = TypeVar("T")
 RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -191,15 +189,69 @@ def _open_body(response: httpx.Response, job: DownloadJob, offset: int) -> int:
     return offset
 
 
-def _stream_once(client: httpx.Client, transfer: _Transfer) -> _Attempt:
+# --- the segmented hook (net/segmented.py): one large file over several connections ----------
+
+
+def _segments(
+    client: httpx.Client,
+    transfer: _Transfer,
+    connections: int,
+    response: httpx.Response | None,
+) -> _Attempt | None:
+    """Resume a segmented download, or lead one from a fresh large 200 answer; else None."""
+    job, progress = transfer.job, transfer.progress
+    algorithms, part = {"sha256", *job.expected}, part_path(job.destination)
+    try:
+        if response is None:
+            done = segmented.resume(
+                client,
+                job.url,
+                part,
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+                cancelled=check_cancelled,
+            )
+        else:
+            done = segmented.fetch(
+                client,
+                job.url,
+                part,
+                size=int(response.headers["Content-Length"]),
+                validator=segmented.validator_of(response),
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+                response=response,  # it keeps streaming; helpers join only when it is slow
+                cancelled=check_cancelled,
+            )
+    except segmented.SegmentsRestart as exc:
+        raise _Retryable(str(exc)) from exc
+    if done is None:
+        return None
+    transfer.fetched += done.fetched
+    return _Attempt(0, done.hashers, done.identity)
+
+
+# --- one sequential attempt -------------------------------------------------------------------
+
+
+def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1) -> _Attempt:
     job, progress = transfer.job, transfer.progress
     part = part_path(job.destination)
+    # A part written in pieces resumes in pieces, whatever `connections` says now.
+    if resumed := _segments(client, transfer, connections, None):
+        return resumed
     started = time.monotonic()
     offset = part_size(part)
     watch: Watch | None = None
     try:
         with client.stream("GET", job.url, headers=_request_headers(job, offset)) as response:
             offset = _open_body(response, job, offset)
+            if not offset and segmented.wanted(response, connections):
+                whole = _segments(client, transfer, connections, response)
+                if whole is not None:
+                    return whole
             attempt = _Attempt(offset=offset)
             write_validator(job.destination, job.url, response)
             attempt.hashers = _start_hashers(job, part, offset)
@@ -300,8 +352,13 @@ def download(
     sleep: Callable[[float], None] = pause,
     keep_existing: bool = False,
     policy: TransferPolicy | None = None,
+    connections: int = segmented.DEFAULT_CONNECTIONS,
 ) -> DownloadResult:
-    """Fetch one file, resuming and retrying; verified before it gets its final name."""
+    """Fetch one file, resuming and retrying; verified before it gets its final name.
+
+    A file of 64 MiB or more from a server that serves ranges comes over `connections`
+    connections at once (net/segmented.py); 1 keeps to one.
+    """
     policy = policy or client_policy(client)
     retry = retry or policy.retry
     if keep_existing and (done := existing_match(job)):
@@ -312,7 +369,7 @@ def download(
     for attempt_number in range(1, retry.attempts + 1):
         check_cancelled()
         try:
-            attempt = _stream_once(client, transfer)
+            attempt = _stream_once(client, transfer, connections)
         except _Retryable as exc:
             last_error, wait = str(exc), exc.wait
         else:
@@ -335,62 +392,3 @@ def download(
                 policy.on_retry(notice)
             sleep(delay)
     raise _failure(job, retry.attempts, last_error)
-
-
-def first_available(candidates: Sequence[str], attempt: Callable[[str], T]) -> T:
-    """`attempt` on each candidate in order until one is not a 404; the last 404 is raised.
-
-    k3s images come as `.tar.zst`, or `.tar` where a release has no `.tar.zst`.
-    """
-    for candidate in candidates[:-1]:
-        try:
-            return attempt(candidate)
-        except NotFoundError:
-            continue
-    return attempt(candidates[-1])
-
-
-def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[T]:
-    """Run tasks in a bounded pool; results in input order; the first failure is raised."""
-    if not tasks:
-        return []
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
-    try:
-        futures = [pool.submit(task) for task in tasks]
-        errors = [future.exception() for future in futures]
-    except BaseException:
-        # Ctrl-C reaches the main thread only: stop the transfers in every worker (their
-        # socket reads return at once), drop the tasks not started, then let it through.
-        cancel_transfers()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    for error in errors:
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]
-
-
-def download_all(
-    client: httpx.Client,
-    jobs: Sequence[DownloadJob],
-    *,
-    progress_for: Callable[[DownloadJob], Progress | None] = lambda job: None,
-    workers: int = 4,
-    retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = pause,
-    keep_existing: bool = False,
-) -> list[DownloadResult]:
-    """Fetch several files in a bounded pool; results in input order; the first error raised."""
-
-    def task(job: DownloadJob) -> Callable[[], DownloadResult]:
-        return lambda: download(
-            client,
-            job,
-            progress=progress_for(job),
-            retry=retry,
-            sleep=sleep,
-            keep_existing=keep_existing,
-        )
-
-    return run_parallel([task(job) for job in jobs], workers=workers)

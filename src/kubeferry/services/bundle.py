@@ -107,7 +107,14 @@ def create_bundle(
         if dry_run:
             return plan
         with hold(folder, announce=settings.announce, what=f"the bundle {folder}"):
-            entries = fill_bundle(client, endpoints, folder, files, progress=progress)
+            entries = fill_bundle(
+                client,
+                endpoints,
+                folder,
+                files,
+                progress=progress,
+                connections=settings.connections,
+            )
             entries.append(write_bundle_catalog(folder, catalog, tags))
             summary = plan.as_dict()
             keys = ("k3s", "arches", "os", "kubectl")

@@ -6,19 +6,21 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeferry.catalog.file import FileMerge, default_catalog, merge_into_file
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag
 from kubeferry.errors import OfflineError
-from kubeferry.net.download import ProgressFactory, run_parallel
 from kubeferry.services.common import catalog_in_use, network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import CachedVersion, State, list_cached, remove_version
-from kubeferry.stores.cache_fill import Filler, FillResult, repair_advice
 from kubeferry.stores.leftovers import Leftover, find_leftovers, remove_leftovers
 from kubeferry.stores.lock import hold, hold_all
+
+if TYPE_CHECKING:  # `cache list` is local: the download stack loads only to fetch
+    from kubeferry.net.download import ProgressFactory
+    from kubeferry.stores.cache_fill import FillResult
 
 
 def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
@@ -153,6 +155,8 @@ def repair_versions(
     settings: Settings, reports: list[CachedVersion], *, progress: ProgressFactory = _no_progress
 ) -> list[FillResult]:
     """Download again what is bad; offline, say exactly what to bring and from where."""
+    from kubeferry.stores.cache_fill import Filler, repair_advice
+
     if settings.offline:
         lines = []
         for report in reports:
@@ -164,7 +168,13 @@ def repair_versions(
             "'kubeferry bundle install' here):\n" + "\n".join(lines)
         )
     with network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+        filler = Filler(
+            client,
+            settings.endpoints,
+            settings.cache_dir,
+            progress,
+            connections=settings.connections,
+        )
         # The reports already hold what is bad: no second hashing before the repair.
         return [filler.repair(report) for report in reports]
 
@@ -204,11 +214,20 @@ def add_versions(
     settings: Settings, specs: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> AddResult:
     """Download k3s versions into the cache, verified, and list them in the catalog."""
+    from kubeferry.net.parallel import run_parallel
+    from kubeferry.stores.cache_fill import Filler
+
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}
     with cache_lock(settings), network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(client, settings.endpoints, settings.cache_dir, progress)
+        filler = Filler(
+            client,
+            settings.endpoints,
+            settings.cache_dir,
+            progress,
+            connections=settings.connections,
+        )
 
         # Two tags at a time; a tag's arches one after another (they share its folder).
         def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:

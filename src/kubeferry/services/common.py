@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kubeferry.catalog.file import LoadedCatalog, load_or_default
 from kubeferry.core.endpoints import Endpoints
@@ -15,6 +14,9 @@ from kubeferry.net import http
 from kubeferry.net.transfer import TransferPolicy
 from kubeferry.settings import Settings
 from kubeferry.targets.local import LocalTarget
+
+if TYPE_CHECKING:  # local commands never load the network stack (tests/unit/test_startup.py)
+    import httpx
 
 
 def catalog_in_use(settings: Settings) -> LoadedCatalog:
@@ -59,6 +61,7 @@ def transfer_policy(settings: Settings) -> TransferPolicy:
 @contextmanager
 def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     """The one place a service goes online: the offline gate, then the HTTP client."""
+
     http.ensure_online(settings.offline, url)
     with http.open_client(policy=transfer_policy(settings)) as client:
         yield client

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeferry.core.kuberlr import folder
 from kubeferry.core.platforms import host_platform
 from kubeferry.core.skew import format_version
-from kubeferry.net.download import DownloadResult, ProgressFactory, run_parallel
 from kubeferry.services.common import kubectl_endpoints, kuberlr_config, network, wrapper_environ
 from kubeferry.settings import Settings
 from kubeferry.shim import which as wrapper_choice
 from kubeferry.stores.kubectls import download_kubectl, list_kubectls, resolve_kubectl_version
 from kubeferry.stores.lock import hold_all
+
+if TYPE_CHECKING:  # `kubectl list` is local: the download stack loads only to fetch
+    from kubeferry.net.download import DownloadResult, ProgressFactory
 
 
 def _no_progress(label: str) -> None:
@@ -77,6 +79,8 @@ def get_kubectls(
     settings: Settings, versions: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> FetchedKubectls:
     """Download kubectl versions (`1.30` = newest 1.30 patch) into the kuberlr folder, verified."""
+    from kubeferry.net.parallel import run_parallel
+
     endpoints = kubectl_endpoints(settings)
     with network(settings, endpoints.kubectl_mirror_url) as client:
         resolved = [resolve_kubectl_version(client, endpoints, v).short for v in versions]
@@ -96,6 +100,7 @@ def get_kubectls(
                 arch,
                 settings.kuberlr_dir(arch),
                 progress=reporter,
+                connections=settings.connections,
             )
 
         with hold_all(folders, announce=settings.announce):

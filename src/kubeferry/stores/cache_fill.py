@@ -44,6 +44,7 @@ class Filler:
     cache_dir: Path
     progress_for: ProgressFactory = lambda label: None
     workers: int = 3
+    connections: int | None = None
 
     def staging_folder(self, tag: K3sTag) -> Path:
         """The fixed temporary folder a new version is assembled in."""
@@ -91,6 +92,7 @@ class Filler:
             progress_for=self.progress_for,
             wanted=wanted,
             workers=self.workers,
+            connections=self.connections,
         )
 
 

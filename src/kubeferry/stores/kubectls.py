@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr import all_binaries, kubectl_file_name
 from kubeferry.core.versions import KubeVersion, parse_kube_version
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, DownloadResult, Progress, download
 from kubeferry.net.hashes import parse_digest_file
 from kubeferry.stores.lock import hold
+
+if TYPE_CHECKING:  # listing binaries is a local command: the network stack loads on first use
+    import httpx
+
+    from kubeferry.net.download import DownloadResult, Progress
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ def list_kubectls(local_dir: Path, system_path: str | None, *, windows: bool) ->
 
 
 def _read_text(client: httpx.Client, url: str) -> str:
+    from kubeferry.net import http
+
     response = http.get(client, url)
     if response.status_code == 404:
         raise NotFoundError(f"{url} answered 404: the mirror does not have it.", url=url)
@@ -92,13 +96,20 @@ def download_kubectl(
     folder: Path,
     *,
     progress: Progress | None = None,
+    connections: int | None = None,
 ) -> DownloadResult:
-    """The one kubectl download: `version` into `folder` as kuberlr names it, verified, 0755."""
+    """The one kubectl download: `version` into `folder` as kuberlr names it, verified, 0755.
+
+    `connections`: per large file when the mirror serves ranges (None: the default).
+    """
+    from kubeferry.net.download import DownloadJob, download
+
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
     job = DownloadJob(url, destination, **{algorithm: digest})
-    result = download(client, job, keep_existing=True, progress=progress)
+    extra = {} if connections is None else {"connections": connections}
+    result = download(client, job, keep_existing=True, progress=progress, **extra)
     destination.chmod(0o755)
     return result
 
@@ -113,6 +124,8 @@ def fetch_kubectl(
     timeout: float = 30.0,
 ) -> Path:
     """`download_kubectl` with its own client (the wrapper's cold path), under the folder's lock."""
+    from kubeferry.net import http
+
     with hold(Path(folder)), http.open_client(read_timeout=timeout) as client:
         result = download_kubectl(client, endpoints, version, target_os, arch, Path(folder))
     return result.job.destination

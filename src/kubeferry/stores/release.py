@@ -8,6 +8,7 @@ it gets its final name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,11 +24,32 @@ from kubeferry.net.download import (
     ProgressFactory,
     discard_partial,
     download,
-    first_available,
-    run_parallel,
 )
 from kubeferry.net.hashes import parse_sums
+from kubeferry.net.parallel import first_available, run_parallel
 from kubeferry.stores.cache import present_images
+
+
+def _getter(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    progress_for: ProgressFactory,
+    resume: bool,
+    connections: int | None,
+) -> Callable[..., DownloadResult]:
+    """`get(name, sha256=None)`: one release file into `folder`, verified."""
+    extra = {} if connections is None else {"connections": connections}
+
+    def get(name: str, sha256: str | None = None) -> DownloadResult:
+        job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
+        keep = resume and bool(sha256)
+        return download(
+            client, job, progress=progress_for(f"{tag} {name}"), keep_existing=keep, **extra
+        )
+
+    return get
 
 
 def fetch_release(
@@ -40,6 +62,7 @@ def fetch_release(
     progress_for: ProgressFactory = lambda label: None,
     wanted: set[str] | None = None,
     workers: int = 3,
+    connections: int | None = None,
 ) -> list[DownloadResult]:
     """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
 
@@ -48,11 +71,7 @@ def fetch_release(
     """
     assets, resume, results = K3sAssets(arch), wanted is None, []
     folder.mkdir(parents=True, exist_ok=True)
-
-    def get(name: str, sha256: str | None = None) -> DownloadResult:
-        job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
-        progress = progress_for(f"{tag} {name}")
-        return download(client, job, progress=progress, keep_existing=resume and bool(sha256))
+    get = _getter(client, endpoints, folder, tag, progress_for, resume, connections)
 
     sums_url = endpoints.k3s_asset_url(str(tag), assets.sums)
     if resume:

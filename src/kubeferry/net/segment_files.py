@@ -1,0 +1,56 @@
+"""The files of a download in pieces: the part opened safely, and the pieces state beside it.
+
+`.<name>.part.segments.json` lists the finished pieces (url, size, validator, piece size), so an
+interrupted download in pieces resumes with the pieces it lacks (net/segmented.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any, Final
+
+from kubeferry.errors import UnsafePathError
+
+STATE_SUFFIX: Final = ".part.segments.json"
+
+
+def state_path(destination: Path) -> Path:
+    """`.<name>.part.segments.json` beside the destination."""
+    return destination.with_name(f".{destination.name}{STATE_SUFFIX}")
+
+
+def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
+    """The pieces state of an interrupted segmented download of `url`, if there is one."""
+    try:
+        state = json.loads(state_path(destination).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("url") != url:
+        return None
+    if not isinstance(state.get("size"), int) or not isinstance(state.get("done"), list):
+        return None
+    return state
+
+
+def open_part(part: Path) -> int:
+    """The part file for reading and writing, never through a link, and only a regular file."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(part, flags, 0o644)
+    except OSError as exc:
+        if part.is_symlink():
+            raise UnsafePathError(
+                f"{part} is a link; kubeferry never writes through one. Remove it and run the "
+                "command again.",
+                path=part,
+            ) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePathError(
+            f"{part} is not a regular file; remove it and run the command again.", path=part
+        )
+    return fd

@@ -1,0 +1,313 @@
+"""One large file over several connections from a real nginx: pieces, resume, a changed file.
+
+nginx answers `Range` with 206 and `If-Range` with the whole file when the validator changed;
+its access log shows each request's status and size, so the tests see what was really fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kubeferry.errors import ChecksumError, UnsafePathError
+from kubeferry.net import http, segmented
+from kubeferry.net.download import DownloadJob, download, part_path
+from tests.conftest import child_environment
+from tests.support.nginx import Nginx, nginx_binary
+
+pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+KUBECTL_PATH = "release/v1.31.9/bin/linux/amd64/kubectl"
+SIZE = segmented.SEGMENT_THRESHOLD + 3 * segmented.PIECE_SIZE + 12345  # 12 pieces, last short
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Path, str]]:
+    """A world-readable folder (nginx's workers are `nobody`) with one large random file."""
+    folder = Path(tempfile.mkdtemp(prefix="kubeferry-segmented-"))
+    folder.chmod(0o755)
+    (folder / "www").mkdir(mode=0o755)
+    data = os.urandom(SIZE)
+    (folder / "www" / "big.bin").write_bytes(data)
+    (folder / "www" / "big.bin").chmod(0o644)
+    digest = hashlib.sha256(data).hexdigest()
+    kubectl = folder / "www" / KUBECTL_PATH  # the same bytes as dl.k8s.io lays out kubectl
+    kubectl.parent.mkdir(parents=True)
+    os.link(folder / "www" / "big.bin", kubectl)
+    (kubectl.parent / "kubectl.sha256").write_text(digest + "\n")
+    for path in (folder / "www").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield folder, digest
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def web(served: tuple[Path, str], tmp_path: Path) -> Iterator[Nginx]:
+    folder, _ = served
+    with Nginx(folder / "www", folder / f"nginx-{tmp_path.name}") as server:
+        yield server
+
+
+@pytest.fixture
+def limited(served: tuple[Path, str], tmp_path: Path) -> Iterator[Nginx]:
+    """nginx limiting each connection to 20 MB/s, as many mirrors and proxies do."""
+    folder, _ = served
+    snippet = folder / f"limit-{tmp_path.name}.conf"
+    snippet.write_text("limit_rate 20m;\n")
+    with Nginx(folder / "www", folder / f"nginx-{tmp_path.name}", snippet) as server:
+        yield server
+
+
+def _statuses(web: Nginx) -> list[tuple[int, int]]:
+    """(status, body bytes) of each GET in the access log."""
+    lines = [
+        line for line in (web.prefix / "access.log").read_text().splitlines() if '"GET ' in line
+    ]
+    return [
+        (int(line.split('" ')[1].split()[0]), int(line.split('" ')[1].split()[1])) for line in lines
+    ]
+
+
+def _get(web: Nginx, destination: Path, digest: str, connections: int):
+    with http.open_client() as client:
+        job = DownloadJob(f"{web.url}/big.bin", destination, sha256=digest)
+        return download(client, job, connections=connections)
+
+
+def test_a_slow_connection_gets_helpers(limited, served, tmp_path) -> None:
+    _, digest = served
+    result = _get(limited, tmp_path / "big.bin", digest, connections=4)
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+    assert result.sha256 == digest and result.fetched == SIZE
+    requests = _statuses(limited)
+    assert [status for status, _ in requests].count(200) == 1  # the first answer leads
+    pieces = [size for status, size in requests if status == 206]
+    assert len(pieces) >= 3  # helpers took pieces from the back, whole pieces each
+    assert all(size in (segmented.PIECE_SIZE, SIZE % segmented.PIECE_SIZE) for size in pieces)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "big.bin"]
+    assert leftovers == []
+
+
+def test_a_fast_connection_is_left_alone(web, served, tmp_path, monkeypatch) -> None:
+    """Above FAST_ENOUGH one connection does it all (set to 1 B/s so any machine is fast)."""
+    monkeypatch.setattr(segmented, "FAST_ENOUGH", 1)
+    _, digest = served
+    result = _get(web, tmp_path / "big.bin", digest, connections=4)
+    assert result.sha256 == digest and result.fetched == SIZE
+    assert [status for status, _ in _statuses(web)] == [200]
+
+
+def test_one_connection_is_one_request(web, served, tmp_path) -> None:
+    _, digest = served
+    _get(web, tmp_path / "big.bin", digest, connections=1)
+    assert [s for s, _ in _statuses(web)] == [200]
+
+
+def _interrupted(web: Nginx, destination: Path, served_file: Path, done: list[int], validator):
+    """A part file holding pieces `done`, as a killed run leaves it, with its pieces state."""
+    data = served_file.read_bytes()
+    part = part_path(destination)
+    with part.open("wb") as stream:
+        for index in done:
+            start = index * segmented.PIECE_SIZE
+            stream.seek(start)
+            stream.write(data[start : start + segmented.PIECE_SIZE])
+    state = {
+        "url": f"{web.url}/big.bin",
+        "size": SIZE,
+        "validator": validator,
+        "piece": segmented.PIECE_SIZE,
+        "done": done,
+    }
+    segmented.state_path(destination).write_text(json.dumps(state))
+
+
+def _etag(web: Nginx) -> str:
+    return httpx.head(f"{web.url}/big.bin").headers["ETag"]
+
+
+def test_resume_fetches_only_the_missing_pieces(web, served, tmp_path) -> None:
+    folder, digest = served
+    destination = tmp_path / "big.bin"
+    _interrupted(web, destination, folder / "www" / "big.bin", [0, 1, 5], _etag(web))
+    result = _get(web, destination, digest, connections=3)
+    assert hashlib.sha256(destination.read_bytes()).hexdigest() == digest
+    assert result.fetched == SIZE - 3 * segmented.PIECE_SIZE
+    requests = _statuses(web)
+    assert all(status == 206 for status, _ in requests)
+    assert len(requests) == -(-SIZE // segmented.PIECE_SIZE) - 3
+    assert not segmented.state_path(destination).exists()
+
+
+def test_a_changed_file_starts_over(web, served, tmp_path) -> None:
+    folder, digest = served
+    destination = tmp_path / "big.bin"
+    _interrupted(web, destination, folder / "www" / "big.bin", [0, 1], '"not-the-etag"')
+    result = _get(web, destination, digest, connections=2)
+    assert hashlib.sha256(destination.read_bytes()).hexdigest() == digest
+    assert result.sha256 == digest
+    assert _statuses(web)[0][0] == 200  # If-Range failed: nginx sent the whole (new) file
+
+
+def test_wrong_digest_keeps_nothing(web, served, tmp_path) -> None:
+    destination = tmp_path / "big.bin"
+    with pytest.raises(ChecksumError) as caught:
+        _get(web, destination, "0" * 64, connections=4)
+    assert "expected 000" in caught.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+class _NoRanges(SimpleHTTPRequestHandler):
+    """Python's file server: no Accept-Ranges, ignores Range."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_without_ranges_gets_one_connection(served, tmp_path) -> None:
+    folder, digest = served
+    seen: list[str | None] = []
+
+    class Handler(_NoRanges):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(folder / "www"), **kwargs)
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Range"))
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        with http.open_client() as client:
+            download(client, DownloadJob(url, tmp_path / "big.bin", sha256=digest), connections=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None]
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+
+
+def test_a_killed_download_resumes_with_the_missing_pieces(limited, served, tmp_path) -> None:
+    """`kubectl get` killed (-9) while pieces arrive, then run again: only missing pieces."""
+    _, digest = served
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**child_environment(home), "KUBEFERRY_KUBECTL_MIRROR_URL": limited.url}
+    command = [sys.executable, "-m", "kubeferry", "kubectl", "get", "1.31.9", "--arch", "amd64"]
+    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    folder = home / ".kuberlr" / "linux-amd64"
+    state = segmented.state_path(folder / "kubectl1.31.9")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_done(state)) < 2:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL, stderr
+    kept = _done(state)
+    assert len(kept) >= 2 and (folder / ".kubectl1.31.9.part").exists()
+    before = len(_statuses(limited))
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert hashlib.sha256((folder / "kubectl1.31.9").read_bytes()).hexdigest() == digest
+    pieces = -(-SIZE // segmented.PIECE_SIZE)
+    second_run = _statuses(limited)[before:]
+    assert [s for s, _ in second_run if s == 200] == [200]  # the .sha256 file, not the binary
+    assert len([s for s, _ in second_run if s == 206]) <= pieces - len(kept)
+    assert not state.exists()
+
+
+def _done(state: Path) -> list[int]:
+    try:
+        return json.loads(state.read_text())["done"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def test_a_planted_link_is_never_written_through(web, served, tmp_path) -> None:
+    _, digest = served
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    destination = tmp_path / "big.bin"
+    segmented.state_path(destination).write_text(
+        json.dumps(
+            {
+                "url": f"{web.url}/big.bin",
+                "size": SIZE,
+                "validator": None,
+                "piece": segmented.PIECE_SIZE,
+                "done": [],
+            }
+        )
+    )
+    part_path(destination).symlink_to(victim)
+    with pytest.raises(UnsafePathError) as caught:
+        _get(web, destination, digest, connections=4)
+    assert "link" in caught.value.message
+    assert victim.read_bytes() == b"keep me"
+
+
+def test_a_dropped_lead_is_continued_from_its_last_byte(served, tmp_path) -> None:
+    """The first answer drops midway through a piece: a helper asks for the rest of that piece
+    only (the bytes before were already hashed and are never rewritten)."""
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    drop_at = 3 * segmented.PIECE_SIZE + 12345
+    ranges: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            wanted = self.headers.get("Range")
+            ranges.append(wanted)
+            start, end = 0, len(data) - 1
+            if wanted:
+                first, last = wanted.removeprefix("bytes=").split("-")
+                start, end = int(first), int(last)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(end + 1 - start))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", '"same"')
+            self.end_headers()
+            stop = drop_at if not wanted else end + 1
+            self.wfile.write(data[start:stop])
+            if not wanted:
+                self.close_connection = True  # drops the first answer midway
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        with http.open_client() as client:
+            job = DownloadJob(url, tmp_path / "big.bin", sha256=digest)
+            result = download(client, job, connections=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.sha256 == digest
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+    assert ranges[0] is None
+    assert f"bytes={drop_at}-{4 * segmented.PIECE_SIZE - 1}" in ranges
+    assert f"bytes={3 * segmented.PIECE_SIZE}-{4 * segmented.PIECE_SIZE - 1}" not in ranges
