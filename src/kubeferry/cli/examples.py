@@ -53,6 +53,7 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry cache add stable --connections 8    # a mirror that limits each connection",
     ),
     "cache list": ("kubeferry cache list", "kubeferry cache list -o json"),
+    "cache clean": ("kubeferry cache clean", "kubeferry cache clean --json"),
     "cache verify": ("kubeferry cache verify", "kubeferry cache verify --repair"),
     "cache remove": ("kubeferry cache remove v1.30.6+k3s1",),
     "catalog": ("kubeferry catalog update",),
@@ -116,6 +117,12 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
         "KUBEFERRY_KUBECTL_MIRROR_URL",
         "Where kubectl is downloaded from (beats kuberlr's KubeMirrorUrl).",
     ),
+    (
+        "KUBEFERRY_SPEED_LIMIT",
+        "Bytes/s below which a download counts as stalled (default 1024; 0: never).",
+    ),
+    ("KUBEFERRY_SPEED_TIME", "Seconds below the speed limit before a stall (default 30)."),
+    ("KUBEFERRY_TIMEOUT", "Seconds one download attempt may take in all (like --timeout)."),
     ("KUBEFERRY_VERSION_CACHE_TTL", "Wrapper: seconds a cluster's version answer stays fresh."),
     (
         "KUBEFERRY_REVALIDATE_AFTER",
@@ -135,6 +142,7 @@ _NETWORK: Final = (
     "KUBEFERRY_OFFLINE",
     "KUBEFERRY_CACHE_DIR",
     "KUBEFERRY_MIRROR",
+    "KUBEFERRY_TIMEOUT",
     "KUBEFERRY_K3S_CHANNELS_URL",
     "KUBEFERRY_K3S_RELEASES_URL",
     "KUBEFERRY_K3S_DOWNLOAD_URL",

@@ -10,13 +10,13 @@ from kubeferry.catalog.file import LoadedCatalog, load_or_default
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr_config import Config, load_config
 from kubeferry.errors import ConfigError
-from kubeferry.net import http
-from kubeferry.net.transfer import TransferPolicy
 from kubeferry.settings import Settings
 from kubeferry.targets.local import LocalTarget
 
-if TYPE_CHECKING:  # local commands never load the network stack (tests/unit/test_startup.py)
+if TYPE_CHECKING:  # local commands never load the network stack (test_startup_imports.py)
     import httpx
+
+    from kubeferry.net.transfer import TransferPolicy
 
 
 def catalog_in_use(settings: Settings) -> LoadedCatalog:
@@ -50,6 +50,8 @@ def local_target(settings: Settings) -> LocalTarget:
 
 def transfer_policy(settings: Settings) -> TransferPolicy:
     """Download limits from the settings; each retry is announced to the person."""
+    from kubeferry.net.transfer import TransferPolicy
+
     return TransferPolicy(
         speed_limit=settings.speed_limit,
         speed_time=settings.speed_time,
@@ -61,6 +63,7 @@ def transfer_policy(settings: Settings) -> TransferPolicy:
 @contextmanager
 def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     """The one place a service goes online: the offline gate, then the HTTP client."""
+    from kubeferry.net import http
 
     http.ensure_online(settings.offline, url)
     with http.open_client(policy=transfer_policy(settings)) as client:
