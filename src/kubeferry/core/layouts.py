@@ -28,6 +28,9 @@ CATALOG_FILE_NAME: Final = "k3s-versions.json"
 MANIFEST_NAME: Final = "kubeferry-bundle.json"
 K3S_FOLDER: Final = "k3s"
 KUBERLR_FOLDER: Final = "kuberlr"
+K3S_REGISTRIES_PATH: Final = Path("etc/rancher/k3s/registries.yaml")
+"""Where k3s reads its registry mirrors, relative to the node's root."""
+WINDOWS_PROVISIONING_SCRIPT: Final = "kubeferry-registries.start"
 STAGING_SUFFIX: Final = "-kubeferry"
 """RD's own staging folders are `tmp-<tag>`; ours are `tmp-<tag>-kubeferry` (ignored by RD)."""
 
@@ -56,6 +59,22 @@ def rancher_desktop_cache_dir(
     xdg = environ.get("XDG_CACHE_HOME", "") if use_environment else ""
     base = Path(xdg) if xdg else home / ".cache"
     return base / "rancher-desktop"
+
+
+def rancher_desktop_provisioning_path(
+    target_os: str, home: Path, environ: Mapping[str, str]
+) -> Path:
+    """The provisioning file Rancher Desktop applies on `target_os` (Lima's override.yaml, or a
+    `.start` script on Windows)."""
+    if target_os == "windows":
+        local = environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+        return Path(local) / "rancher-desktop" / "provisioning" / WINDOWS_PROVISIONING_SCRIPT
+    if target_os == "darwin":
+        base = home / "Library" / "Application Support" / "rancher-desktop"
+    else:
+        data = environ.get("XDG_DATA_HOME") or str(home / ".local" / "share")
+        base = Path(data) / "rancher-desktop"
+    return base / "lima" / "_config" / "override.yaml"
 
 
 def kuberlr_dir(home: Path, target_os: str, arch: str) -> Path:

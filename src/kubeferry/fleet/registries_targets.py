@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import yaml
 
+from kubeferry.core.layouts import K3S_REGISTRIES_PATH as K3S_PATH
+from kubeferry.core.layouts import rancher_desktop_provisioning_path as rancher_desktop_path
 from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.errors import RegistriesFileError
 from kubeferry.fleet.registries import (
@@ -33,8 +35,6 @@ from kubeferry.fleet.registries import (
 )
 
 MARKER: Final = "# kubeferry:registries"
-K3S_PATH: Final = Path("etc/rancher/k3s/registries.yaml")
-WINDOWS_SCRIPT: Final = "kubeferry-registries.start"
 _HEREDOC: Final = "KUBEFERRY_REGISTRIES_EOF"
 
 
@@ -48,19 +48,6 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _BlockDumper.add_representer(str, _str)
-
-
-def rancher_desktop_path(target_os: str, home: Path, environ: Mapping[str, str]) -> Path:
-    """The provisioning file Rancher Desktop applies on `target_os`."""
-    if target_os == "windows":
-        local = environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(local) / "rancher-desktop" / "provisioning" / WINDOWS_SCRIPT
-    if target_os == "darwin":
-        base = home / "Library" / "Application Support" / "rancher-desktop"
-    else:
-        data = environ.get("XDG_DATA_HOME") or str(home / ".local" / "share")
-        base = Path(data) / "rancher-desktop"
-    return base / "lima" / "_config" / "override.yaml"
 
 
 def provision_script(registries_yaml: str) -> str:

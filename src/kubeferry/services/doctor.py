@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubeferry.catalog.file import read_catalog
+from kubeferry.core.layouts import K3S_REGISTRIES_PATH, rancher_desktop_provisioning_path
 from kubeferry.doctor import Inputs, Report, diagnose
 from kubeferry.errors import CatalogError
 from kubeferry.services.common import catalog_in_use, kuberlr_config
@@ -69,7 +71,10 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
 
 def _registries(settings: Settings) -> tuple[RegistriesCheck, ...]:
     """The registries files k3s and Rancher Desktop read (the node's own only for the host)."""
-    from kubeferry.fleet.registries_targets import find_and_check  # YAML: only when run
+    rd_file = rancher_desktop_provisioning_path(settings.target_os, settings.home, settings.environ)
+    if not rd_file.exists() and not Path("/", K3S_REGISTRIES_PATH).exists():
+        return ()  # nothing to read: YAML is not even imported (doctor --quick stays light)
+    from kubeferry.fleet.registries_targets import find_and_check
 
     found = find_and_check(settings.target_os, settings.home, settings.environ)
     if settings.home_given or settings.os_given:
