@@ -9,37 +9,47 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from kubeferry.errors import KubeferryError, StorageError, TextFileError
+from kubeferry.errors import KubeferryError, StorageError, TextFileError, UnsafePathError
 
 MAX_TEXT_BYTES = 64 * 1024 * 1024
 """A catalog or manifest is kilobytes; anything this large is not one."""
 
 
-def open_regular(path: Path, *, error: type[KubeferryError] = TextFileError) -> int:
-    """A read-only descriptor of `path`, refusing links, FIFOs, devices and folders.
+def open_plain(
+    path: Path, flags: int = os.O_RDONLY, *, error: type[KubeferryError] = UnsafePathError
+) -> int:
+    """A descriptor of `path` opened with `flags`, never through a link, only a regular file.
 
-    O_NONBLOCK keeps a FIFO from blocking the open; the fstat then refuses it.
+    The one way kubeferry opens a file inside a target: O_NOFOLLOW refuses a planted link (its
+    target is left untouched), O_NONBLOCK keeps a FIFO from blocking the open, and the fstat
+    refuses FIFOs, devices and folders.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    extra = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
+        descriptor = os.open(path, flags | extra, 0o644)
     except OSError as exc:
         if path.is_symlink():
             raise error(
-                f"{path} is a symbolic link; kubeferry reads only plain files there. Replace it "
-                "with the file itself.",
+                f"{path} is a symbolic link; kubeferry reads and writes only plain files there "
+                "and left it (and what it points to) untouched. Replace it with the file itself.",
                 path=path,
             ) from exc
         raise
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode):
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
         raise error(
-            f"{path} is not a regular file (a FIFO, device or folder); kubeferry reads only plain "
-            "files. Replace it with the file itself.",
+            f"{path} is not a regular file (a FIFO, device or folder); kubeferry reads and writes "
+            "only plain files. Replace it with the file itself.",
             path=path,
         )
+    if flags & (os.O_WRONLY | os.O_RDWR) and hasattr(os, "set_blocking"):
+        os.set_blocking(descriptor, True)  # a regular file: blocking writes, as usual
     return descriptor
+
+
+def open_regular(path: Path, *, error: type[KubeferryError] = TextFileError) -> int:
+    """A read-only descriptor of `path`, refusing links, FIFOs, devices and folders."""
+    return open_plain(path, os.O_RDONLY, error=error)
 
 
 def read_bytes(path: Path, *, missing: str, error: type[KubeferryError] = TextFileError) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
-from kubeferry.core.textfiles import open_regular
+from kubeferry.core.textfiles import open_plain, open_regular
 from kubeferry.errors import SumsFileError, UnsafePathError
 
 CHUNK_SIZE: Final = 1024 * 1024
@@ -219,19 +219,6 @@ def open_for_writing(path: Path, *, append: bool) -> io.BufferedWriter:
             "it points to) untouched. Remove it and run the command again.",
             path=path,
         )
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    flags |= os.O_APPEND if append else os.O_TRUNC
-    try:
-        descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
-    except OSError as exc:
-        if path.is_symlink():
-            raise UnsafePathError(
-                f"{path} is a symbolic link; kubeferry writes only plain files there and left it "
-                "untouched. Remove it and run the command again.",
-                path=path,
-            ) from exc
-        raise
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise UnsafePathError(f"{path} is not a regular file; remove it and run again.", path=path)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    descriptor = open_plain(path, flags)
     return os.fdopen(descriptor, "ab" if append else "wb")

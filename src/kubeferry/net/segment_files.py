@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.errors import UnsafePathError
+from kubeferry.core.textfiles import open_plain
 
 STATE_SUFFIX: Final = ".part.segments.json"
 
@@ -37,20 +36,4 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
 
 def open_part(part: Path) -> int:
     """The part file for reading and writing, never through a link, and only a regular file."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(part, flags, 0o644)
-    except OSError as exc:
-        if part.is_symlink():
-            raise UnsafePathError(
-                f"{part} is a link; kubeferry never writes through one. Remove it and run the "
-                "command again.",
-                path=part,
-            ) from exc
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnsafePathError(
-            f"{part} is not a regular file; remove it and run the command again.", path=part
-        )
-    return fd
+    return open_plain(part, os.O_RDWR | os.O_CREAT)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Final
 
+from kubeferry.core.textfiles import open_plain
 from kubeferry.errors import UnsafePathError
 
 LOCK_NAME: Final = ".kubeferry.lock"
@@ -31,23 +31,7 @@ Announce = Callable[[str], None]
 
 
 def _open_lock_file(path: Path) -> int:
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        descriptor = os.open(path, flags, 0o644)
-    except OSError as exc:
-        if path.is_symlink():
-            raise UnsafePathError(
-                f"{path} is a symbolic link; kubeferry keeps its lock file there as a plain file. "
-                "Remove the link and run the command again.",
-                path=path,
-            ) from exc
-        raise
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise UnsafePathError(
-            f"{path} is not a regular file; remove it and run the command again.", path=path
-        )
-    return descriptor
+    return open_plain(path, os.O_RDWR | os.O_CREAT)
 
 
 def _try_lock(descriptor: int) -> bool:
