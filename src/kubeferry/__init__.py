@@ -3,4 +3,4 @@
 This module stays tiny on purpose: the kubectl wrapper imports the package on every call.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
