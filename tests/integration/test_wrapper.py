@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,26 +13,14 @@ import pytest
 from tests.conftest import Cli
 from tests.support.apiserver import Pki, cert_user, token_user
 from tests.support.upstream import LocalUpstream
-from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
+from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-# A command that is not client-only for the wrapper, yet kubectl runs it without the server.
-OFFLINE_COMMAND = [
-    *("create", "configmap", "x", "--from-literal=a=b"),
-    *("--dry-run=client", "-o", "name"),
-]
 
 
 @pytest.fixture
 def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
     return make_wrapper(cli, tmp_path)
-
-
-@pytest.fixture
-def cluster(pki: Pki) -> Iterator[Clusters]:
-    clusters = Clusters(pki)
-    yield clusters
-    clusters.stop()
 
 
 _config = write_config

@@ -17,12 +17,9 @@ import pytest
 from tests.conftest import Cli
 from tests.support.apiserver import SERVER_NAME, ApiServer, Pki, cert_user, kubeconfig, token_user
 from tests.support.connect_proxy import ConnectProxy
-from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
+from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-OFFLINE_COMMAND = [
-    *("create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name")
-]
 ALL = ("1.29.4", "1.31.9", "1.33.9")
 
 
@@ -31,13 +28,6 @@ def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper
     made = make_wrapper(cli, tmp_path)
     made.provide(*ALL, store=real_kubectls)
     return made
-
-
-@pytest.fixture
-def cluster(pki: Pki) -> Iterator[Clusters]:
-    clusters = Clusters(pki)
-    yield clusters
-    clusters.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,14 @@ import pytest
 from tests.conftest import Cli
 from tests.support.apiserver import BlackHole, Pki, cert_user, kubeconfig, token_user
 from tests.support.upstream import LocalUpstream
-from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
+from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-OFFLINE_COMMAND = [
-    *("create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name")
-]
 
 
 @pytest.fixture
 def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
     return make_wrapper(cli, tmp_path)
-
-
-@pytest.fixture
-def cluster(pki: Pki) -> Iterator[Clusters]:
-    clusters = Clusters(pki)
-    yield clusters
-    clusters.stop()
 
 
 def _checked_at(wrapper: Wrapper) -> float:

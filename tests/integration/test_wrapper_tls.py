@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,9 @@ from kubeferry.shim.kubeconfig import ClusterAccess
 from kubeferry.shim.tls import client_context
 from tests.conftest import Cli
 from tests.support.apiserver import Pki, make_pki, token_user
-from tests.support.wrapper import Clusters, Wrapper, make_wrapper, write_config
+from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-OFFLINE_COMMAND = [
-    *("create", "configmap", "x", "--from-literal=a=b", "--dry-run=client", "-o", "name")
-]
 
 
 @pytest.fixture
@@ -31,13 +27,6 @@ def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper
     made = make_wrapper(cli, tmp_path)
     made.provide("1.29.4", "1.31.9", "1.33.9", store=real_kubectls)
     return made
-
-
-@pytest.fixture
-def cluster(pki: Pki) -> Iterator[Clusters]:
-    clusters = Clusters(pki)
-    yield clusters
-    clusters.stop()
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,10 @@ def write_config(
     """A kubeconfig (default ~/.kube/config) with one context per (server, user)."""
     target = path or wrapper.cli.home / ".kube" / "config"
     return kubeconfig(target, {n: (s.url, u) for n, (s, u) in servers.items()}, pki, current)
+
+
+OFFLINE_COMMAND = [
+    *("create", "configmap", "x", "--from-literal=a=b"),
+    *("--dry-run=client", "-o", "name"),
+]
+"""A command that is not client-only for the wrapper, yet kubectl runs it without the server."""
