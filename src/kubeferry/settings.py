@@ -45,20 +45,27 @@ def _silent(message: str) -> None:
     return None
 
 
+_UNITS: Final = {
+    "KUBEFERRY_SPEED_LIMIT": "bytes per second",
+    "KUBEFERRY_SPEED_TIME": "seconds",
+    "KUBEFERRY_TIMEOUT": "seconds",
+}
+
+
 def _number(environ: Mapping[str, str], name: str, given: float | None) -> float | None:
-    """A positive number from an option, else from the environment; UsageError otherwise."""
+    """A number (0 or more) from an option (already checked by click), else from `name`."""
     if given is not None:
-        value: float | None = given
-    else:
-        text = environ.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            value = float(text) if text.isascii() else None
-        except ValueError:
-            value = None
-    if value is None or not value >= 0 or value == float("inf"):
-        raise UsageError(f"{name} must be a number of seconds or bytes (0 or more), not {value!r}")
+        return given
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text) if text.isascii() else -1.0
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        unit = _UNITS.get(name, "a number")
+        raise UsageError(f"{name} must be a number of {unit} (0 or more), not {text!r}")
     return value
 
 

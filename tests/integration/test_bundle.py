@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -19,6 +20,8 @@ from tests.support.apiserver import ApiServer, cert_user, kubeconfig, make_pki
 from tests.support.k3s import release_files, serve_release
 from tests.support.sample import KUBECTL, OLDER, STABLE, sample_upstream
 from tests.support.upstream import Fault, LocalUpstream
+
+T = TypeVar("T")
 
 
 def _upstream(kubectl_bytes: bytes) -> LocalUpstream:
@@ -279,9 +282,8 @@ def test_sigkilled_create_resumes_without_refetching_finished_files(
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert part.exists() and not (folder / "kubeferry-bundle.json").exists()
-        time.sleep(1.0)
+        before = _settled(lambda: dict(upstream.state.bytes_sent))  # the server saw the kill
         upstream.state.faults.pop(slow)
-        before = dict(upstream.state.bytes_sent)
         kept = part.stat().st_size
         result = cli(*CREATE[:-6], "--arch", "amd64", str(folder), env=upstream.environ())
         assert result.code == 0, result.stderr
@@ -294,6 +296,19 @@ def test_sigkilled_create_resumes_without_refetching_finished_files(
     assert set(fetched_again) == metadata
     assert all(n < 1000 for n in fetched_again.values())
     assert cli("bundle", "verify", str(folder)).code == 0
+
+
+def _settled(read: Callable[[], T], *, seconds: float = 10) -> T:
+    """`read()` once two reads 0.2 s apart agree (a server thread may still be writing)."""
+    last = read()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"still changing after {seconds} s: {last}")
 
 
 def test_an_unreadable_cache_catalog_is_kept_aside(made, tmp_path: Path) -> None:

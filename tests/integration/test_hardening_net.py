@@ -105,8 +105,10 @@ def test_two_bundle_creates_into_one_folder_give_one_good_bundle(cli: Cli, tmp_p
     )
     with sample_upstream(b"kubectl" * 50_000) as up:
         for name in ("k3s-airgap-images-amd64.tar.zst", "k3s"):
+            # slow enough that the second run, started on a busy machine, still finds the
+            # first one holding the bundle's lock
             up.state.faults[f"/k3s/{BUNDLE_TAG}/{name}"] = Fault(
-                chunk_size=16 * 1024, delay_per_chunk=0.03
+                chunk_size=16 * 1024, delay_per_chunk=0.1
             )
         first = _start(cli, *args, env=up.environ())
         _wait_for(lambda: _lock_holder(folder) == str(first.pid), "the first run's lock")

@@ -152,3 +152,18 @@ def test_export_refuses_conflicting_bundles(bundle: Path, maker: Cli, tmp_path: 
     failed = maker("mirror", "export", str(bundle), str(other), str(tmp_path / "tree"))
     assert failed.code == 1 and str(bundle) in failed.stderr and str(other) in failed.stderr
     assert not (tmp_path / "tree").exists()
+
+
+def test_export_never_replaces_a_folder_that_holds_a_bundle(
+    bundle: Path, maker: Cli, tmp_path: Path
+) -> None:
+    """`--force` into the bundle's own parent (or the bundle, or a folder inside it) would delete
+    the bundle when the old tree is retired: refused, nothing touched."""
+    parent = tmp_path / "out"
+    copy = parent / "b"
+    shutil.copytree(bundle, copy)
+    before = sorted(p.relative_to(parent).as_posix() for p in parent.rglob("*"))
+    for target in (parent, copy, copy / "tree"):
+        refused = maker("mirror", "export", str(copy), str(target), "--force")
+        assert refused.code == 1 and "would delete the bundle" in refused.stderr, target
+    assert sorted(p.relative_to(parent).as_posix() for p in parent.rglob("*")) == before

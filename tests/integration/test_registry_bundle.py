@@ -242,27 +242,18 @@ def test_basic_auth_with_password_stdin_docker_config_and_a_clear_401(
         assert anonymous.code == 1
         assert "401" in anonymous.stderr and "--password-stdin" in anonymous.stderr
         assert "docker login" in anonymous.stderr and "Traceback" not in anonymous.stderr
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kubeferry",
-                "bundle",
-                "push",
-                str(bundle_folder),
-                ref,
-                "--plain-http",
-                "--username",
-                "alice",
-                "--password-stdin",
-            ],
-            input="s3cret\n",
-            env=cli.env,
-            capture_output=True,
-            text=True,
-            check=False,
+        done = cli(
+            "bundle",
+            "push",
+            str(bundle_folder),
+            ref,
+            "--plain-http",
+            "--username",
+            "alice",
+            "--password-stdin",
+            stdin="s3cret\n",
         )
-        assert done.returncode == 0, done.stderr
+        assert done.code == 0, done.stderr
         config = cli.home / ".docker" / "config.json"
         config.parent.mkdir()
         token = base64.b64encode(b"alice:s3cret").decode()
@@ -283,53 +274,35 @@ def test_bearer_token_flow(tmp_path: Path, bundle_folder: Path, cli: Cli) -> Non
         running = start_registry(tmp_path / "tok", token_auth(tokens.realm, key))
         try:
             ref = f"{running.host}/platform/offline:token"
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "kubeferry",
-                    "bundle",
-                    "push",
-                    str(bundle_folder),
-                    ref,
-                    "--plain-http",
-                    "--username",
-                    "bob",
-                    "--password-stdin",
-                    "--json",
-                ],
-                input="pw\n",
-                env=cli.env,
-                capture_output=True,
-                text=True,
-                check=False,
+            done = cli(
+                "bundle",
+                "push",
+                str(bundle_folder),
+                ref,
+                "--plain-http",
+                "--username",
+                "bob",
+                "--password-stdin",
+                "--json",
+                stdin="pw\n",
             )
-            assert done.returncode == 0, done.stderr
+            assert done.code == 0, done.stderr
             scopes = {s for r in tokens.state.requests for s in r["scope"]}
             assert "repository:platform/offline:pull,push" in scopes
             refused = cli("bundle", "pull", ref, str(tmp_path / "p"), "--plain-http")
             assert refused.code == 1 and "401" in refused.stderr and "log in" in refused.stderr
-            bad = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "kubeferry",
-                    "bundle",
-                    "pull",
-                    ref,
-                    str(tmp_path / "q"),
-                    "--plain-http",
-                    "--username",
-                    "bob",
-                    "--password-stdin",
-                ],
-                input="nope\n",
-                env=cli.env,
-                capture_output=True,
-                text=True,
-                check=False,
+            bad = cli(
+                "bundle",
+                "pull",
+                ref,
+                str(tmp_path / "q"),
+                "--plain-http",
+                "--username",
+                "bob",
+                "--password-stdin",
+                stdin="nope\n",
             )
-            assert bad.returncode == 1 and "refused the credentials" in bad.stderr
+            assert bad.code == 1 and "refused the credentials" in bad.stderr
         finally:
             running.stop()
 

@@ -217,7 +217,7 @@ def test_ctrl_c_during_the_probe_exits_130(wrapper: Wrapper, pki: Pki, real_kube
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)  # the probe is waiting on the black hole by now
+        hole.wait_for_connection(timeout=20)  # the probe is waiting on the black hole now
         child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=30)
     assert child.returncode == 130

@@ -244,6 +244,13 @@ class BlackHole:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", port))
         self._socket.listen(64)  # the kernel completes handshakes; nobody ever reads
+        self._held: list[socket.socket] = []
+
+    def wait_for_connection(self, timeout: float) -> None:
+        """Return once a client has connected (the connection is held open, never answered)."""
+        self._socket.settimeout(timeout)
+        connection, _ = self._socket.accept()  # socket.timeout (an OSError) fails the test
+        self._held.append(connection)
 
     @property
     def url(self) -> str:
@@ -253,6 +260,8 @@ class BlackHole:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for connection in self._held:
+            connection.close()
         self._socket.close()
 
 

@@ -133,6 +133,7 @@ def test_broken_config_is_an_error(tmp_path: Path) -> None:
 
 
 HEAVY = (
+    "collections",
     "yaml",
     "ssl",
     "json",

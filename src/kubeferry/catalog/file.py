@@ -85,11 +85,18 @@ def keep_aside(path: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class LoadedCatalog:
-    """A catalog, where it came from, and a warning when the cache's file was unusable."""
+    """A catalog, where it came from, and what was wrong with the cache's file, if anything."""
 
     catalog: Catalog
     source: str
-    warning: str | None = None
+    problem: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """The sentence a command prints when it fell back to the embedded default."""
+        if self.problem is None:
+            return None
+        return f"kubeferry: warning: {self.problem} Using the embedded default catalog."
 
 
 def load_or_default(path: Path) -> LoadedCatalog:
@@ -98,6 +105,5 @@ def load_or_default(path: Path) -> LoadedCatalog:
         try:
             return LoadedCatalog(read_catalog(path), str(path))
         except CatalogError as exc:
-            warning = f"kubeferry: warning: {exc.message} Using the embedded default catalog."
-            return LoadedCatalog(default_catalog(), "embedded default", warning)
+            return LoadedCatalog(default_catalog(), "embedded default", exc.message)
     return LoadedCatalog(default_catalog(), "embedded default")

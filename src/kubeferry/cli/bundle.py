@@ -204,7 +204,9 @@ def install(
     Desktop cache and the kuberlr folder."""
     if is_reference(str(folder)):  # HOST[:PORT]/REPO:TAG, not a folder here
         with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
-            result = install_from_registry(settings, str(folder), access, progress=board.callback)
+            result = install_from_registry(
+                settings, str(folder), access, link=link, progress=board.callback
+            )
     else:
         result = install_into_target(settings, folder, link=link)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))

@@ -7,7 +7,6 @@ command that has `--json` and no `-o` of its own (kubectl users type it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, Final
 
 import click
@@ -79,7 +78,7 @@ def format_extras(ctx: click.Context, formatter: click.HelpFormatter) -> None:
             formatter.write_dl([(name, meanings[name]) for name in names])
 
 
-def _rewrite_output(command: click.Command, args: list[str]) -> list[str]:
+def _rewrite_output(args: list[str]) -> list[str]:
     """`-o json`, `-ojson`, `--output json`, `--output=json` -> `--json`; other formats refused."""
     result: list[str] = []
     index = 0
@@ -132,7 +131,7 @@ class FerryCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Accept `-o json` where the command has `--json`."""
         if _has_json(self) and not _has_own_output(self):
-            args = _rewrite_output(self, args)
+            args = _rewrite_output(args)
         return super().parse_args(ctx, args)
 
 
@@ -168,8 +167,3 @@ def adopt(command: click.Command) -> click.Command:
 
 
 _ADOPTED: Final[dict[type, type]] = {click.Command: FerryCommand, click.Group: FerryGroup}
-
-
-def summaries(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Rows for the root's command list, from static text (loading every module costs time)."""
-    return sorted(rows)

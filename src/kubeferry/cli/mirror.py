@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit, human_size
-from kubeferry.errors import MirrorError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,8 +91,6 @@ def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: boo
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")
     *folders, target = arguments
-    if any(target.absolute() == folder.absolute() for folder in folders):
-        raise MirrorError(f"{target} is one of the bundles; export into another folder.")
     report = export_mirror(_bundles(tuple(folders)), target, base=base_url.rstrip("/"), force=force)
 
     def draw(console: Console) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from kubeferry.cli.registry_options import read_password
 from kubeferry.cli.render import CommandFailed, emit
 from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings
 from kubeferry.fleet.registries_targets import find_and_check
@@ -62,9 +62,7 @@ def write(
     as_json: bool,
 ) -> None:
     """Write a validated registries.yaml pointing k3s at MIRROR, merged with what is there."""
-    if password_stdin != (username is not None):
-        raise click.UsageError("--username and --password-stdin go together")
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    password = read_password(username, password_stdin)
     written = write_registries_for(
         settings,
         MirrorSettings(

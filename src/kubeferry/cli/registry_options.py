@@ -14,6 +14,15 @@ from kubeferry.services.registry import RegistryAccess
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def read_password(username: str | None, password_stdin: bool) -> str | None:
+    """The password from standard input; the two options go together (a usage error else)."""
+    if password_stdin and username is None:
+        raise click.UsageError("--password-stdin needs --username")
+    if username is not None and not password_stdin:
+        raise click.UsageError("--username needs --password-stdin (the password on stdin)")
+    return sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+
+
 def registry_options(function: F) -> F:
     """Add --username, --password-stdin and --plain-http; hand the command `access`."""
 
@@ -28,11 +37,7 @@ def registry_options(function: F) -> F:
     def wrapper(
         *args: Any, username: str | None, password_stdin: bool, plain_http: bool, **kwargs: Any
     ) -> Any:
-        if password_stdin and username is None:
-            raise click.UsageError("--password-stdin needs --username")
-        if username is not None and not password_stdin:
-            raise click.UsageError("--username needs --password-stdin (the password on stdin)")
-        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+        password = read_password(username, password_stdin)
         kwargs["access"] = RegistryAccess(username, password, plain_http)
         return function(*args, **kwargs)
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
 from kubeferry.errors import ConfigError
+
+TYPE_CHECKING = False  # typing and collections.abc cost every kubectl call
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULTS: dict[str, object] = {
     "allowdownload": True,
@@ -44,13 +47,6 @@ REVALIDATE_AFTER = 2.0
 
 Each such call costs one fork (about a millisecond) and a probe in a detached process; bursts
 of calls within this window share one check. The cache's TTL still bounds a stale answer."""
-
-
-def is_true(value: object) -> bool:
-    """Lenient: 1, true, yes, on (any case), or a TOML true (use `env_flag` to refuse typos)."""
-    if isinstance(value, bool):
-        return value
-    return value is not None and str(value).strip().lower() in TRUE_WORDS
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:

@@ -92,11 +92,6 @@ def staging_folder_name(tag: str) -> str:
     return f"tmp-{tag}{STAGING_SUFFIX}"
 
 
-def is_staging_folder_name(name: str) -> bool:
-    """True for a staging folder kubeferry made (`tmp-<tag>-kubeferry`)."""
-    return name.startswith("tmp-") and name.endswith(STAGING_SUFFIX)
-
-
 def k3s_bundle_path(tag: str, asset: str) -> str:
     """`k3s/<tag>/<asset>` inside a bundle (the cache's own relative layout)."""
     return f"{K3S_FOLDER}/{tag}/{asset}"

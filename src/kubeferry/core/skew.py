@@ -8,7 +8,9 @@ This module imports nothing: each import costs every kubectl call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+TYPE_CHECKING = False  # typing and collections.abc cost every kubectl call
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 Version = tuple[int, int, int]
 Binary = tuple[Version, str]

@@ -22,8 +22,7 @@ from typing import Any, Final
 
 import yaml
 
-from kubeferry.core.layouts import K3S_REGISTRIES_PATH as K3S_PATH
-from kubeferry.core.layouts import rancher_desktop_provisioning_path as rancher_desktop_path
+from kubeferry.core.layouts import K3S_REGISTRIES_PATH, rancher_desktop_provisioning_path
 from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.errors import RegistriesFileError
 from kubeferry.fleet.registries import (
@@ -204,11 +203,18 @@ def check_file(path: Path, kind: str) -> RegistriesCheck | None:
     return RegistriesCheck(path, kind, tuple(mirrors), tuple(problems))
 
 
+def rancher_desktop_file(
+    target_os: str, home: Path, environ: Mapping[str, str]
+) -> tuple[Path, str]:
+    """(path, kind) of the provisioning file Rancher Desktop applies on `target_os`."""
+    kind = "start-script" if target_os == "windows" else "lima-override"
+    return rancher_desktop_provisioning_path(target_os, home, environ), kind
+
+
 def find_and_check(
     target_os: str, home: Path, environ: Mapping[str, str], root: Path = Path("/")
 ) -> list[RegistriesCheck]:
     """Doctor's look: the k3s file and Rancher Desktop's provisioning file, where they exist."""
-    rd = rancher_desktop_path(target_os, home, environ)
-    rd_kind = "start-script" if target_os == "windows" else "lima-override"
-    found = [check_file(root / K3S_PATH, "registries.yaml"), check_file(rd, rd_kind)]
+    rd, rd_kind = rancher_desktop_file(target_os, home, environ)
+    found = [check_file(root / K3S_REGISTRIES_PATH, "registries.yaml"), check_file(rd, rd_kind)]
     return [check for check in found if check is not None]

@@ -44,6 +44,7 @@ from kubeferry.net.partfiles import (
     part_size,
     read_validator,
     remove_plain,
+    validator_of,
     write_validator,
 )
 from kubeferry.net.transfer import (
@@ -218,7 +219,7 @@ def _segments(
                 job.url,
                 part,
                 size=int(response.headers["Content-Length"]),
-                validator=segmented.validator_of(response),
+                validator=validator_of(response),
                 algorithms=algorithms,
                 connections=connections,
                 progress=progress,
@@ -250,8 +251,8 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
             offset = _open_body(response, job, offset)
             if not offset and segmented.wanted(response, connections):
                 whole = _segments(client, transfer, connections, response)
-                if whole is not None:
-                    return whole
+                assert whole is not None  # a lead answer always ends in a result or an error
+                return whole
             attempt = _Attempt(offset=offset)
             write_validator(job.destination, job.url, response)
             attempt.hashers = _start_hashers(job, part, offset)

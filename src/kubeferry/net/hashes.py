@@ -7,7 +7,6 @@ import io
 import os
 import queue
 import re
-import stat
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Final
 
 from kubeferry.core.textfiles import open_plain, open_regular
 from kubeferry.errors import SumsFileError, UnsafePathError
+from kubeferry.net.partfiles import plain_or_absent
 
 CHUNK_SIZE: Final = 1024 * 1024
 _SUMS_LINE: Final = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?: |\*)(?P<name>\S.*)$")
@@ -208,17 +208,7 @@ def open_for_writing(path: Path, *, append: bool) -> io.BufferedWriter:
     The lstat comes first so that truncation never reaches a FIFO or device; O_NOFOLLOW then
     closes the window in which a link could be planted.
     """
-    try:
-        found = os.lstat(path)
-    except FileNotFoundError:
-        found = None
-    if found is not None and not stat.S_ISREG(found.st_mode):
-        what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a regular file"
-        raise UnsafePathError(
-            f"{path} is {what}; kubeferry writes only plain files there and left it (and what "
-            "it points to) untouched. Remove it and run the command again.",
-            path=path,
-        )
+    plain_or_absent(path)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     descriptor = open_plain(path, flags)
     return os.fdopen(descriptor, "ab" if append else "wb")

@@ -10,12 +10,13 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from kubeferry.core.textfiles import read_bytes, write_text_atomically
 from kubeferry.errors import UnsafePathError
+
+if TYPE_CHECKING:  # `cache list` reads these names; the network stack loads only to fetch
+    import httpx
 
 PART_SUFFIX: Final = ".part"
 META_SUFFIX: Final = ".part.json"
@@ -51,11 +52,17 @@ def read_validator(destination: Path, url: str) -> str | None:
     return found if meta.get("url") == url and isinstance(found, str) else None
 
 
+def validator_of(response: httpx.Response) -> str | None:
+    """A strong ETag, else Last-Modified, for `If-Range` (a weak `W/` one cannot be used)."""
+    value = response.headers.get("ETag") or response.headers.get("Last-Modified")
+    return value if value and not value.startswith("W/") else None
+
+
 def write_validator(destination: Path, url: str, response: httpx.Response) -> None:
     """Remember the ETag (or Last-Modified) the partial file is fetched under."""
-    validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+    validator = validator_of(response)
     path = meta_path(destination)
-    if validator and not validator.startswith("W/"):
+    if validator:
         plain_or_absent(path)
         # A new file and a rename: nothing at this name is ever written through.
         write_text_atomically(path, json.dumps({"url": url, "validator": validator}))

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.core.textfiles import open_plain
+from kubeferry.core.textfiles import open_plain, read_bytes
+from kubeferry.errors import KubeferryError
 
 STATE_SUFFIX: Final = ".part.segments.json"
 
@@ -23,9 +24,9 @@ def state_path(destination: Path) -> Path:
 
 def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
     """The pieces state of an interrupted segmented download of `url`, if there is one."""
-    try:
-        state = json.loads(state_path(destination).read_text())
-    except (OSError, ValueError):
+    try:  # never through a link, never blocking on a FIFO; anything odd means "no state"
+        state = json.loads(read_bytes(state_path(destination), missing=""))
+    except (KubeferryError, OSError, ValueError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None

@@ -27,6 +27,7 @@ from typing import Final
 
 import httpx
 
+from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.errors import UpstreamError
 from kubeferry.net.hashes import new_hashers
 from kubeferry.net.segment_files import open_part, saved_state, state_path
@@ -51,10 +52,9 @@ class SegmentsRestart(Exception):
 
 @dataclass(frozen=True)
 class Segmented:
-    """A finished fetch: bytes fetched now, connections used, hashers that saw the whole file."""
+    """A finished fetch: bytes fetched now, and hashers that saw the whole file."""
 
     fetched: int
-    connections: int
     hashers: dict[str, hashlib._Hash]
     identity: tuple[int, int, int]
     """(device, inode, size) of the part after the last write and fsync: the hashed bytes."""
@@ -71,12 +71,6 @@ def wanted(response: httpx.Response, connections: int) -> bool:
         and length.isdigit()
         and int(length) >= SEGMENT_THRESHOLD
     )
-
-
-def validator_of(response: httpx.Response) -> str | None:
-    """A strong ETag or Last-Modified, for `If-Range`."""
-    value = response.headers.get("ETag") or response.headers.get("Last-Modified")
-    return value if value and not value.startswith("W/") else None
 
 
 @dataclass
@@ -143,9 +137,7 @@ class _Shared:
         """The pieces state beside the part (under the lock): what a resume may keep."""
         state = {"url": self.url, "size": self.size, "validator": self.validator}
         state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
-        temporary = self.state_file.with_name(self.state_file.name + ".new")
-        temporary.write_text(json.dumps(state))
-        temporary.replace(self.state_file)
+        write_text_atomically(self.state_file, json.dumps(state))
 
     def finish(self, index: int) -> None:
         with self.lock:
@@ -349,8 +341,7 @@ def fetch(
             raise
     finally:
         os.close(fd)
-    used = 1 + len(crew.threads) if response else count
-    return _outcome(shared, part, destination, Segmented(shared.fetched, used, hashers, identity))
+    return _outcome(shared, part, destination, Segmented(shared.fetched, hashers, identity))
 
 
 def _outcome(shared: _Shared, part: Path, destination: Path, result: Segmented) -> Segmented:
@@ -382,9 +373,12 @@ def resume(
 ) -> Segmented | None:
     """Continue an interrupted segmented download of `url` into `part`; None when there is none."""
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
+    had_state = state_path(destination).is_file()
     state = saved_state(destination, url)
     if state is None or state.get("piece") != PIECE_SIZE or not part.exists():
         state_path(destination).unlink(missing_ok=True)
+        if had_state:  # a part written in pieces has holes: never resume it sequentially
+            part.unlink(missing_ok=True)
         return None
     return fetch(
         client,

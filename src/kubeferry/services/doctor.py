@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubeferry.catalog.file import read_catalog
+from kubeferry.catalog.file import LoadedCatalog
 from kubeferry.core.layouts import K3S_REGISTRIES_PATH, rancher_desktop_provisioning_path
 from kubeferry.doctor import Inputs, Report, diagnose
-from kubeferry.errors import CatalogError
 from kubeferry.services.common import catalog_in_use, kuberlr_config
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import list_cached
@@ -21,18 +20,14 @@ if TYPE_CHECKING:
     from kubeferry.fleet.registries_targets import RegistriesCheck
 
 
-def _catalog_problem(settings: Settings) -> str | None:
+def _catalog_problem(settings: Settings, loaded: LoadedCatalog) -> str | None:
     path = settings.catalog_path
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return (
             f"{path} does not exist: Rancher Desktop falls back to its built-in list "
             "(run 'kubeferry catalog update' online, or install a bundle)"
         )
-    try:
-        read_catalog(path)
-    except CatalogError as exc:
-        return exc.message
-    return None
+    return loaded.problem
 
 
 def _flags(settings: Settings) -> str:
@@ -57,7 +52,7 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
     return Inputs(
         target=f"{settings.target_os}-{settings.arch}",
         catalog_source=source,
-        catalog_problem=_catalog_problem(settings),
+        catalog_problem=_catalog_problem(settings, loaded),
         listed_tags=frozenset(str(tag) for tag in catalog.versions),
         cached=tuple(list_cached(settings.cache_dir, (settings.arch,), verify=not quick)),
         kubectls=tuple(list_kubectls(settings.kuberlr_dir(), config.system_path, windows=windows)),

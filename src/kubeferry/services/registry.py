@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Final
 
 from kubeferry.bundle.install import InstallReport
-from kubeferry.core.layouts import k3s_root
+from kubeferry.core.layouts import K3S_REGISTRIES_PATH, k3s_root
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.errors import NotFoundError
 from kubeferry.fleet.bundle_oci import BundleTransfer, pull_bundle, push_bundle
 from kubeferry.fleet.images import ImagesPush, push_archives
 from kubeferry.fleet.registries import MirrorSettings, build_registries
 from kubeferry.fleet.registries_targets import (
-    K3S_PATH,
     WrittenFile,
-    rancher_desktop_path,
+    rancher_desktop_file,
     write_registries,
 )
 from kubeferry.net import http
@@ -110,6 +109,7 @@ def install_from_registry(
     reference: str,
     access: RegistryAccess,
     *,
+    link: bool = False,
     progress: ProgressFactory = _no_progress,
 ) -> InstallReport:
     """Pull `reference` beside the cache, verify, install; the pulled copy is then removed.
@@ -122,7 +122,7 @@ def install_from_registry(
         ref = parse_reference(reference)
         with access.client(ref.registry, settings) as client:
             pull_bundle(client, ref, folder, progress=progress)
-        result = install_held_bundle(settings, folder)
+        result = install_held_bundle(settings, folder, link=link)
         for item in folder.iterdir():  # all but the lock file, which goes with the lock
             if item != lock:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
@@ -209,10 +209,9 @@ def push_images(
 def registries_target(settings: Settings, target: str, root: Path) -> tuple[Path, str]:
     """(path, kind) for `--for k3s|rancher-desktop|FILE`."""
     if target == "k3s":
-        return root / K3S_PATH, "registries.yaml"
+        return root / K3S_REGISTRIES_PATH, "registries.yaml"
     if target == "rancher-desktop":
-        path = rancher_desktop_path(settings.target_os, settings.home, settings.environ)
-        return path, "start-script" if settings.target_os == "windows" else "lima-override"
+        return rancher_desktop_file(settings.target_os, settings.home, settings.environ)
     return Path(target), "registries.yaml"
 
 

@@ -1,7 +1,7 @@
 """The kubectl wrapper: picks a kubectl within one minor of the server and runs it.
 
 Compatible with kuberlr's folders and configuration. This package's warm path imports only the
-standard library (os, sys, time): no YAML, no TLS, no json, no re. `tests/unit/test_shim_imports.py`
+standard library (os, sys, time): no YAML, no TLS, no json, no re. `tests/unit/test_shim.py`
 holds it to that.
 """
 

@@ -7,6 +7,8 @@ talk to a server, so the wrapper runs the newest local kubectl for them without 
 
 from __future__ import annotations
 
+from kubeferry.core.kuberlr_config import GO_TRUE
+
 CLIENT_ONLY = frozenset({"completion", "help", "config", "plugin", "kustomize"})
 # kubectl's global flags that take a separate value (`-n ns`), so the value is not the command.
 VALUE_FLAGS = frozenset(
@@ -44,7 +46,6 @@ VALUE_FLAGS = frozenset(
         "-v",
     }
 )
-GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
 def scan_flags(args: list[str]) -> tuple[str | None, str | None]:

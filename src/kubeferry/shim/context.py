@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from kubeferry.core.kuberlr import all_binaries, folder
 from kubeferry.core.kuberlr_config import Config
 from kubeferry.core.platforms import host_platform
 from kubeferry.shim.argv import scan_flags
 from kubeferry.shim.versioncache import kubeconfig_paths
+
+TYPE_CHECKING = False  # typing and collections.abc cost every kubectl call
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class Context:

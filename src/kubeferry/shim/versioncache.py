@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing and collections.abc cost every kubectl call
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MAGIC = "kubeferry-version-cache 1"
 MAX_LINES = 400
@@ -96,11 +99,6 @@ class VersionCache:
                     self.failures[fields[1]] = (float(fields[2]), fields[3])
             except ValueError:
                 continue
-
-    def fresh_version(self, print_: str, now: float, ttl: float) -> str | None:
-        """The cached M.m.p for this kubeconfig state when checked within `ttl` seconds."""
-        found = self.fresh_entry(print_, now, ttl)
-        return found[0] if found else None
 
     def fresh_entry(self, print_: str, now: float, ttl: float) -> tuple[str, float] | None:
         """(M.m.p, checked at) for this kubeconfig state when checked within `ttl` seconds."""

@@ -17,9 +17,11 @@ from typing import Any, Final
 
 from kubeferry.core.layouts import STAGING_SUFFIX, k3s_root
 from kubeferry.core.versions import is_cache_folder_name
+from kubeferry.net.partfiles import META_SUFFIX, PART_SUFFIX
+from kubeferry.net.segment_files import STATE_SUFFIX
 
 INSTALL_SUFFIX: Final = "-install"
-PART_SUFFIXES: Final = (".part", ".part.json")
+PART_SUFFIXES: Final = (PART_SUFFIX, META_SUFFIX, STATE_SUFFIX)
 TEMPORARY_SUFFIXES: Final = (".kubeferry-install", ".tmp")
 NOTHING_TO_RESUME: Final = "nothing to resume (a copy that was cut short)"
 

@@ -123,9 +123,8 @@ def write_tree(table: RouteTable, staging: Path) -> tuple[int, int]:
             continue
         target = staging / static_name(path)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        extra = ("sha512",) if route.relative.startswith("kuberlr/") else ()
         digests = copy_verified(
-            route.bundle, route.relative, route.size, route.sha256, target, extra
+            route.bundle, route.relative, route.size, route.sha256, target, route.extra_digests
         )
         target.chmod(0o755 if route.executable else 0o644)
         sha512[route] = digests.get("sha512", "")
@@ -176,7 +175,15 @@ def export_mirror(
     bundles: Sequence[Bundle], folder: Path, *, base: str = "", force: bool = False
 ) -> ExportReport:
     """Write the mirror of `bundles` as static files into `folder`, atomically."""
-    folder = folder.absolute()
+    folder = folder.resolve()
+    for bundle in bundles:
+        source = bundle.folder.resolve()
+        if folder == source or folder in source.parents or source in folder.parents:
+            raise MirrorError(
+                f"{folder} holds, or is inside, the bundle {bundle.folder}: replacing it would "
+                "delete the bundle. Nothing was changed; export into a folder of its own.",
+                path=folder,
+            )
     table = build_routes(bundles, base)
     replacing = _previous_export(folder, force)
     folder.parent.mkdir(parents=True, exist_ok=True)

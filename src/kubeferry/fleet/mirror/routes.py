@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from kubeferry.bundle.manifest import Manifest
 from kubeferry.catalog.rules import Catalog, merge_catalogs
+from kubeferry.core.layouts import KUBERLR_FOLDER
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag, parse_kube_version
 from kubeferry.errors import MirrorError
@@ -98,6 +99,11 @@ class FileRoute:
     size: int
     sha256: str
     executable: bool = False
+
+    @property
+    def extra_digests(self) -> tuple[str, ...]:
+        """Digests computed while verifying: kubectl's `.sha512` (kuberlr fetches it)."""
+        return ("sha512",) if self.relative.startswith(f"{KUBERLR_FOLDER}/") else ()
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class Verifier:
         return outcome
 
     async def _verify(self, route: FileRoute, current: FileKey | None) -> Verified | KubeferryError:
-        extra = ("sha512",) if route.relative.startswith("kuberlr/") else ()
+        extra = route.extra_digests
         loop = asyncio.get_running_loop()
         try:
             outcome: Verified | KubeferryError = await loop.run_in_executor(
