@@ -27,6 +27,7 @@ import pytest
 from kubeferry.errors import ChecksumError, UnsafePathError
 from kubeferry.net import http, segmented
 from kubeferry.net.download import DownloadJob, download, part_path
+from kubeferry.net.transfer import TransferPolicy
 from tests.conftest import child_environment
 from tests.support.nginx import Nginx, nginx_binary
 
@@ -281,46 +282,145 @@ def test_a_dropped_lead_is_continued_from_its_last_byte(served, tmp_path) -> Non
     folder, digest = served
     data = (folder / "www" / "big.bin").read_bytes()
     drop_at = 3 * segmented.PIECE_SIZE + 12345
-    ranges: list[str | None] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            wanted = self.headers.get("Range")
-            ranges.append(wanted)
-            start, end = 0, len(data) - 1
-            if wanted:
-                first, last = wanted.removeprefix("bytes=").split("-")
-                start, end = int(first), int(last)
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(end + 1 - start))
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("ETag", '"same"')
-            self.end_headers()
-            stop = drop_at if not wanted else end + 1
-            self.wfile.write(data[start:stop])
-            if not wanted:
-                self.close_connection = True  # drops the first answer midway
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
-        with http.open_client() as client:
-            job = DownloadJob(url, tmp_path / "big.bin", sha256=digest)
-            result = download(client, job, connections=2)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        _PieceServer(data, digest, stall=0, drop_lead_at=drop_at) as server,
+        http.open_client() as client,
+    ):
+        job = DownloadJob(f"{server.url}/big.bin", tmp_path / "big.bin", sha256=digest)
+        result = download(client, job, connections=2)
+    ranges = server.ranges
     assert result.sha256 == digest
     assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
     assert ranges[0] is None
     assert f"bytes={drop_at}-{4 * segmented.PIECE_SIZE - 1}" in ranges
     assert f"bytes={3 * segmented.PIECE_SIZE}-{4 * segmented.PIECE_SIZE - 1}" not in ranges
+
+
+class _PieceServer(ThreadingHTTPServer):
+    """Serves `data` with ranges; the lead (no Range) at `lead_rate` bytes/s, dropped after
+    `drop_lead_at` bytes if given; the first `stall` ranged answers send their headers and a few
+    bytes, then nothing (a stalled piece)."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        data: bytes,
+        digest: str,
+        *,
+        stall: int,
+        lead_rate: float = 0.0,
+        drop_lead_at: int | None = None,
+    ) -> None:
+        self.data, self.digest, self.lead_rate, self.stall = data, digest, lead_rate, stall
+        self.drop_lead_at = drop_lead_at
+        self.ranges: list[str | None] = []
+        self.release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.endswith(".sha256"):
+                    body = (server.digest + "\n").encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                server.serve(self)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        wanted = handler.headers.get("Range")
+        self.ranges.append(wanted)
+        start, end = 0, len(self.data) - 1
+        if wanted:
+            first, last = wanted.removeprefix("bytes=").split("-")
+            start, end = int(first), int(last)
+            handler.send_response(206)
+            handler.send_header("Content-Range", f"bytes {start}-{end}/{len(self.data)}")
+        else:
+            handler.send_response(200)
+        handler.send_header("Content-Length", str(end + 1 - start))
+        handler.send_header("Accept-Ranges", "bytes")
+        handler.send_header("ETag", '"same"')
+        handler.end_headers()
+        if wanted and len([r for r in self.ranges if r]) <= self.stall:
+            handler.wfile.write(self.data[start : start + 100])
+            handler.wfile.flush()
+            self.release.wait(120)  # stalls until the test ends
+            return
+        step, stop = 1 << 20, end + 1
+        if not wanted and self.drop_lead_at is not None:
+            stop = self.drop_lead_at
+            handler.close_connection = True  # drops the first answer midway
+        for position in range(start, stop, step):
+            handler.wfile.write(self.data[position : min(stop, position + step)])
+            if not wanted and self.lead_rate:
+                time.sleep(step / self.lead_rate)
+
+    def __enter__(self) -> _PieceServer:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+
+
+def test_a_stalled_piece_is_tried_again(served, tmp_path, monkeypatch) -> None:
+    """A helper whose answer stops is caught by the low-speed watch (1 s here) and its piece is
+    asked for again, long before the 30 s read timeout would notice."""
+    monkeypatch.setattr(segmented, "FAST_ENOUGH", 10**15)  # helpers join on any machine
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    policy = TransferPolicy(speed_limit=1024, speed_time=1.0)
+    with _PieceServer(data, digest, lead_rate=40e6, stall=1) as server:
+        began = time.monotonic()
+        with http.open_client(policy=policy) as client:
+            job = DownloadJob(f"{server.url}/big.bin", tmp_path / "big.bin", sha256=digest)
+            result = download(client, job, connections=2)
+        elapsed = time.monotonic() - began
+    assert result.sha256 == digest
+    stalled = next(r for r in server.ranges if r)
+    assert server.ranges.count(stalled) == 2  # the stalled piece, asked for again
+    assert elapsed < 20, elapsed  # the watch, not the 30 s read timeout, ended the stall
+
+
+def test_ctrl_c_stops_a_download_in_pieces_at_once(served, tmp_path) -> None:
+    """Helpers blocked on stalled answers are woken: exit 130 at once, the pieces state kept."""
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    home = tmp_path / "home"
+    home.mkdir()
+    with _PieceServer(data, digest, lead_rate=20e6, stall=100) as server:
+        env = {**child_environment(home), "KUBEFERRY_KUBECTL_MIRROR_URL": server.url}
+        command = [sys.executable, "-m", "kubeferry", "kubectl", "get", "1.31.9", "--arch", "amd64"]
+        child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len([r for r in server.ranges if r]) < 3:
+            time.sleep(0.05)  # the lead was slow: three helpers wait on stalled pieces
+        child.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        try:
+            _, stderr = child.communicate(timeout=20)  # the guard against a hang
+        finally:
+            child.kill()
+        stopped_after = time.monotonic() - sent
+    assert child.returncode == 130, stderr
+    assert "resume" in stderr and "Traceback" not in stderr
+    assert stopped_after < 5, stopped_after  # not the 30 s the blocked reads would wait
+    folder = home / ".kuberlr" / "linux-amd64"
+    assert _done(segmented.state_path(folder / "kubectl1.31.9")) != []  # the lead's pieces
+    assert (folder / ".kubectl1.31.9.part").exists()

@@ -105,9 +105,12 @@ def parse_json(
         raise error(f"{source} is not valid: {exc}. {fix}", path=source) from exc
 
 
-def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+def write_text_atomically(
+    path: Path, text: str, *, mode: int = 0o644, durable: bool = True
+) -> None:
     """Write `text` to `path` through a temporary file beside it and a rename (0644 by default;
-    0600 for files that hold credentials).
+    0600 for files that hold credentials). `durable=False` skips the fsync, for bookkeeping
+    that may be lost in a power cut (it is never trusted without a check).
 
     A failure (no space, no permission, a missing folder) names `path`, not the temporary file.
     """
@@ -126,7 +129,8 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         temporary.replace(path)
     except BaseException as exc:
         temporary.unlink(missing_ok=True)

@@ -212,6 +212,7 @@ def _segments(
                 connections=connections,
                 progress=progress,
                 cancelled=check_cancelled,
+                policy=transfer.policy,
             )
         else:
             done = segmented.fetch(
@@ -225,6 +226,7 @@ def _segments(
                 progress=progress,
                 response=response,  # it keeps streaming; helpers join only when it is slow
                 cancelled=check_cancelled,
+                policy=transfer.policy,
             )
     except segmented.SegmentsRestart as exc:
         raise _Retryable(str(exc)) from exc

@@ -15,6 +15,7 @@ from typing import Final
 from kubeferry.core.textfiles import open_plain, open_regular
 from kubeferry.errors import SumsFileError, UnsafePathError
 from kubeferry.net.partfiles import plain_or_absent
+from kubeferry.net.writeback import Writeback
 
 CHUNK_SIZE: Final = 1024 * 1024
 _SUMS_LINE: Final = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?: |\*)(?P<name>\S.*)$")
@@ -110,11 +111,12 @@ class HashingWriter:
     every batch, so a download runs at the slower of the two instead of their sum (profiled:
     write and sha256 in one thread capped a loopback download near 600 MB/s). At most `depth`
     batches wait per thread, so memory stays flat. `close()` writes everything that was fed,
-    even after a failed read, so a resumed download loses nothing, then flushes it to disk. The
-    file is opened without following links and must be a regular file (a planted link or FIFO
-    is refused, its target untouched); `identity` is its (device, inode, the size this writer
-    made) after close, so a caller can check that the bytes it hashed are the bytes on disk
-    under the name it renames.
+    even after a failed read, so a resumed download loses nothing, then syncs it to disk (the
+    writing thread starts the kernel writing as it goes, net/writeback.py, so that sync has
+    little left to wait for). The file is opened without following links and must be a regular
+    file (a planted link or FIFO is refused, its target untouched); `identity` is its (device,
+    inode, the size this writer made) after close, so a caller can check that the bytes it
+    hashed are the bytes on disk under the name it renames.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class HashingWriter:
     ) -> None:
         self._file = open_for_writing(path, append=mode.startswith("a"))
         self._size = os.fstat(self._file.fileno()).st_size
+        self._writeback = Writeback(self._file.fileno(), self._size)
         self.identity: tuple[int, int, int] | None = None
         self._hashers = list(hashers.values())
         self._pending: list[bytes] = []
@@ -141,6 +144,7 @@ class HashingWriter:
     def _write(self, block: bytes) -> None:
         self._file.write(block)
         self._size += len(block)  # only this thread writes: the size it made, counted here
+        self._writeback.wrote_up_to(self._size)  # a few bytes still buffered are synced later
 
     def _hash(self, block: bytes) -> None:
         for hasher in self._hashers:

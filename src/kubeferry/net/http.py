@@ -9,20 +9,16 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-# httpx imports its own command line (click, rich, pygments: ~50 ms) whenever they are
-# installed; kubeferry never uses it. Marking the module absent makes httpx skip it.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # kubeferry/net/__init__.py has kept httpx's own command line from loading
 
-import httpx  # noqa: E402 - must follow the line above
-
-from kubeferry import __version__  # noqa: E402 - after the httpx line above
-from kubeferry.errors import NotFoundError, OfflineError, UpstreamError  # noqa: E402
-from kubeferry.net.transfer import TransferPolicy  # noqa: E402
+from kubeferry import __version__
+from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
+from kubeferry.net.transfer import TransferPolicy
 
 SOCKET_READ_SIZE: Final = 1024 * 1024
 
@@ -106,6 +102,50 @@ def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return context
 
 
+class TrustOnFirstUse(ssl.SSLContext):
+    """The clients' TLS context: its certificates load when the first https connection needs them.
+
+    Building the real context (`tls_context`: importing truststore, or parsing SSL_CERT_FILE)
+    costs 20-40 ms that a download from an http:// mirror never needs. httpcore only calls
+    `set_alpn_protocols`, `wrap_socket` and `wrap_bio` on it; each is handed to the real context,
+    built once from the environment as it was when the client was opened.
+    """
+
+    def __new__(cls, environ: Mapping[str, str] | None = None) -> TrustOnFirstUse:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._environ = {
+            name: env[name] for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if name in env
+        }
+        self._real: ssl.SSLContext | None = None
+        self._alpn: list[str] | None = None
+        self._building = threading.Lock()
+
+    def real(self) -> ssl.SSLContext:
+        """The context that verifies (built on first call)."""
+        with self._building:
+            if self._real is None:
+                self._real = tls_context(self._environ)
+            return self._real
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        self._alpn = list(alpn_protocols)
+
+    def _ready(self) -> ssl.SSLContext:
+        real = self.real()
+        if self._alpn is not None:
+            real.set_alpn_protocols(self._alpn)
+        return real
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        return self._ready().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+        return self._ready().wrap_bio(*args, **kwargs)
+
+
 def refuse_downgrade(response: httpx.Response) -> None:
     """A redirect from https to http would carry the download in clear text: refuse it.
 
@@ -139,7 +179,7 @@ def open_client(
         timeout=timeout,
         follow_redirects=True,
         trust_env=True,
-        verify=tls_context(),
+        verify=TrustOnFirstUse(),  # certificates load on the first https connection
         headers={"User-Agent": USER_AGENT},
         event_hooks={"response": [refuse_downgrade]},
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import queue
 import threading
@@ -27,23 +26,28 @@ from typing import Final
 
 import httpx
 
-from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.errors import UpstreamError
 from kubeferry.net.hashes import new_hashers
-from kubeferry.net.segment_files import open_part, saved_state, state_path
+from kubeferry.net.segment_files import (
+    PIECE_SIZE,
+    Pieces,
+    Progress,
+    open_part,
+    saved_state,
+    state_path,
+    write_at,
+)
+from kubeferry.net.transfer import TransferPolicy, Watch, WatchTripped
 
-__all__ = ["saved_state", "state_path"]  # re-exported: download.py and tests use them from here
+__all__ = ["PIECE_SIZE", "saved_state", "state_path"]  # download.py and tests use them from here
 
 SEGMENT_THRESHOLD: Final = 64 * 1024 * 1024
 DEFAULT_CONNECTIONS: Final = 4
 MAX_CONNECTIONS: Final = 16
-PIECE_SIZE: Final = 8 * 1024 * 1024
 FAST_ENOUGH: Final = 256 * 1000 * 1000
 """Either of the first two pieces this fast (bytes/s): one connection (a hiccup is not a limit)."""
 PIECE_ATTEMPTS: Final = 4
 HASH_READ: Final = 1024 * 1024
-
-Progress = Callable[[int, int | None], None]
 
 
 class SegmentsRestart(Exception):
@@ -73,101 +77,13 @@ def wanted(response: httpx.Response, connections: int) -> bool:
     )
 
 
-@dataclass
-class _Shared:
-    """What the lead, the helpers, the hashing thread and the caller share (under `lock`)."""
-
-    url: str
-    size: int
-    validator: str | None
-    fd: int
-    state_file: Path
-    done: set[int]
-    progress: Progress | None
-    cancelled: Callable[[], None] = lambda: None
-    """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
-    starts: dict[int, int] = field(default_factory=dict)
-    """Where a piece the lead gave up midway is continued from."""
-    lead_bytes: queue.Queue[memoryview | None] = field(default_factory=lambda: queue.Queue(8))
-    """The lead's bytes in order, for the hashing thread (None: the lead stopped)."""
-    claimed: set[int] = field(default_factory=set)
-    fetched: int = 0
-    had: int = 0
-    failed: BaseException | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    changed: threading.Condition = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.changed = threading.Condition(self.lock)
-        self.claimed = set(self.done)
-        self.had = sum(self.length(i) for i in self.done)
-
-    @property
-    def pieces(self) -> int:
-        return -(-self.size // PIECE_SIZE)
-
-    def length(self, index: int) -> int:
-        return min(self.size, (index + 1) * PIECE_SIZE) - index * PIECE_SIZE
-
-    def claim(self, index: int) -> bool:
-        with self.lock:
-            if index in self.claimed or self.failed is not None:
-                return False
-            self.claimed.add(index)
-            return True
-
-    def take(self, *, from_back: bool) -> int | None:
-        with self.lock:
-            order = range(self.pieces - 1, -1, -1) if from_back else range(self.pieces)
-            index = next((i for i in order if i not in self.claimed), None)
-            if index is None or self.failed is not None:
-                return None
-            self.claimed.add(index)
-            return index
-
-    def received(self, count: int) -> None:
-        self.cancelled()
-        with self.lock:
-            self.fetched += count
-            now = self.had + self.fetched
-        if self.progress:
-            self.progress(min(now, self.size), self.size)
-
-    def save(self) -> None:
-        """The pieces state beside the part (under the lock): what a resume may keep."""
-        state = {"url": self.url, "size": self.size, "validator": self.validator}
-        state["piece"], state["done"] = PIECE_SIZE, sorted(self.done)
-        write_text_atomically(self.state_file, json.dumps(state))
-
-    def finish(self, index: int) -> None:
-        with self.lock:
-            self.done.add(index)
-            self.save()
-            self.changed.notify_all()
-
-    def release(self, index: int) -> None:
-        with self.lock:
-            self.claimed.discard(index)
-
-    def fail(self, exc: BaseException) -> None:
-        with self.lock:
-            self.failed = self.failed or exc
-            self.changed.notify_all()
-
-
-def _write(shared: _Shared, data: memoryview, position: int) -> None:
-    while data:
-        written = os.pwrite(shared.fd, data, position)
-        data, position = data[written:], position + written
-
-
-def _fetch_piece(client: httpx.Client, shared: _Shared, index: int) -> None:
+def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: TransferPolicy) -> None:
     end = index * PIECE_SIZE + shared.length(index) - 1
     start = shared.starts.get(index, index * PIECE_SIZE)
     headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
     if shared.validator:
         headers["If-Range"] = shared.validator
-    position = start
+    position, began = start, time.monotonic()
     with client.stream("GET", shared.url, headers=headers) as response:
         expected = f"bytes {start}-{end}/{shared.size}"
         if response.status_code == 200 or (
@@ -176,23 +92,33 @@ def _fetch_piece(client: httpx.Client, shared: _Shared, index: int) -> None:
             raise SegmentsRestart(f"{shared.url} answered {response.status_code} to a range")
         if response.status_code != 206:
             raise httpx.TransportError(f"HTTP {response.status_code} for a piece")
-        for chunk in response.iter_raw():
-            if position + len(chunk) > end + 1:
-                raise SegmentsRestart(f"{shared.url} sent more than the range asked for")
-            _write(shared, memoryview(chunk), position)
-            position += len(chunk)
-            shared.received(len(chunk))
+        # The watch bounds a stalled or endless piece and lets a failure elsewhere (or Ctrl-C)
+        # wake this read at once.
+        with Watch(policy, response, began) as watch:
+            shared.watching(watch, on=True)
+            try:
+                for chunk in response.iter_raw():
+                    watch.count(len(chunk))
+                    if position + len(chunk) > end + 1:
+                        raise SegmentsRestart(f"{shared.url} sent more than the range asked for")
+                    write_at(shared.fd, memoryview(chunk), position)
+                    position += len(chunk)
+                    shared.received(len(chunk))
+            finally:
+                shared.watching(watch, on=False)
     if position != end + 1:
         raise httpx.TransportError(f"piece {index} ended after {position - start} bytes")
 
 
-def _helper(client: httpx.Client, shared: _Shared, from_back: bool) -> None:
+def _helper(client: httpx.Client, shared: Pieces, from_back: bool, policy: TransferPolicy) -> None:
     while (index := shared.take(from_back=from_back)) is not None:
         for attempt in range(1, PIECE_ATTEMPTS + 1):
             try:
-                _fetch_piece(client, shared, index)
+                _fetch_piece(client, shared, index, policy)
                 break
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, WatchTripped) as exc:
+                if shared.failed is not None:
+                    return None  # stopped by a failure elsewhere: that one is reported
                 if attempt == PIECE_ATTEMPTS:
                     return shared.fail(exc)
             except BaseException as exc:  # handed to the caller
@@ -201,33 +127,78 @@ def _helper(client: httpx.Client, shared: _Shared, from_back: bool) -> None:
     return None
 
 
-def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[], None]) -> None:
+class _LeadWriter:
+    """Writes the lead's bytes at their offsets in a thread of its own, so the thread that reads
+    the socket only reads (as the one-connection path does), and lists each piece it completes.
+    At most `depth` chunks wait. A write error fails the whole fetch."""
+
+    def __init__(self, shared: Pieces, depth: int = 8) -> None:
+        self._shared = shared
+        self._queue: queue.Queue[tuple[int, memoryview, int | None] | None] = queue.Queue(depth)
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def put(self, position: int, data: memoryview, completes: int | None) -> None:
+        """Write `data` at `position`; `completes`: the piece it finishes, if any."""
+        self._queue.put((position, data, completes))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failed:
+                continue
+            position, data, completes = item
+            try:
+                write_at(self._shared.fd, data, position)
+                if completes is not None:
+                    self._shared.finish(completes)
+            except BaseException as exc:  # reported by fetch(): the lead stops at its next piece
+                self._failed = True
+                self._shared.fail(exc)
+
+    def close(self) -> None:
+        """Wait until every queued byte is written."""
+        self._queue.put(None)
+        self._thread.join()
+
+
+def _lead(
+    response: httpx.Response,
+    shared: Pieces,
+    start_helpers: Callable[[], None],
+    policy: TransferPolicy,
+) -> None:
     """Stream the first answer from the front, piece by piece, until it meets a helper."""
     index, position, began, best = 0, 0, time.monotonic(), 0.0
     shared.claim(0)
+    writer = _LeadWriter(shared)
     try:
-        for chunk in response.iter_raw():
-            view = memoryview(chunk)
-            while view:
-                piece_end = min(shared.size, (index + 1) * PIECE_SIZE)
-                part, view = view[: piece_end - position], view[piece_end - position :]
-                _write(shared, part, position)
-                shared.lead_bytes.put(part)  # hashed from memory: exactly what was written
-                position += len(part)
-                shared.received(len(part))
-                if position < piece_end:
-                    continue
-                shared.finish(index)
-                now = time.monotonic()
-                best, began = max(best, PIECE_SIZE / max(now - began, 1e-6)), now
-                if index == 1 and best < FAST_ENOUGH:  # neither of two pieces was fast
-                    start_helpers()
-                index += 1
-                if index >= shared.pieces or not shared.claim(index):
-                    return
-    except httpx.HTTPError:
-        pass  # the helpers take over from here
+        with Watch(policy, response, began) as watch:
+            shared.watching(watch, on=True)  # a helper's failure stops the lead too
+            for chunk in response.iter_raw():
+                watch.count(len(chunk))
+                view = memoryview(chunk)
+                while view:
+                    piece_end = min(shared.size, (index + 1) * PIECE_SIZE)
+                    part, view = view[: piece_end - position], view[piece_end - position :]
+                    completes = index if position + len(part) == piece_end else None
+                    writer.put(position, part, completes)
+                    shared.lead_bytes.put(part)  # hashed from memory: exactly what is written
+                    position += len(part)
+                    shared.received(len(part))
+                    if completes is None:
+                        continue
+                    now = time.monotonic()
+                    best, began = max(best, PIECE_SIZE / max(now - began, 1e-6)), now
+                    if index == 1 and best < FAST_ENOUGH:  # neither of two pieces was fast
+                        start_helpers()
+                    index += 1
+                    if index >= shared.pieces or not shared.claim(index):
+                        return
+    except (httpx.HTTPError, WatchTripped):
+        shared.cancelled()  # a Ctrl-C that woke the read stops here; anything else: hand over
     finally:
+        writer.close()  # before a helper may continue the piece: the bytes before are written
         shared.lead_bytes.put(None)
     if position < shared.size and index < shared.pieces:
         shared.starts[index] = position  # the bytes before it were hashed: never rewritten
@@ -235,7 +206,7 @@ def _lead(response: httpx.Response, shared: _Shared, start_helpers: Callable[[],
         start_helpers()
 
 
-def _hash_in_order(shared: _Shared, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
+def _hash_in_order(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
     """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
     start = 0
     while lead and (block := shared.lead_bytes.get()) is not None:
@@ -264,15 +235,16 @@ class _Crew:
     """The helper threads, started at most once."""
 
     client: httpx.Client
-    shared: _Shared
+    shared: Pieces
     count: int
     from_back: bool
+    policy: TransferPolicy
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
         if self.threads or self.count < 1:
             return
-        args = (self.client, self.shared, self.from_back)
+        args = (self.client, self.shared, self.from_back, self.policy)
         self.threads = [  # daemons: a second Ctrl-C must not wait for a piece to finish
             threading.Thread(target=_helper, args=args, daemon=True) for _ in range(self.count)
         ]
@@ -297,13 +269,16 @@ def fetch(
     response: httpx.Response | None = None,
     done: set[int] | None = None,
     cancelled: Callable[[], None] = lambda: None,
+    policy: TransferPolicy | None = None,
 ) -> Segmented:
     """Fill `part` with `size` bytes of `url`, hashed in order.
 
     With `response` (a fresh 200 answer) it leads and helpers join only when it is slow;
-    without (a resume) `connections` helpers take the missing pieces. Raises SegmentsRestart
-    when the file changed, UpstreamError when a piece keeps failing (the part and its pieces
-    state are kept: running again resumes).
+    without (a resume) `connections` helpers take the missing pieces. Each answer is watched
+    as a one-connection download is (`policy`: low speed, the timeout, Ctrl-C). Raises
+    SegmentsRestart when the file changed, UpstreamError when a piece keeps failing, OSError
+    when the part cannot be written (the part and its pieces state are kept: running again
+    resumes).
     """
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
     count = max(1, min(connections, MAX_CONNECTIONS))
@@ -311,44 +286,66 @@ def fetch(
     try:
         if os.fstat(fd).st_size > size:  # never keep bytes past the end: they are not hashed
             os.ftruncate(fd, size)
-        shared = _Shared(
+        shared = Pieces(
             url, size, validator, fd, state_path(destination), set(done or ()), progress, cancelled
         )
         shared.save()  # before any byte: a part with holes is never taken for a sequential one
         hashers = new_hashers(algorithms)
-        lead = response is not None
-        hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers, lead), daemon=True)
-        hashing.start()
-        crew = _Crew(client, shared, count - 1 if response else count, from_back=bool(response))
-        try:
-            if response is not None:
-                _lead(response, shared, crew.start)
-            else:
-                crew.start()
-            crew.join()
-            if len(shared.done) < shared.pieces:
-                shared.fail(shared.failed or UpstreamError(f"{url}: pieces are missing", url=url))
-            hashing.join()
-            os.fsync(fd)  # the bytes are on disk before the name says the file is complete
-            found = os.fstat(fd)
-            identity = (found.st_dev, found.st_ino, found.st_size)
-        except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
-            shared.fail(exc)  # helpers stop after their piece; finished pieces stay listed
-            with contextlib.suppress(queue.Full):
-                shared.lead_bytes.put_nowait(None)  # the hashing thread may wait for the lead
-            crew.join()
-            hashing.join()
-            raise
+        crew = _Crew(
+            client,
+            shared,
+            count - 1 if response else count,
+            from_back=bool(response),
+            policy=policy or TransferPolicy(),
+        )
+        identity = _run(shared, crew, hashers, response)
     finally:
         os.close(fd)
     return _outcome(shared, part, destination, Segmented(shared.fetched, hashers, identity))
 
 
-def _outcome(shared: _Shared, part: Path, destination: Path, result: Segmented) -> Segmented:
+def _run(
+    shared: Pieces,
+    crew: _Crew,
+    hashers: dict[str, hashlib._Hash],
+    response: httpx.Response | None,
+) -> tuple[int, int, int]:
+    """The lead (if any), the helpers and the hashing thread, to the end; the part's identity."""
+    lead = response is not None
+    hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers, lead), daemon=True)
+    hashing.start()
+    try:
+        if response is not None:
+            _lead(response, shared, crew.start, crew.policy)
+        else:
+            crew.start()
+        crew.join()
+        if len(shared.done) < shared.pieces:
+            missing = UpstreamError(f"{shared.url}: pieces are missing", url=shared.url)
+            shared.fail(shared.failed or missing)
+        hashing.join()
+        os.fsync(shared.fd)  # the bytes are on disk before the name says the file is complete
+        found = os.fstat(shared.fd)
+    except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
+        shared.fail(exc)  # trips the helpers' reads
+        with contextlib.suppress(queue.Full):
+            shared.lead_bytes.put_nowait(None)  # the hashing thread may wait for the lead
+        crew.join()
+        hashing.join()
+        shared.save()  # every finished piece listed, for the next run
+        raise
+    return (found.st_dev, found.st_ino, found.st_size)
+
+
+def _outcome(shared: Pieces, part: Path, destination: Path, result: Segmented) -> Segmented:
     failed = shared.failed
     if isinstance(failed, SegmentsRestart):
         part.unlink(missing_ok=True)
         state_path(destination).unlink(missing_ok=True)
+        raise failed
+    if failed is not None:
+        shared.save()  # every finished piece listed, for the next run
+    if isinstance(failed, OSError):  # the disk, not the network: reported as such
         raise failed
     if failed is not None:
         raise UpstreamError(
@@ -370,6 +367,7 @@ def resume(
     connections: int,
     progress: Progress | None,
     cancelled: Callable[[], None] = lambda: None,
+    policy: TransferPolicy | None = None,
 ) -> Segmented | None:
     """Continue an interrupted segmented download of `url` into `part`; None when there is none."""
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
@@ -391,4 +389,5 @@ def resume(
         progress=progress,
         done={int(i) for i in state["done"]},
         cancelled=cancelled,
+        policy=policy,
     )
