@@ -154,6 +154,22 @@ def test_resume_fetches_only_the_missing_pieces(web, served, tmp_path) -> None:
     assert not segmented.state_path(destination).exists()
 
 
+def test_kept_pieces_with_wrong_bytes_start_over_once(web, served, tmp_path) -> None:
+    """A resume whose kept pieces are not the server's bytes (say a power cut lost them) fails
+    the whole file's digest; the bad bytes are deleted and the file is fetched once more, whole."""
+    folder, digest = served
+    destination = tmp_path / "big.bin"
+    _interrupted(web, destination, folder / "www" / "big.bin", [0, 1], _etag(web))
+    with part_path(destination).open("r+b") as stream:
+        stream.write(b"\0" * 4096)  # piece 0 is listed as done but does not hold those bytes
+    result = _get(web, destination, digest, connections=2)
+    assert result.sha256 == digest
+    assert hashlib.sha256(destination.read_bytes()).hexdigest() == digest
+    requests, missing = _statuses(web), -(-SIZE // segmented.PIECE_SIZE) - 2
+    assert [status for status, _ in requests[:missing]] == [206] * missing  # the resume
+    assert (200, SIZE) in requests[missing:]  # then once more from nothing
+
+
 def test_a_changed_file_starts_over(web, served, tmp_path) -> None:
     folder, digest = served
     destination = tmp_path / "big.bin"

@@ -233,7 +233,7 @@ def _segments(
     if done is None:
         return None
     transfer.fetched += done.fetched
-    return _Attempt(0, done.hashers, done.identity)
+    return _Attempt(done.kept, done.hashers, done.identity)  # kept > 0: a resume, restartable
 
 
 # --- one sequential attempt -------------------------------------------------------------------

@@ -62,6 +62,8 @@ class Segmented:
     hashers: dict[str, hashlib._Hash]
     identity: tuple[int, int, int]
     """(device, inode, size) of the part after the last write and fsync: the hashed bytes."""
+    kept: int = 0
+    """Bytes of pieces an earlier run had finished (a resume); 0 for a fresh fetch."""
 
 
 def wanted(response: httpx.Response, connections: int) -> bool:
@@ -301,7 +303,8 @@ def fetch(
         identity = _run(shared, crew, hashers, response)
     finally:
         os.close(fd)
-    return _outcome(shared, part, destination, Segmented(shared.fetched, hashers, identity))
+    result = Segmented(shared.fetched, hashers, identity, kept=shared.had)
+    return _outcome(shared, part, destination, result)
 
 
 def _run(
