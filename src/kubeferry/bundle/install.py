@@ -26,7 +26,7 @@ from kubeferry.core.layouts import CATALOG_FILE_NAME, k3s_root, staging_folder_n
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
 from kubeferry.core.textfiles import decode_text, open_regular, read_bytes
 from kubeferry.errors import BundleError, CatalogError, StorageError, UnsafePathError
-from kubeferry.net.hashes import CHUNK_SIZE, open_for_writing, sha256_file
+from kubeferry.net.hashes import copy_hashing, open_for_writing, sha256_file
 from kubeferry.net.partfiles import remove_plain
 from kubeferry.stores.cache import cached_folder_tags
 from kubeferry.targets.local import LocalTarget
@@ -79,9 +79,7 @@ def _copy_verified(source: Path, temporary: Path, sha256: str) -> None:
         os.fdopen(open_regular(source, error=UnsafePathError), "rb") as reader,
         open_for_writing(temporary, append=False) as writer,
     ):
-        while chunk := reader.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            writer.write(chunk)
+        copy_hashing(reader, writer, [hasher])
         writer.flush()
         os.fsync(writer.fileno())
     if hasher.hexdigest() != sha256:

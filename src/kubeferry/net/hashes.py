@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from kubeferry.core.textfiles import open_plain, open_regular
 from kubeferry.errors import SumsFileError, UnsafePathError
@@ -86,16 +86,33 @@ def feed_file(hashers: dict[str, hashlib._Hash], path: Path, length: int | None 
 
     The file is opened without following links and must be a regular file.
     """
+    with os.fdopen(open_regular(path, error=UnsafePathError), "rb") as stream:
+        copy_hashing(stream, None, hashers.values(), length)
+
+
+def copy_hashing(
+    source: BinaryIO,
+    target: BinaryIO | None,
+    hashers: Iterable[hashlib._Hash],
+    length: int | None = None,
+) -> int:
+    """Read `source` (its first `length` bytes, or to the end) in 1 MiB chunks into `hashers`,
+    writing the same bytes to `target` if given: what is hashed is exactly what is copied.
+    Memory stays flat. Returns the number of bytes read."""
+    targets = list(hashers)
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
-    remaining = length
-    with os.fdopen(open_regular(path, error=UnsafePathError), "rb") as stream:
-        while (remaining is None or remaining > 0) and (count := stream.readinto(buffer)):
-            if remaining is not None:
-                count = min(count, remaining)
-                remaining -= count
-            for hasher in hashers.values():
-                hasher.update(view[:count])
+    done = 0
+    while (length is None or done < length) and (count := source.readinto(buffer)):
+        if length is not None:
+            count = min(count, length - done)
+        chunk = view[:count]
+        if target is not None:
+            target.write(chunk)
+        for hasher in targets:
+            hasher.update(chunk)
+        done += count
+    return done
 
 
 def sha256_file(path: Path) -> str:

@@ -22,8 +22,8 @@ from kubeferry.catalog.rules import parse_catalog
 from kubeferry.core.layouts import CATALOG_FILE_NAME
 from kubeferry.errors import ChecksumError, UnsafePathError
 from kubeferry.fleet.mirror.routes import Bundle, bundle_entries
+from kubeferry.net.hashes import copy_hashing
 
-CHUNK: Final = 1024 * 1024
 FileKey = tuple[int, int, int, int, int]
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
@@ -99,7 +99,7 @@ def verify_file(
     with open_inside(folder, relative) as stream:
         before = os.fstat(stream.fileno())
         hashers = {name: hashlib.new(name) for name in ("sha256", *algorithms)}
-        _feed(stream, hashers.values())
+        copy_hashing(stream, None, hashers.values())
         after = os.fstat(stream.fileno())
     digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
     if file_key(before) != file_key(after):
@@ -119,15 +119,6 @@ def verify_file(
     return Verified(file_key(before), digests)
 
 
-def _feed(stream: BinaryIO, hashers: Iterable[hashlib._Hash]) -> None:
-    targets = list(hashers)
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    while count := stream.readinto(buffer):
-        for hasher in targets:
-            hasher.update(view[:count])
-
-
 def copy_verified(
     folder: Path,
     relative: str,
@@ -140,15 +131,8 @@ def copy_verified(
     match (the copy is then removed)."""
     path = folder / relative
     hashers = {name: hashlib.new(name) for name in ("sha256", *algorithms)}
-    written = 0
     with open_inside(folder, relative) as source, destination.open("xb") as target:
-        buffer = bytearray(CHUNK)
-        view = memoryview(buffer)
-        while count := source.readinto(buffer):
-            target.write(view[:count])
-            written += count
-            for hasher in hashers.values():
-                hasher.update(view[:count])
+        written = copy_hashing(source, target, hashers.values())
     digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
     if written != size or digests["sha256"] != sha256:
         destination.unlink()
