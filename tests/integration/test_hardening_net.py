@@ -195,6 +195,28 @@ def test_ctrl_c_stops_a_slow_download_keeps_the_part_and_the_rerun_resumes(
     assert ranges[-1] == f"bytes={kept}-"
 
 
+def test_ctrl_c_does_not_wait_for_a_server_that_never_answers(
+    cli: Cli, server: LocalUpstream, release: ReleaseFiles
+) -> None:
+    """Files download in parallel; one server answer never comes (no headers, so no watch can
+    shut its socket yet): Ctrl-C still ends the run at once, not after the 30 s read timeout."""
+    images = release.assets.images[0]
+    server.state.faults[_path("k3s")] = Fault(hold_headers=60)
+    server.state.faults[_path(images)] = Fault(chunk_size=8 * 1024, delay_per_chunk=0.5)
+    child = _start(cli, "cache", "add", "stable", env=server.environ())
+    _wait_for(lambda: server.state.bytes_sent[_path(images)] > 16 * 1024, "a download under way")
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    try:
+        _, err = child.communicate(timeout=40)  # the guard against a hang
+    finally:
+        child.kill()
+    stopped_after = time.monotonic() - sent
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert stopped_after < 10, stopped_after  # not the 30 s read timeout of the silent answer
+
+
 def test_failures_say_a_partial_file_was_kept_only_when_one_was(
     cli: Cli, server: LocalUpstream, release: ReleaseFiles
 ) -> None:

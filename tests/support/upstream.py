@@ -49,6 +49,7 @@ class Fault:
     slow_times: int = 1_000_000  # how many responses use chunk_size and delay_per_chunk
     retry_after: str | None = None  # sent with fail_status answers
     redirect_to: str | None = None  # answer 302 with this Location
+    hold_headers: float = 0.0  # wait this long before answering at all (a server that hangs)
 
 
 @dataclass
@@ -148,6 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         fault = state.faults.get(path, Fault())
         content = state.files.get(path)
+        if fault.hold_headers:
+            time.sleep(fault.hold_headers)
         if fault.redirect_to:
             return self._send(302, b"", {"Location": fault.redirect_to})
         if fault.status or content is None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 from kubeferry.errors import NotFoundError
-from kubeferry.net.transfer import cancel_transfers
+from kubeferry.net.transfer import cancel_transfers, cancelled
+
+STOP_GRACE: Final = 1.0
 
 T = TypeVar("T")
 
@@ -26,21 +29,51 @@ def first_available(candidates: Sequence[str], attempt: Callable[[str], T]) -> T
 
 
 def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[T]:
-    """Run tasks in a bounded pool; results in input order; the first failure is raised."""
+    """Run tasks in a bounded pool; results in input order; the first failure (in input order)
+    is raised once every task ended.
+
+    The workers are daemon threads rather than a ThreadPoolExecutor's: on Ctrl-C the transfers
+    are stopped (cancel_transfers wakes every read a watch guards) and the run ends within
+    STOP_GRACE seconds even if a worker still waits for a server that never answered its
+    request (no answer yet means no socket to wake, and an executor's threads are joined at
+    exit, which waited out the 30 s read timeout). A worker cut short leaves at most a `.part`
+    file, which the next run verifies as it resumes.
+    """
     if not tasks:
         return []
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
+    queued = list(enumerate(tasks))[::-1]
+    outcomes: dict[int, tuple[bool, Any]] = {}
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not queued or cancelled():
+                    return
+                index, task = queued.pop()
+            try:
+                outcome: tuple[bool, Any] = (True, task())
+            except BaseException as exc:  # handed to the caller below
+                outcome = (False, exc)
+            with lock:
+                outcomes[index] = outcome
+
+    threads = [
+        threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(tasks))))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(task) for task in tasks]
-        errors = [future.exception() for future in futures]
-    except BaseException:
-        # Ctrl-C reaches the main thread only: stop the transfers in every worker (their
-        # socket reads return at once), drop the tasks not started, then let it through.
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C reaches the main thread only
         cancel_transfers()
-        pool.shutdown(wait=True, cancel_futures=True)
+        deadline = time.monotonic() + STOP_GRACE
+        for thread in threads:  # a moment for the workers to write what they hold
+            thread.join(max(0.0, deadline - time.monotonic()))
         raise
-    pool.shutdown(wait=True)
-    for error in errors:
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]
+    for index in range(len(tasks)):
+        ok, value = outcomes[index]
+        if not ok:
+            raise value
+    return [outcomes[index][1] for index in range(len(tasks))]

@@ -87,6 +87,11 @@ def cancel_transfers() -> None:
         watch.trip("cancelled")
 
 
+def cancelled() -> bool:
+    """True once `cancel_transfers` ran (Ctrl-C)."""
+    return _CANCEL.is_set()
+
+
 def check_cancelled() -> None:
     """Raise TransferCancelled once `cancel_transfers` ran."""
     if _CANCEL.is_set():
