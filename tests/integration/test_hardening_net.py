@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.support.apiserver import Pki
+from tests.support.interrupt import interrupt
 from tests.support.k3s import ReleaseFiles, release_files, serve_release
 from tests.support.sample import STABLE as BUNDLE_TAG
 from tests.support.sample import sample_upstream
@@ -176,12 +176,9 @@ def test_ctrl_c_stops_a_slow_download_keeps_the_part_and_the_rerun_resumes(
     staging = cli.cache_dir / "k3s" / f"tmp-{STABLE}-kubeferry"
     part = staging / f".{images}.part"
     _wait_for(lambda: server.state.bytes_sent[_path(images)] > 16 * 1024, "a download under way")
-    child.send_signal(signal.SIGINT)
-    try:
-        _, err = child.communicate(timeout=10)  # the guard against a hang, not a timing
-    finally:
-        child.kill()
-    assert child.returncode == 130, err
+    ended = interrupt(child, guard=10)  # the guard against a hang, not a timing
+    err = ended.stderr
+    assert ended.returncode == 130, err
     assert "run the same command again to resume" in err and "Traceback" not in err
     kept = part.stat().st_size
     assert 0 < kept < len(release.files[images])
@@ -205,16 +202,10 @@ def test_ctrl_c_does_not_wait_for_a_server_that_never_answers(
     server.state.faults[_path(images)] = Fault(chunk_size=8 * 1024, delay_per_chunk=0.5)
     child = _start(cli, "cache", "add", "stable", env=server.environ())
     _wait_for(lambda: server.state.bytes_sent[_path(images)] > 16 * 1024, "a download under way")
-    child.send_signal(signal.SIGINT)
-    sent = time.monotonic()
-    try:
-        _, err = child.communicate(timeout=40)  # the guard against a hang
-    finally:
-        child.kill()
-    stopped_after = time.monotonic() - sent
-    assert child.returncode == 130, err
-    assert "Traceback" not in err
-    assert stopped_after < 10, stopped_after  # not the 30 s read timeout of the silent answer
+    ended = interrupt(child, guard=40)
+    assert ended.returncode == 130, ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert ended.seconds < 10, ended.seconds  # not the 30 s read timeout of the silent answer
 
 
 def test_failures_say_a_partial_file_was_kept_only_when_one_was(

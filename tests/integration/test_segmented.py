@@ -29,6 +29,7 @@ from kubeferry.net import http, segmented
 from kubeferry.net.download import DownloadJob, download, part_path
 from kubeferry.net.transfer import TransferPolicy
 from tests.conftest import child_environment
+from tests.support.interrupt import interrupt
 from tests.support.nginx import Nginx, nginx_binary
 
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
@@ -427,16 +428,10 @@ def test_ctrl_c_stops_a_download_in_pieces_at_once(served, tmp_path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len([r for r in server.ranges if r]) < 3:
             time.sleep(0.05)  # the lead was slow: three helpers wait on stalled pieces
-        child.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        try:
-            _, stderr = child.communicate(timeout=20)  # the guard against a hang
-        finally:
-            child.kill()
-        stopped_after = time.monotonic() - sent
-    assert child.returncode == 130, stderr
-    assert "resume" in stderr and "Traceback" not in stderr
-    assert stopped_after < 5, stopped_after  # not the 30 s the blocked reads would wait
+        ended = interrupt(child, guard=20)
+    assert ended.returncode == 130, ended.stderr
+    assert "resume" in ended.stderr and "Traceback" not in ended.stderr
+    assert ended.seconds < 5, ended.seconds  # not the 30 s the blocked reads would wait
     folder = home / ".kuberlr" / "linux-amd64"
     assert _done(segmented.state_path(folder / "kubectl1.31.9")) != []  # the lead's pieces
     assert (folder / ".kubectl1.31.9.part").exists()
