@@ -1,7 +1,9 @@
 """Local commands load only what they need: no network stack, no rich, no YAML.
 
 Not a timing (benchmarks/startup.py measures that): the modules that cost start-up time most
-must stay out of `sys.modules` after a local command ran through the real entry point.
+must stay out of `sys.modules` after a local command ran through the real entry point. Besides
+the network stack that means the download modules (they bring hashlib, which loads OpenSSL),
+importlib.resources (tempfile, shutil, zipfile) and shutil itself (bz2, lzma, zlib).
 """
 
 from __future__ import annotations
@@ -15,7 +17,24 @@ import pytest
 
 from tests.conftest import child_environment
 
-HEAVY = ("httpx", "httpcore", "rich", "yaml", "certifi", "ssl", "kubeferry.net.download")
+HEAVY = (
+    "httpx",
+    "httpcore",
+    "rich",
+    "yaml",
+    "certifi",
+    "ssl",
+    "kubeferry.net",
+    "hashlib",
+    "importlib.resources",
+    "shutil",
+    "tempfile",
+    "zipfile",
+    "subprocess",
+    "concurrent.futures",
+    "email",
+    "urllib.request",
+)
 PROBE = """
 import json, sys
 from kubeferry.cli import main

@@ -100,7 +100,7 @@ def select_highest_builds(tags: Iterable[K3sTag]) -> tuple[K3sTag, ...]:
         known = best.get(tag.patch_key)
         if known is None or tag > known:
             best[tag.patch_key] = tag
-    return tuple(sorted(best.values()))
+    return tuple(sorted(best.values(), key=K3sTag.sort_key))  # one key per tag, not per <
 
 
 def channel_versions(
@@ -148,7 +148,7 @@ def build_catalog(
     versions = {tag.patch_key: tag for tag in select_highest_builds(tags)}
     for tag in select_highest_builds(prefer):
         versions[tag.patch_key] = tag
-    ordered = tuple(sorted(versions.values()))
+    ordered = tuple(sorted(versions.values(), key=K3sTag.sort_key))
     shorts = {tag.short for tag in ordered}
     kept = {
         name: channels[name] for name in sort_channel_names(channels) if channels[name] in shorts

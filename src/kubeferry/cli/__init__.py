@@ -15,7 +15,6 @@ from kubeferry.cli.help import FerryGroup, adopt
 from kubeferry.cli.options import hoist_global_options
 from kubeferry.cli.render import CommandFailed
 from kubeferry.errors import KubeferryError, UsageError
-from kubeferry.settings import build_settings
 
 INTERRUPTED = (
     "kubeferry: interrupted; partial downloads (.part files) were kept: run the same command "
@@ -131,6 +130,9 @@ def cli(
     def announce(message: str) -> None:
         if not quiet:
             click.echo(f"kubeferry: {message}", err=True)
+
+    # Not at import: `--help` exits before this runs and needs none of settings' core modules.
+    from kubeferry.settings import build_settings
 
     ctx.obj = build_settings(
         environ=dict(os.environ),

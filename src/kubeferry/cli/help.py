@@ -7,9 +7,12 @@ command that has `--json` and no `-o` of its own (kubectl users type it).
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Final
 
 import click
+import click.formatting
 
 from kubeferry.cli.examples import (
     ALL_GLOBALS,
@@ -120,8 +123,42 @@ def _has_json(command: click.Command) -> bool:
     return any("--json" in p.opts for p in command.params if isinstance(p, click.Option))
 
 
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without shutil (it brings bz2, lzma and zlib)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's formatter, its width found as click finds it but without importing shutil."""
+
+    def __init__(
+        self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None
+    ) -> None:
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            widest = 80 if max_width is None else max_width
+            width = max(min(terminal_columns(), widest) - 2, 50)
+        super().__init__(indent_increment, width, max_width)
+
+
+class FerryContext(click.Context):
+    """A context whose help uses HelpFormatter."""
+
+    formatter_class = HelpFormatter
+
+
 class FerryCommand(click.Command):
     """A command with Examples, global options and environment in its help."""
+
+    context_class = FerryContext
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The epilog, then the extras."""
@@ -137,6 +174,8 @@ class FerryCommand(click.Command):
 
 class FerryGroup(click.Group):
     """A group whose help and whose subcommands' help teach the same way."""
+
+    context_class = FerryContext
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The epilog, then the extras."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from kubeferry.settings import Settings
+if TYPE_CHECKING:  # the root imports this module, and `--help` needs no settings
+    from kubeferry.settings import Settings
 
 VALUE_OPTIONS: Final = frozenset({"--cache-dir", "--home", "--os", "--arch", "--timeout"})
 FLAG_OPTIONS: Final = frozenset(
@@ -58,6 +58,8 @@ def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def with_connections(settings: Settings, connections: int | None) -> Settings:
     """Settings with `--connections` applied."""
+    import dataclasses
+
     return (
         settings if connections is None else dataclasses.replace(settings, connections=connections)
     )

@@ -7,7 +7,6 @@ use rich, and only on a terminal.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -66,6 +65,8 @@ def rich_stderr_console() -> RichConsole:
 def emit(data: Any, *, as_json: bool, text: Callable[[Console], None]) -> None:
     """Print `data` as JSON, or let `text` draw it for a person."""
     if as_json:
+        import json  # only for --json: text output is the common case
+
         click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
         return
     text(stdout_console())

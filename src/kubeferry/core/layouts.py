@@ -22,7 +22,6 @@ from typing import Final
 
 from kubeferry.core import kuberlr
 from kubeferry.core.platforms import ARCHITECTURES, ASSET_NAMES, OPERATING_SYSTEMS, K3sAssets
-from kubeferry.core.versions import is_cache_folder_name
 
 CATALOG_FILE_NAME: Final = "k3s-versions.json"
 MANIFEST_NAME: Final = "kubeferry-bundle.json"
@@ -146,6 +145,9 @@ def split_relative_path(path: str) -> tuple[str, ...] | None:
 
 def parse_bundle_path(path: str) -> BundlePath | None:
     """A bundle path kubeferry writes, parsed; None for anything else (unsafe ones included)."""
+    # Here, not at import: settings reach this module, and `version` needs no tag parsing.
+    from kubeferry.core.versions import is_cache_folder_name
+
     parts = split_relative_path(path)
     if parts is None:
         return None

@@ -3,7 +3,6 @@ write atomically (0644 under the umask, as Rancher Desktop writes its catalog)."
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -93,6 +92,8 @@ def parse_json(
 
     Nesting too deep for the parser and integers too long to convert are reported the same way.
     """
+    import json  # here: `kubectl list` reaches this module and reads no JSON
+
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -6,21 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kubeferry.catalog.file import LoadedCatalog, load_or_default
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr_config import Config, load_config
 from kubeferry.errors import ConfigError
 from kubeferry.settings import Settings
-from kubeferry.targets.local import LocalTarget
 
 if TYPE_CHECKING:  # local commands never load the network stack (test_startup_imports.py)
     import httpx
 
+    from kubeferry.catalog.file import LoadedCatalog
     from kubeferry.net.transfer import TransferPolicy
+    from kubeferry.targets.local import LocalTarget
 
 
 def catalog_in_use(settings: Settings) -> LoadedCatalog:
     """The cache's catalog, or the embedded default (with a warning) when it is unusable."""
+    from kubeferry.catalog.file import load_or_default  # `kubectl list` reads no catalog
+
     return load_or_default(settings.catalog_path)
 
 
@@ -45,6 +47,8 @@ def kubectl_endpoints(settings: Settings) -> Endpoints:
 
 def local_target(settings: Settings) -> LocalTarget:
     """This machine's (or --home's) cache and kuberlr folders for the target OS and arches."""
+    from kubeferry.targets.local import LocalTarget  # only bundles use it, not local commands
+
     return LocalTarget(settings.cache_dir, settings.home, settings.target_os, settings.arches)
 
 

@@ -7,7 +7,6 @@ sums file. Filling and repairing folders lives in `cache_fill.py`.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +15,6 @@ from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.textfiles import read_bytes
 from kubeferry.core.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
 from kubeferry.errors import KubeferryError, NotFoundError, SumsFileError
-from kubeferry.net.hashes import parse_sums, sha256_file
 
 
 class State(StrEnum):
@@ -106,6 +104,9 @@ def inspect_folder(tag: K3sTag, folder: Path, arch: str, *, verify: bool = True)
             problems.append(Problem(name, f"{what} is missing"))
     if problems:
         return CachedVersion(tag, arch, folder, State.INCOMPLETE, images, size, tuple(problems))
+    # hashlib (OpenSSL) loads only when there is a complete folder to check
+    from kubeferry.net.hashes import parse_sums, sha256_file
+
     try:
         data = read_bytes(sums_path, missing="", error=SumsFileError)  # no links, no FIFOs
         digests = parse_sums(data.decode("utf-8", errors="replace"), source=str(sums_path))
@@ -173,5 +174,7 @@ def remove_version(cache_dir: Path, tag_text: str) -> Path:
             "the cached tags.",
             path=folder,
         )
+    import shutil  # bz2, lzma and zlib come with it: only for a removal
+
     shutil.rmtree(folder)
     return folder

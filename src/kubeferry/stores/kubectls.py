@@ -15,7 +15,6 @@ from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.kuberlr import all_binaries, kubectl_file_name
 from kubeferry.core.versions import KubeVersion, parse_kube_version
 from kubeferry.errors import KubeferryError, NotFoundError, UpstreamError
-from kubeferry.net.hashes import parse_digest_file
 from kubeferry.stores.lock import hold
 
 if TYPE_CHECKING:  # listing binaries is a local command: the network stack loads on first use
@@ -74,6 +73,8 @@ def resolve_kubectl_version(client: httpx.Client, endpoints: Endpoints, spec: st
 
 def expected_digest(client: httpx.Client, url: str) -> tuple[str, str]:
     """(algorithm, digest) from `<url>.sha256`, or `<url>.sha512` where only that exists."""
+    from kubeferry.net.hashes import parse_digest_file
+
     for algorithm in ("sha256", "sha512"):
         try:
             text = _read_text(client, f"{url}.{algorithm}")

@@ -9,7 +9,6 @@ removed; a link found there is left alone.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,8 @@ from typing import Any, Final
 
 from kubeferry.core.layouts import STAGING_SUFFIX, k3s_root
 from kubeferry.core.versions import is_cache_folder_name
-from kubeferry.net.partfiles import META_SUFFIX, PART_SUFFIX
-from kubeferry.net.segment_files import STATE_SUFFIX
 
 INSTALL_SUFFIX: Final = "-install"
-PART_SUFFIXES: Final = (PART_SUFFIX, META_SUFFIX, STATE_SUFFIX)
 TEMPORARY_SUFFIXES: Final = (".kubeferry-install", ".tmp")
 NOTHING_TO_RESUME: Final = "nothing to resume (a copy that was cut short)"
 
@@ -56,7 +52,13 @@ def _plain(path: Path, *, folder: bool) -> bool:
 
 
 def _is_part(name: str) -> bool:
-    return name.startswith(".") and name.endswith(PART_SUFFIXES)
+    if not name.startswith("."):
+        return False
+    # Only for hidden names: the download modules cost a local command's start-up.
+    from kubeferry.net.partfiles import META_SUFFIX, PART_SUFFIX
+    from kubeferry.net.segment_files import STATE_SUFFIX
+
+    return name.endswith((PART_SUFFIX, META_SUFFIX, STATE_SUFFIX))
 
 
 def _is_temporary(name: str) -> bool:
@@ -116,6 +118,8 @@ def remove_leftovers(leftovers: list[Leftover]) -> list[Leftover]:
         except FileNotFoundError:
             continue
         if stat.S_ISDIR(info.st_mode):
+            import shutil  # bz2, lzma and zlib come with it: only when there is a folder to drop
+
             shutil.rmtree(item.path)  # does not follow links inside
         elif stat.S_ISREG(info.st_mode):
             item.path.unlink()
