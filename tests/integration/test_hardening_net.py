@@ -181,7 +181,7 @@ def test_ctrl_c_stops_a_slow_download_keeps_the_part_and_the_rerun_resumes(
     assert ended.returncode == 130, err
     assert "run the same command again to resume" in err and "Traceback" not in err
     kept = part.stat().st_size
-    assert 0 < kept < len(release.files[images])
+    assert 0 < kept < len(release.files[images]), err
     assert not (cli.cache_dir / "k3s" / STABLE).exists()
 
     del server.state.faults[_path(images)]

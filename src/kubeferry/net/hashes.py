@@ -7,7 +7,6 @@ import io
 import os
 import queue
 import re
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -15,6 +14,7 @@ from typing import BinaryIO, Final
 from kubeferry.core.textfiles import open_plain, open_regular
 from kubeferry.errors import SumsFileError, UnsafePathError
 from kubeferry.net.partfiles import plain_or_absent
+from kubeferry.net.threads import ThreadGroup
 from kubeferry.net.writeback import Writeback
 
 CHUNK_SIZE: Final = 1024 * 1024
@@ -151,12 +151,9 @@ class HashingWriter:
             queue.Queue(maxsize=depth),
             queue.Queue(maxsize=depth),
         ]
-        self._threads = [
-            threading.Thread(target=self._drain, args=(self._queues[0], self._write), daemon=True),
-            threading.Thread(target=self._drain, args=(self._queues[1], self._hash), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = ThreadGroup()  # waited for on a condition: net/threads.py says why
+        self._threads.start(self._drain, self._queues[0], self._write)
+        self._threads.start(self._drain, self._queues[1], self._hash)
 
     def _write(self, block: bytes) -> None:
         self._file.write(block)
@@ -199,8 +196,7 @@ class HashingWriter:
             self._hand_over(self._pending)
             self._pending, self._pending_size = [], 0
         self._hand_over(None)
-        for thread in self._threads:
-            thread.join()
+        self._threads.wait()
         try:
             if self._error is None:
                 self._file.flush()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from kubeferry.errors import NotFoundError
+from kubeferry.net.threads import STOP_GRACE, ThreadGroup
 from kubeferry.net.transfer import cancel_transfers, cancelled
-
-STOP_GRACE: Final = 1.0
 
 T = TypeVar("T")
 
@@ -32,12 +30,12 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
     """Run tasks in a bounded pool; results in input order; the first failure (in input order)
     is raised once every task ended.
 
-    The workers are daemon threads rather than a ThreadPoolExecutor's: on Ctrl-C the transfers
-    are stopped (cancel_transfers wakes every read a watch guards) and the run ends within
-    STOP_GRACE seconds even if a worker still waits for a server that never answered its
-    request (no answer yet means no socket to wake, and an executor's threads are joined at
-    exit, which waited out the 30 s read timeout). A worker cut short leaves at most a `.part`
-    file, which the next run verifies as it resumes.
+    The workers are daemon threads (net/threads.py) rather than a ThreadPoolExecutor's: on
+    Ctrl-C the transfers are stopped (cancel_transfers wakes every read a watch guards) and the
+    run ends within STOP_GRACE seconds even if a worker still waits for a server that never
+    answered its request (no answer yet means no socket to wake, and an executor's threads are
+    joined at exit, which waited out the 30 s read timeout). A worker cut short leaves at most a
+    `.part` file, which the next run verifies as it resumes.
     """
     if not tasks:
         return []
@@ -58,19 +56,14 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
             with lock:
                 outcomes[index] = outcome
 
-    threads = [
-        threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(tasks))))
-    ]
-    for thread in threads:
-        thread.start()
+    group = ThreadGroup()
+    for _ in range(max(1, min(workers, len(tasks)))):
+        group.start(work)
     try:
-        for thread in threads:
-            thread.join()
+        group.wait()
     except BaseException:  # Ctrl-C reaches the main thread only
         cancel_transfers()
-        deadline = time.monotonic() + STOP_GRACE
-        for thread in threads:  # a moment for the workers to write what they hold
-            thread.join(max(0.0, deadline - time.monotonic()))
+        group.wait(STOP_GRACE)  # a moment for the workers to write what they hold
         raise
     for index in range(len(tasks)):
         ok, value = outcomes[index]

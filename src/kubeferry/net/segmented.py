@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from kubeferry.net.segment_files import (
     state_path,
     write_at,
 )
+from kubeferry.net.threads import STOP_GRACE, ThreadGroup
 from kubeferry.net.transfer import TransferPolicy, Watch, WatchTripped
 
 __all__ = ["PIECE_SIZE", "saved_state", "state_path"]  # download.py and tests use them from here
@@ -134,12 +134,11 @@ class _LeadWriter:
     the socket only reads (as the one-connection path does), and lists each piece it completes.
     At most `depth` chunks wait. A write error fails the whole fetch."""
 
-    def __init__(self, shared: Pieces, depth: int = 8) -> None:
+    def __init__(self, shared: Pieces, group: ThreadGroup, depth: int = 8) -> None:
         self._shared = shared
         self._queue: queue.Queue[tuple[int, memoryview, int | None] | None] = queue.Queue(depth)
         self._failed = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._ended = group.start(self._run)
 
     def put(self, position: int, data: memoryview, completes: int | None) -> None:
         """Write `data` at `position`; `completes`: the piece it finishes, if any."""
@@ -161,21 +160,16 @@ class _LeadWriter:
     def close(self) -> None:
         """Wait until every queued byte is written."""
         self._queue.put(None)
-        self._thread.join()
+        self._ended.wait()
 
 
-def _lead(
-    response: httpx.Response,
-    shared: Pieces,
-    start_helpers: Callable[[], None],
-    policy: TransferPolicy,
-) -> None:
+def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
     """Stream the first answer from the front, piece by piece, until it meets a helper."""
     index, position, began, best = 0, 0, time.monotonic(), 0.0
     shared.claim(0)
-    writer = _LeadWriter(shared)
+    writer, start_helpers = _LeadWriter(shared, crew.background), crew.start
     try:
-        with Watch(policy, response, began) as watch:
+        with Watch(crew.policy, response, began) as watch:
             shared.watching(watch, on=True)  # a helper's failure stops the lead too
             for chunk in response.iter_raw():
                 watch.count(len(chunk))
@@ -234,28 +228,37 @@ def _hash_in_order(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool
 
 @dataclass
 class _Crew:
-    """The helper threads, started at most once."""
+    """The threads of one fetch besides the caller's: helpers (started at most once), and in the
+    background the lead's writer and the hashing thread. Waited for on conditions (never
+    Thread.join, net/threads.py), so the part's descriptor is closed only once none of them
+    can write to it."""
 
     client: httpx.Client
     shared: Pieces
     count: int
     from_back: bool
     policy: TransferPolicy
-    threads: list[threading.Thread] = field(default_factory=list)
+    helpers: ThreadGroup = field(default_factory=ThreadGroup)
+    background: ThreadGroup = field(default_factory=ThreadGroup)
+    started: bool = False
 
     def start(self) -> None:
-        if self.threads or self.count < 1:
+        if self.started or self.count < 1:
             return
-        args = (self.client, self.shared, self.from_back, self.policy)
-        self.threads = [  # daemons: a second Ctrl-C must not wait for a piece to finish
-            threading.Thread(target=_helper, args=args, daemon=True) for _ in range(self.count)
-        ]
-        for thread in self.threads:
-            thread.start()
+        self.started = True
+        for _ in range(self.count):
+            self.helpers.start(_helper, self.client, self.shared, self.from_back, self.policy)
 
     def join(self) -> None:
-        for thread in self.threads:
-            thread.join()
+        self.helpers.wait()
+
+    def settle(self) -> bool:
+        """After a failure (the reads were tripped): a moment for every thread to end; True
+        when all did."""
+        return self.helpers.wait(STOP_GRACE) and self.background.wait(STOP_GRACE)
+
+    def idle(self) -> bool:
+        return self.helpers.wait(0) and self.background.wait(0)
 
 
 def fetch(
@@ -284,7 +287,7 @@ def fetch(
     """
     destination = part.with_name(part.name.removeprefix(".").removesuffix(".part"))
     count = max(1, min(connections, MAX_CONNECTIONS))
-    fd = open_part(part)
+    fd, crew = open_part(part), None
     try:
         if os.fstat(fd).st_size > size:  # never keep bytes past the end: they are not hashed
             os.ftruncate(fd, size)
@@ -302,7 +305,8 @@ def fetch(
         )
         identity = _run(shared, crew, hashers, response)
     finally:
-        os.close(fd)
+        if crew is None or crew.idle():  # else a thread that would not stop may still write
+            os.close(fd)
     result = Segmented(shared.fetched, hashers, identity, kept=shared.had)
     return _outcome(shared, part, destination, result)
 
@@ -314,27 +318,24 @@ def _run(
     response: httpx.Response | None,
 ) -> tuple[int, int, int]:
     """The lead (if any), the helpers and the hashing thread, to the end; the part's identity."""
-    lead = response is not None
-    hashing = threading.Thread(target=_hash_in_order, args=(shared, hashers, lead), daemon=True)
-    hashing.start()
+    hashed = crew.background.start(_hash_in_order, shared, hashers, response is not None)
     try:
         if response is not None:
-            _lead(response, shared, crew.start, crew.policy)
+            _lead(response, shared, crew)
         else:
             crew.start()
         crew.join()
         if len(shared.done) < shared.pieces:
             missing = UpstreamError(f"{shared.url}: pieces are missing", url=shared.url)
             shared.fail(shared.failed or missing)
-        hashing.join()
+        hashed.wait()
         os.fsync(shared.fd)  # the bytes are on disk before the name says the file is complete
         found = os.fstat(shared.fd)
     except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
         shared.fail(exc)  # trips the helpers' reads
         with contextlib.suppress(queue.Full):
             shared.lead_bytes.put_nowait(None)  # the hashing thread may wait for the lead
-        crew.join()
-        hashing.join()
+        crew.settle()
         shared.save()  # every finished piece listed, for the next run
         raise
     return (found.st_dev, found.st_ino, found.st_size)
