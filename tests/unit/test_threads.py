@@ -28,6 +28,7 @@ def test_an_interrupted_wait_still_waits_for_the_threads() -> None:
     assert group.wait(10) is True and ended.is_set()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # intended
 def test_a_thread_that_raises_still_ends() -> None:
     group = ThreadGroup()
     ended = group.start(lambda: 1 / 0)  # threading's excepthook prints it; the group goes on
