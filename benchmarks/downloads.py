@@ -267,7 +267,7 @@ def run_line_speed(args: argparse.Namespace) -> int:
     """benchmarks/line_speed.py: one file from nginx, kubeferry vs curl vs aria2c."""
     import line_speed
 
-    limited_rounds = max(3, args.rounds // 2)
+    limited_rounds = args.limited_rounds or max(3, args.rounds // 2)
     results = line_speed.line_speed(args.size_mb, args.rounds, limited_rounds)
     text = line_speed.section(results, args.size_mb, args.rounds, limited_rounds)
     print(text)
@@ -283,6 +283,9 @@ def main() -> int:
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--line-speed", action="store_true", help="nginx vs curl vs aria2c")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--limited-rounds", type=int, default=0, help="line speed, limit_rate rounds (rounds/2)"
+    )
     args = parser.parse_args()
     if args.line_speed:
         return run_line_speed(args)

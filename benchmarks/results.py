@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -17,3 +19,13 @@ def replace_section(marker: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text)
+
+
+def compile_bytecode(env: dict[str, str] | None = None) -> None:
+    """Write the `__pycache__` of the kubeferry that `python -m kubeferry` runs, as `pip install`
+    leaves it (a checkout run with PYTHONDONTWRITEBYTECODE=1 would compile on every start)."""
+    code = (
+        "import compileall, os, kubeferry; "
+        "compileall.compile_dir(os.path.dirname(kubeferry.__file__), quiet=1)"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import replace_section  # noqa: E402
+from results import compile_bytecode, replace_section  # noqa: E402
 
 MARKER = "## Start-up: local commands vs `python -c pass`"
 COMMANDS = (
@@ -65,15 +65,6 @@ def paired(base: list[str], command: list[str], env: dict[str, str], runs: int) 
         "max": max(differences),
         "alone": statistics.median(alone),
     }
-
-
-def compile_bytecode(env: dict[str, str]) -> None:
-    """Write the `__pycache__` of the kubeferry that `python -m kubeferry` runs."""
-    code = (
-        "import compileall, os, kubeferry; "
-        "compileall.compile_dir(os.path.dirname(kubeferry.__file__), quiet=1)"
-    )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
 def kubectl_binary() -> Path | None:

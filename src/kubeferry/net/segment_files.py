@@ -1,4 +1,5 @@
-"""A download in pieces: the state its threads share, the part file, the pieces state file.
+"""A download in pieces: the state its threads share, the part file, the pieces state file, and
+the thread that writes the first answer's bytes.
 
 `.<name>.part.segments.json` lists the finished pieces (url, size, validator, piece size), so an
 interrupted download in pieces resumes with the pieces it lacks (net/segmented.py).
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kubeferry.core.textfiles import open_plain, read_bytes, write_text_atomically
 from kubeferry.errors import KubeferryError
+from kubeferry.net.threads import ThreadGroup
 from kubeferry.net.writeback import start_writeback
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 STATE_SUFFIX: Final = ".part.segments.json"
 PIECE_SIZE: Final = 8 * 1024 * 1024
+HAND_OVER: Final = 1024 * 1024
 SAVE_EVERY: Final = 0.25
 """Seconds between two saves of the pieces state while pieces finish (a kill loses at most
 the pieces of that long; an error or Ctrl-C saves every finished piece)."""
@@ -77,8 +80,8 @@ class Pieces:
     """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
     starts: dict[int, int] = field(default_factory=dict)
     """Where a piece the lead gave up midway is continued from."""
-    lead_bytes: queue.Queue[memoryview | None] = field(default_factory=lambda: queue.Queue(8))
-    """The lead's bytes in order, for the hashing thread (None: the lead stopped)."""
+    lead_bytes: queue.Queue[list[memoryview] | None] = field(default_factory=lambda: queue.Queue(4))
+    """The lead's bytes in order, in batches, for the hashing thread (None: the lead stopped)."""
     claimed: set[int] = field(default_factory=set)
     watches: set[Watch] = field(default_factory=set)
     """The helpers' open answers: a failure trips them all, so no read is left waiting."""
@@ -175,3 +178,57 @@ class Pieces:
             watches = list(self.watches)
         for watch in watches:
             watch.trip("stopped: another piece failed")
+
+
+class LeadWriter:
+    """Writes the lead's bytes at their offsets in a thread of its own, so the thread that reads
+    the socket only reads (as the one-connection path does), and lists each piece it completes.
+    Chunks go over in batches of about HAND_OVER bytes (one hand-over per chunk cost a third
+    more system time), to this thread and to the hashing thread; at most `depth` batches wait
+    for each. A write error fails the whole fetch."""
+
+    def __init__(self, shared: Pieces, group: ThreadGroup, depth: int = 4) -> None:
+        self._shared = shared
+        self._queue: queue.Queue[tuple[int, list[memoryview], int | None] | None]
+        self._queue = queue.Queue(depth)
+        self._batch: list[memoryview] = []
+        self._start = self._size = 0
+        self._failed = False
+        self._ended = group.start(self._run)
+
+    def add(self, position: int, data: memoryview, completes: int | None) -> None:
+        """`data` goes at `position` (right after the bytes added before); `completes`: the
+        piece it finishes, if any (listed once written)."""
+        if not self._batch:
+            self._start = position
+        self._batch.append(data)
+        self._size += len(data)
+        if completes is not None or self._size >= HAND_OVER:
+            self._hand_over(completes)
+
+    def _hand_over(self, completes: int | None) -> None:
+        batch, self._batch, self._size = self._batch, [], 0
+        self._queue.put((self._start, batch, completes))
+        self._shared.lead_bytes.put(batch)  # hashed from memory: exactly what is written
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failed:
+                continue
+            position, batch, completes = item
+            try:
+                for data in batch:
+                    write_at(self._shared.fd, data, position)
+                    position += len(data)
+                if completes is not None:
+                    self._shared.finish(completes)
+            except BaseException as exc:  # reported by fetch(): the lead stops at its next piece
+                self._failed = True
+                self._shared.fail(exc)
+
+    def close(self) -> None:
+        """Hand over what is left and wait until every byte is written."""
+        if self._batch:
+            self._hand_over(None)
+        self._queue.put(None)
+        self._ended.wait()

@@ -29,6 +29,7 @@ from kubeferry.errors import UpstreamError
 from kubeferry.net.hashes import new_hashers
 from kubeferry.net.segment_files import (
     PIECE_SIZE,
+    LeadWriter,
     Pieces,
     Progress,
     open_part,
@@ -129,45 +130,11 @@ def _helper(client: httpx.Client, shared: Pieces, from_back: bool, policy: Trans
     return None
 
 
-class _LeadWriter:
-    """Writes the lead's bytes at their offsets in a thread of its own, so the thread that reads
-    the socket only reads (as the one-connection path does), and lists each piece it completes.
-    At most `depth` chunks wait. A write error fails the whole fetch."""
-
-    def __init__(self, shared: Pieces, group: ThreadGroup, depth: int = 8) -> None:
-        self._shared = shared
-        self._queue: queue.Queue[tuple[int, memoryview, int | None] | None] = queue.Queue(depth)
-        self._failed = False
-        self._ended = group.start(self._run)
-
-    def put(self, position: int, data: memoryview, completes: int | None) -> None:
-        """Write `data` at `position`; `completes`: the piece it finishes, if any."""
-        self._queue.put((position, data, completes))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._failed:
-                continue
-            position, data, completes = item
-            try:
-                write_at(self._shared.fd, data, position)
-                if completes is not None:
-                    self._shared.finish(completes)
-            except BaseException as exc:  # reported by fetch(): the lead stops at its next piece
-                self._failed = True
-                self._shared.fail(exc)
-
-    def close(self) -> None:
-        """Wait until every queued byte is written."""
-        self._queue.put(None)
-        self._ended.wait()
-
-
 def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
     """Stream the first answer from the front, piece by piece, until it meets a helper."""
     index, position, began, best = 0, 0, time.monotonic(), 0.0
     shared.claim(0)
-    writer, start_helpers = _LeadWriter(shared, crew.background), crew.start
+    writer, start_helpers = LeadWriter(shared, crew.background), crew.start
     try:
         with Watch(crew.policy, response, began) as watch:
             shared.watching(watch, on=True)  # a helper's failure stops the lead too
@@ -178,8 +145,7 @@ def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
                     piece_end = min(shared.size, (index + 1) * PIECE_SIZE)
                     part, view = view[: piece_end - position], view[piece_end - position :]
                     completes = index if position + len(part) == piece_end else None
-                    writer.put(position, part, completes)
-                    shared.lead_bytes.put(part)  # hashed from memory: exactly what is written
+                    writer.add(position, part, completes)
                     position += len(part)
                     shared.received(len(part))
                     if completes is None:
@@ -205,10 +171,11 @@ def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
 def _hash_in_order(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
     """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
     start = 0
-    while lead and (block := shared.lead_bytes.get()) is not None:
-        for hasher in hashers.values():
-            hasher.update(block)
-        start += len(block)
+    while lead and (batch := shared.lead_bytes.get()) is not None:
+        for block in batch:
+            for hasher in hashers.values():
+                hasher.update(block)
+            start += len(block)
     for index in range(start // PIECE_SIZE, shared.pieces):
         with shared.lock:
             while index not in shared.done and shared.failed is None:
