@@ -27,24 +27,25 @@ from tests.support.nginx import Nginx  # noqa: E402
 
 MB = 1000 * 1000
 NOTES = """Notes. The engine rows time `download()` alone in a fresh process (the transfer, sha256 while
-streaming, the rename); the `kubeferry kubectl get` rows are the whole command (interpreter,
-imports, the `.sha256` request, the transfer), so on loopback, where the transfer takes well under
-a second, the fixed start cost (about 0.2 s) weighs on them. Profiled first (cProfile, the
-transfer loop alone): one helper thread both wrote and hashed, so the network thread waited on a
-full queue, and h11 copied every body byte twice more than needed (`maybe_extract_at_most`
-slices its buffer to test for emptiness, then again to extract). Writing and hashing now run in
-two threads, and h11 hands a whole buffered chunk over (net/http.py); together about +50 % on
-this loopback. On an unlimited loopback the first answer is fast, so the 4-connection runs stay
-on one connection (helpers join only when neither of the first two 8 MiB pieces came faster
-than 256 MB/s; checked in nginx's access log: one request), yet behind the 1-connection runs on this loopback:
-that path writes at offsets from the thread that reads the socket and syncs the file to disk
-(fsync) before the rename, where the 1-connection path writes from a thread of its own and, on
-this branch, does not sync; on a fast LAN `--connections 1` avoids it. With
-`limit_rate 50m` every single-connection client sits at the limit, and 4 connections deliver
-3.1x-3.7x across runs (the command and the engine), as aria2c `-x 4` does. The machine's two cores are shared with other work: single
-rounds vary by ±30 %. Peak RSS is GNU time's maximum resident size of the client process; it does
-not grow with the file (pieces are written as they arrive; at most 4 batches of 1 MiB wait per
-thread).
+streaming, the fsync, the rename); the `kubeferry kubectl get` rows are the whole command as a
+user runs it (interpreter start with compiled bytecode, imports, the `.sha256` request, the lock,
+the transfer). Since the previous figures (engine 0.80x, command 0.65x): (1) the file is synced
+to disk before its final name appears, and that fsync used to wait for the whole file (about
+0.2 s here); the writing thread now starts write-out every 8 MiB (`sync_file_range`,
+net/writeback.py), so the disk keeps pace and the final fsync waits for the tail only; (2) a
+download in pieces saved its pieces state with an fsync after every piece, holding the lock the
+reading thread needs: now every 0.25 s, without fsync (a lost state costs pieces fetched again;
+the whole file is verified anyway); (3) the first answer of a download in pieces was written by
+the thread that reads the socket: now by a thread of its own, in 1 MiB batches; (4) certificates
+load on the first https connection (20-40 ms an http mirror never needs), and httpx's own
+command line (rich, pygments) no longer loads when a module imports httpx before net/http.py
+(about 30 ms). On this unlimited loopback the first answer is fast, so the 4-connection rows stay
+on one connection (helpers join only when neither of the first two 8 MiB pieces came faster than
+256 MB/s; nginx's access log shows one request). With `limit_rate 50m` every single-connection
+client sits at the limit, and 4 connections deliver 3.5x-3.8x one, as aria2c `-x 4` does. The
+machine is a 2-core VM with a shared disk: single rounds range from 0.6x to 2x (a slow curl round
+gives a high ratio), hence 15 interleaved rounds and the median of the paired ratios. Peak RSS is
+GNU time's maximum resident size of the client; it does not grow with the file.
 """
 VERSION = "1.31.9"
 KUBECTL_PATH = f"release/v{VERSION}/bin/linux/amd64/kubectl"
