@@ -316,7 +316,8 @@ def test_a_dropped_lead_is_continued_from_its_last_byte(served, tmp_path) -> Non
 class _PieceServer(ThreadingHTTPServer):
     """Serves `data` with ranges; the lead (no Range) at `lead_rate` bytes/s, dropped after
     `drop_lead_at` bytes if given; the first `stall` ranged answers send their headers and a few
-    bytes, then nothing (a stalled piece)."""
+    bytes, then nothing (a stalled piece). `ranges`: "as asked", "to the end" (each range runs
+    to the end of the file) or "from the start" (each range starts at 0)."""
 
     daemon_threads = True
 
@@ -328,9 +329,10 @@ class _PieceServer(ThreadingHTTPServer):
         stall: int,
         lead_rate: float = 0.0,
         drop_lead_at: int | None = None,
+        ranges: str = "as asked",
     ) -> None:
         self.data, self.digest, self.lead_rate, self.stall = data, digest, lead_rate, stall
-        self.drop_lead_at = drop_lead_at
+        self.drop_lead_at, self.range_answers = drop_lead_at, ranges
         self.ranges: list[str | None] = []
         self.release = threading.Event()
         server = self
@@ -364,6 +366,10 @@ class _PieceServer(ThreadingHTTPServer):
         if wanted:
             first, last = wanted.removeprefix("bytes=").split("-")
             start, end = int(first), int(last)
+            if self.range_answers == "to the end":  # legal enough: more than was asked
+                end = len(self.data) - 1
+            elif self.range_answers == "from the start":  # unusable: not what was asked
+                start = 0
             handler.send_response(206)
             handler.send_header("Content-Range", f"bytes {start}-{end}/{len(self.data)}")
         else:
@@ -435,3 +441,27 @@ def test_ctrl_c_stops_a_download_in_pieces_at_once(served, tmp_path) -> None:
     folder = home / ".kuberlr" / "linux-amd64"
     assert _done(segmented.state_path(folder / "kubectl1.31.9")) != []  # the lead's pieces
     assert (folder / ".kubectl1.31.9.part").exists()
+
+
+@pytest.mark.parametrize("answers", ["to the end", "from the start"])
+def test_a_server_that_answers_other_ranges(served, tmp_path, monkeypatch, answers) -> None:
+    """Ranges that run past the piece are cut where the piece ends (each piece still comes over
+    its own connection); ranges that start elsewhere make the file start over on one connection,
+    instead of failing every attempt."""
+    monkeypatch.setattr(segmented, "FAST_ENOUGH", 10**15)  # helpers join on any machine
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    with (
+        _PieceServer(data, digest, stall=0, lead_rate=40e6, ranges=answers) as server,
+        http.open_client() as client,
+    ):
+        job = DownloadJob(f"{server.url}/big.bin", tmp_path / "big.bin", sha256=digest)
+        result = download(client, job, connections=3)
+    assert result.sha256 == digest
+    assert hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest() == digest
+    leads = [r for r in server.ranges if r is None]
+    if answers == "to the end":
+        assert len(leads) == 1 and len(server.ranges) > 2  # one lead, helpers took pieces
+    else:
+        assert len(leads) == 2  # the first try in pieces, then the whole file on one connection
+        assert server.ranges[-1] is None

@@ -123,11 +123,14 @@ class _Transfer:
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt (the partial file is kept)."""
+    """A failure worth another attempt (the partial file is kept); `sequential`: the next
+    attempts keep to one connection."""
 
-    def __init__(self, message: str, *, wait: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, wait: float | None = None, sequential: bool = False
+    ) -> None:
         super().__init__(message)
-        self.wait = wait
+        self.wait, self.sequential = wait, sequential
 
 
 def _start_hashers(job: DownloadJob, part: Path, offset: int) -> dict[str, hashlib._Hash]:
@@ -229,7 +232,7 @@ def _segments(
                 policy=transfer.policy,
             )
     except segmented.SegmentsRestart as exc:
-        raise _Retryable(str(exc)) from exc
+        raise _Retryable(f"{exc}; starting over on one connection", sequential=True) from exc
     if done is None:
         return None
     transfer.fetched += done.fetched
@@ -375,6 +378,7 @@ def download(
             attempt = _stream_once(client, transfer, connections)
         except _Retryable as exc:
             last_error, wait = str(exc), exc.wait
+            connections = 1 if exc.sequential else connections
         else:
             try:
                 return _finish(transfer, attempt)

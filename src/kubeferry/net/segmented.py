@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,10 +50,12 @@ FAST_ENOUGH: Final = 256 * 1000 * 1000
 """Either of the first two pieces this fast (bytes/s): one connection (a hiccup is not a limit)."""
 PIECE_ATTEMPTS: Final = 4
 HASH_READ: Final = 1024 * 1024
+_CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+)\Z")
 
 
 class SegmentsRestart(Exception):
-    """The server's file changed under the pieces (or ignored Range): start over from nothing."""
+    """The server's file changed under the pieces, or it does not answer ranges as asked: start
+    over from nothing, on one connection."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,27 @@ def wanted(response: httpx.Response, connections: int) -> bool:
     )
 
 
+def _check_piece_answer(response: httpx.Response, shared: Pieces, start: int, end: int) -> None:
+    """A piece's answer must be a 206 of this file from `start` to at least `end`.
+
+    A 200 means If-Range failed (the file changed) or the server ignores ranges; a range that
+    starts elsewhere or belongs to another length cannot be used. Either way SegmentsRestart:
+    the file starts over on one connection (download.py). A range that runs past `end` is fine:
+    the piece is cut where it ends.
+    """
+    if response.status_code not in (200, 206):
+        raise httpx.TransportError(f"HTTP {response.status_code} for a piece")
+    answered = response.headers.get("Content-Range", "")
+    found = _CONTENT_RANGE.match(answered) if response.status_code == 206 else None
+    if found is None or (int(found[1]), int(found[3])) != (start, shared.size):
+        raise SegmentsRestart(
+            f"{shared.url} answered {response.status_code} {answered or '(no Content-Range)'} "
+            f"to 'Range: bytes={start}-{end}'"
+        )
+    if int(found[2]) < end:
+        raise SegmentsRestart(f"{shared.url} answered {answered} to 'Range: bytes={start}-{end}'")
+
+
 def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: TransferPolicy) -> None:
     end = index * PIECE_SIZE + shared.length(index) - 1
     start = shared.starts.get(index, index * PIECE_SIZE)
@@ -88,13 +112,7 @@ def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: Trans
         headers["If-Range"] = shared.validator
     position, began = start, time.monotonic()
     with client.stream("GET", shared.url, headers=headers) as response:
-        expected = f"bytes {start}-{end}/{shared.size}"
-        if response.status_code == 200 or (
-            response.status_code == 206 and response.headers.get("Content-Range") != expected
-        ):
-            raise SegmentsRestart(f"{shared.url} answered {response.status_code} to a range")
-        if response.status_code != 206:
-            raise httpx.TransportError(f"HTTP {response.status_code} for a piece")
+        _check_piece_answer(response, shared, start, end)
         # The watch bounds a stalled or endless piece and lets a failure elsewhere (or Ctrl-C)
         # wake this read at once.
         with Watch(policy, response, began) as watch:
@@ -102,11 +120,12 @@ def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: Trans
             try:
                 for chunk in response.iter_raw():
                     watch.count(len(chunk))
-                    if position + len(chunk) > end + 1:
-                        raise SegmentsRestart(f"{shared.url} sent more than the range asked for")
-                    write_at(shared.fd, memoryview(chunk), position)
-                    position += len(chunk)
-                    shared.received(len(chunk))
+                    view = memoryview(chunk)[: end + 1 - position]  # a longer answer: cut
+                    write_at(shared.fd, view, position)
+                    position += len(view)
+                    shared.received(len(view))
+                    if position > end:
+                        break  # leaving the stream early closes that connection
             finally:
                 shared.watching(watch, on=False)
     if position != end + 1:
