@@ -123,8 +123,7 @@ class _Transfer:
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt (the partial file is kept); `sequential`: the next
-    attempts keep to one connection."""
+    """A failure worth another attempt (the part is kept); `sequential`: one connection on."""
 
     def __init__(
         self, message: str, *, wait: float | None = None, sequential: bool = False
