@@ -184,15 +184,15 @@ def bench_resume(root: Path, work: Path, env: dict[str, str], tag: str, size: in
     env = {**env, "KUBEFERRY_K3S_DOWNLOAD_URL": f"{url}/k3s"}
     cache = work / "resume-cache"
     part = cache / "k3s" / f"tmp-{tag}-kubeferry" / ".k3s-airgap-images-amd64.tar.zst.part"
+    path = f"/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
     process = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
-    while not part.exists() or part.stat().st_size < size // 2:
+    # Half of the file sent (not the part's size: pieces from the back make it full at once).
+    while not part.exists() or stats(url).get(path, 0) < size // 2:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    kept = part.stat().st_size
     time.sleep(1.0)
-    path = f"/k3s/{tag}/k3s-airgap-images-amd64.tar.zst"
-    first = stats(url)[path]
+    first = kept = stats(url)[path]
     rerun = kubeferry(["--cache-dir", str(cache), "cache", "add", tag, "-q"], env)
     rerun.wait()
     total = stats(url)[path]

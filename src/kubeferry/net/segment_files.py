@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +27,6 @@ if TYPE_CHECKING:
 STATE_SUFFIX: Final = ".part.segments.json"
 PIECE_SIZE: Final = 8 * 1024 * 1024
 HAND_OVER: Final = 1024 * 1024
-SAVE_EVERY: Final = 0.25
-"""Seconds between two saves of the pieces state while pieces finish (a kill loses at most
-the pieces of that long; an error or Ctrl-C saves every finished piece)."""
 
 Progress = Callable[[int, int | None], None]
 
@@ -91,7 +87,9 @@ class Pieces:
     lock: threading.Lock = field(default_factory=threading.Lock)
     saving: threading.Lock = field(default_factory=threading.Lock)
     """Held while the state file is written (never `lock`: the lead must not wait on a disk)."""
-    saved_at: float = 0.0
+    unsaved: bool = False
+    """Pieces finished since the last save (for the saving thread)."""
+    closing: bool = False
     changed: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
@@ -136,13 +134,13 @@ class Pieces:
         Saves run one at a time, each with the newest list, so the file never lists fewer
         pieces than an earlier save did. It is not synced: after a power cut it may list a piece
         whose bytes did not reach the disk, and the whole file's digest then fails, deleting it
-        (never a wrong file under its name). Written for every piece, and synced, it held up
-        a fast download by a third (benchmarks/RESULTS.md): `finish` saves every SAVE_EVERY.
+        (never a wrong file under its name). Saved by the thread that wrote a piece, and
+        synced, it held up a fast download by a third (benchmarks/RESULTS.md): `keep_saving`
+        saves in a thread of its own.
         """
         with self.saving:
             with self.lock:
-                done = sorted(self.done)
-            self.saved_at = time.monotonic()
+                done, self.unsaved = sorted(self.done), False
             state = {"url": self.url, "size": self.size, "validator": self.validator}
             state["piece"], state["done"] = PIECE_SIZE, done
             write_text_atomically(self.state_file, json.dumps(state), durable=False)
@@ -152,9 +150,26 @@ class Pieces:
         start_writeback(self.fd, index * PIECE_SIZE, self.length(index))
         with self.lock:
             self.done.add(index)
+            self.unsaved = True
             self.changed.notify_all()
-        if time.monotonic() - self.saved_at >= SAVE_EVERY:
+
+    def keep_saving(self) -> None:
+        """The saving thread: save whenever pieces finished (several at once when they finish
+        faster than a save takes), until `stop_saving`; a kill then loses the pieces in flight
+        and at most one save."""
+        while True:
+            with self.lock:
+                while not self.unsaved and not self.closing:
+                    self.changed.wait()
+                if not self.unsaved:
+                    return
             self.save()
+
+    def stop_saving(self) -> None:
+        """Let the saving thread save what is new, then end."""
+        with self.lock:
+            self.closing = True
+            self.changed.notify_all()
 
     def release(self, index: int) -> None:
         with self.lock:

@@ -305,6 +305,7 @@ def _run(
 ) -> tuple[int, int, int]:
     """The lead (if any), the helpers and the hashing thread, to the end; the part's identity."""
     hashed = crew.background.start(_hash_in_order, shared, hashers, response is not None)
+    saver = crew.background.start(shared.keep_saving)
     try:
         if response is not None:
             _lead(response, shared, crew)
@@ -315,12 +316,15 @@ def _run(
             missing = UpstreamError(f"{shared.url}: pieces are missing", url=shared.url)
             shared.fail(shared.failed or missing)
         hashed.wait()
+        shared.stop_saving()
+        saver.wait()  # before the caller removes the state file: never written again after
         os.fsync(shared.fd)  # the bytes are on disk before the name says the file is complete
         found = os.fstat(shared.fd)
     except BaseException as exc:  # Ctrl-C or a write error: stop the others, then raise
         shared.fail(exc)  # trips the helpers' reads
         with contextlib.suppress(queue.Full):
             shared.lead_bytes.put_nowait(None)  # the hashing thread may wait for the lead
+        shared.stop_saving()
         crew.settle()
         shared.save()  # every finished piece listed, for the next run
         raise
