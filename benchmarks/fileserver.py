@@ -52,24 +52,26 @@ class Handler(BaseHTTPRequestHandler):
     def _file(self, path: str, target: Path) -> None:
         size = target.stat().st_size
         etag = f'"{size}-{int(target.stat().st_mtime)}"'
-        start = 0
+        start, stop = 0, size  # `bytes=a-b` as nginx answers it: a to b inclusive
         wanted = self.headers.get("Range")
-        if wanted and self.headers.get("If-Range", etag) == etag:
-            start = int(wanted.split("=", 1)[1].split("-", 1)[0])
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Length", str(size - start))
+        ranged = bool(wanted) and self.headers.get("If-Range", etag) == etag
+        if wanted and ranged:
+            first, _, last = wanted.split("=", 1)[1].partition("-")
+            start, stop = int(first), min(size, int(last) + 1) if last else size
+        self.send_response(206 if ranged else 200)
+        self.send_header("Content-Length", str(stop - start))
         self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes")
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        if ranged:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
         self.end_headers()
         rate = self.server.rate
         began = time.monotonic()
         offset = start
         with target.open("rb") as source:
             try:
-                while offset < size:
-                    count = self.connection.sendfile(source, offset, min(SLICE, size - offset))
+                while offset < stop:
+                    count = self.connection.sendfile(source, offset, min(SLICE, stop - offset))
                     if not count:
                         break
                     offset += count

@@ -22,8 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.results import compile_bytecode  # noqa: E402
 from tests.support.nginx import Nginx  # noqa: E402
+
+from benchmarks.results import compile_bytecode  # noqa: E402
 
 MB = 1000 * 1000
 NOTES = """Notes. The engine rows time `download()` alone in a fresh process (the transfer, sha256 while

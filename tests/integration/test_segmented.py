@@ -238,8 +238,13 @@ def test_a_killed_download_resumes_with_the_missing_pieces(limited, served, tmp_
     first.send_signal(signal.SIGKILL)
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == -signal.SIGKILL, stderr
-    kept = _done(state)
+    kept, saved = _done(state), json.loads(state.read_text())
     assert len(kept) >= 2 and (folder / ".kubectl1.31.9.part").exists()
+    begun = {int(i): end for i, end in saved["partial"].items()}  # pieces under way, kept too
+    kept_bytes = sum(
+        min(SIZE, (i + 1) * segmented.PIECE_SIZE) - i * segmented.PIECE_SIZE for i in kept
+    )
+    kept_bytes += sum(end - i * segmented.PIECE_SIZE for i, end in begun.items())
     before = _settled_count(limited)  # nginx logs the killed requests when it notices the close
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
@@ -248,6 +253,8 @@ def test_a_killed_download_resumes_with_the_missing_pieces(limited, served, tmp_
     second_run = _statuses(limited)[before:]
     assert [s for s, _ in second_run if s == 200] == [200]  # the .sha256 file, not the binary
     assert len([s for s, _ in second_run if s == 206]) <= pieces - len(kept)
+    # Exactly the bytes not kept: begun pieces continue where they stopped, none fetched twice.
+    assert sum(size for s, size in second_run if s == 206) == SIZE - kept_bytes
     assert not state.exists()
 
 

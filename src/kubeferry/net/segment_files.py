@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 STATE_SUFFIX: Final = ".part.segments.json"
 PIECE_SIZE: Final = 8 * 1024 * 1024
 HAND_OVER: Final = 1024 * 1024
+PARTIAL_EVERY: Final = 1.0
 
 Progress = Callable[[int, int | None], None]
 
@@ -46,7 +47,22 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
         return None
     if not isinstance(state.get("size"), int) or not isinstance(state.get("done"), list):
         return None
+    state["partial"] = _partial(state.get("partial"), state["size"])
     return state
+
+
+def _partial(found: object, size: int) -> dict[int, int]:
+    """The begun pieces of a saved state (index -> end of the bytes kept), only where they make
+    sense (inside their piece, past its start); anything else is fetched again."""
+    kept: dict[int, int] = {}
+    for key, end in found.items() if isinstance(found, dict) else ():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit()):
+            continue
+        index = int(key)
+        piece_end = min(size, (index + 1) * PIECE_SIZE)
+        if isinstance(end, int) and index * PIECE_SIZE < end < piece_end:
+            kept[index] = end
+    return kept
 
 
 def open_part(part: Path) -> int:
@@ -75,7 +91,11 @@ class Pieces:
     cancelled: Callable[[], None] = lambda: None
     """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
     starts: dict[int, int] = field(default_factory=dict)
-    """Where a piece the lead gave up midway is continued from."""
+    """Where a piece begun earlier is continued from: one the lead gave up midway, or one an
+    interrupted run had begun (its bytes so far are kept)."""
+    written: dict[int, int] = field(default_factory=dict)
+    """Pieces begun and not finished -> the end of their bytes written so far (saved as
+    "partial", so a killed run loses at most what came since the last save)."""
     lead_bytes: queue.Queue[list[memoryview] | None] = field(default_factory=lambda: queue.Queue(4))
     """The lead's bytes in order, in batches, for the hashing thread (None: the lead stopped)."""
     claimed: set[int] = field(default_factory=set)
@@ -89,13 +109,18 @@ class Pieces:
     """Held while the state file is written (never `lock`: the lead must not wait on a disk)."""
     unsaved: bool = False
     """Pieces finished since the last save (for the saving thread)."""
+    moved: bool = False
+    """Bytes written into unfinished pieces since the last save."""
     closing: bool = False
     changed: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
         self.claimed = set(self.done)
-        self.had = sum(self.length(i) for i in self.done)
+        self.starts = {i: end for i, end in self.starts.items() if i not in self.done}
+        self.written = dict(self.starts)
+        begun = sum(end - i * PIECE_SIZE for i, end in self.starts.items())
+        self.had = sum(self.length(i) for i in self.done) + begun
 
     @property
     def pieces(self) -> int:
@@ -140,30 +165,40 @@ class Pieces:
         """
         with self.saving:
             with self.lock:
-                done, self.unsaved = sorted(self.done), False
+                done, self.unsaved, self.moved = sorted(self.done), False, False
+                partial = {str(i): end for i, end in self.written.items() if i not in self.done}
             state = {"url": self.url, "size": self.size, "validator": self.validator}
-            state["piece"], state["done"] = PIECE_SIZE, done
+            state["piece"], state["done"], state["partial"] = PIECE_SIZE, done, partial
             write_text_atomically(self.state_file, json.dumps(state), durable=False)
+
+    def wrote(self, index: int, end: int) -> None:
+        """Piece `index` holds every byte up to `end` (exclusive) now."""
+        with self.lock:
+            self.written[index] = end
+            self.moved = True
 
     def finish(self, index: int) -> None:
         """Piece `index` is written: list it, and start writing it out to disk."""
         start_writeback(self.fd, index * PIECE_SIZE, self.length(index))
         with self.lock:
             self.done.add(index)
+            self.written.pop(index, None)
             self.unsaved = True
             self.changed.notify_all()
 
     def keep_saving(self) -> None:
-        """The saving thread: save whenever pieces finished (several at once when they finish
-        faster than a save takes), until `stop_saving`; a kill then loses the pieces in flight
-        and at most one save."""
+        """The saving thread, until `stop_saving`: save whenever pieces finished (several at
+        once when they finish faster than a save takes), and the progress of unfinished pieces
+        at least every PARTIAL_EVERY seconds; a kill loses what came since the last save."""
         while True:
             with self.lock:
-                while not self.unsaved and not self.closing:
-                    self.changed.wait()
-                if not self.unsaved:
+                if not self.unsaved and not self.closing:
+                    self.changed.wait(PARTIAL_EVERY)
+                news = self.unsaved or self.moved
+                if self.closing and not news:
                     return
-            self.save()
+            if news:
+                self.save()
 
     def stop_saving(self) -> None:
         """Let the saving thread save what is new, then end."""
@@ -231,10 +266,12 @@ class LeadWriter:
             if self._failed:
                 continue
             position, batch, completes = item
+            index = position // PIECE_SIZE  # a batch never runs past its piece
             try:
                 for data in batch:
                     write_at(self._shared.fd, data, position)
                     position += len(data)
+                self._shared.wrote(index, position)
                 if completes is not None:
                     self._shared.finish(completes)
             except BaseException as exc:  # reported by fetch(): the lead stops at its next piece

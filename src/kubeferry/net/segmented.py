@@ -123,6 +123,7 @@ def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: Trans
                     view = memoryview(chunk)[: end + 1 - position]  # a longer answer: cut
                     write_at(shared.fd, view, position)
                     position += len(view)
+                    shared.wrote(index, position)
                     shared.received(len(view))
                     if position > end:
                         break  # leaving the stream early closes that connection
@@ -259,13 +260,15 @@ def fetch(
     progress: Progress | None,
     response: httpx.Response | None = None,
     done: set[int] | None = None,
+    partial: dict[int, int] | None = None,
     cancelled: Callable[[], None] = lambda: None,
     policy: TransferPolicy | None = None,
 ) -> Segmented:
     """Fill `part` with `size` bytes of `url`, hashed in order.
 
     With `response` (a fresh 200 answer) it leads and helpers join only when it is slow;
-    without (a resume) `connections` helpers take the missing pieces. Each answer is watched
+    without (a resume) `connections` helpers take the missing pieces, continuing the `partial`
+    ones (index -> end of the bytes kept) where they stopped. Each answer is watched
     as a one-connection download is (`policy`: low speed, the timeout, Ctrl-C). Raises
     SegmentsRestart when the file changed, UpstreamError when a piece keeps failing, OSError
     when the part cannot be written (the part and its pieces state are kept: running again
@@ -278,7 +281,15 @@ def fetch(
         if os.fstat(fd).st_size > size:  # never keep bytes past the end: they are not hashed
             os.ftruncate(fd, size)
         shared = Pieces(
-            url, size, validator, fd, state_path(destination), set(done or ()), progress, cancelled
+            url,
+            size,
+            validator,
+            fd,
+            state_path(destination),
+            set(done or ()),
+            progress,
+            cancelled,
+            starts=dict(partial or {}),
         )
         shared.save()  # before any byte: a part with holes is never taken for a sequential one
         hashers = new_hashers(algorithms)
@@ -382,6 +393,7 @@ def resume(
         connections=connections,
         progress=progress,
         done={int(i) for i in state["done"]},
+        partial=state["partial"],
         cancelled=cancelled,
         policy=policy,
     )
