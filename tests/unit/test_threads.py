@@ -28,8 +28,16 @@ def test_an_interrupted_wait_still_waits_for_the_threads() -> None:
     assert group.wait(10) is True and ended.is_set()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # intended
-def test_a_thread_that_raises_still_ends() -> None:
+def test_a_thread_that_raises_still_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+    reported = threading.Event()
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        seen.append(args.exc_type)
+        reported.set()
+
+    monkeypatch.setattr(threading, "excepthook", hook)  # the error is reported, not swallowed
     group = ThreadGroup()
-    ended = group.start(lambda: 1 / 0)  # threading's excepthook prints it; the group goes on
+    ended = group.start(lambda: 1 / 0)
     assert group.wait(10) is True and ended.is_set()
+    assert reported.wait(10) and seen == [ZeroDivisionError]
