@@ -239,9 +239,9 @@ kubeferry's), with the min-max.
 | `cache add` with a {args.size_mb} MB images file vs `curl -o` of that file | {t["kubeferry_s"]:.2f} s ({t["kubeferry_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s ({t["curl_MBps"]:.0f} MB/s) | {t["ratio"]:.2f}x ({t["range"][0]:.2f}x-{t["range"][1]:.2f}x) | |
 | the download engine alone (in-process `download()`, sha256 while streaming, fsync) vs curl | {t["engine_s"]:.2f} s ({t["engine_MBps"]:.0f} MB/s) | curl {t["curl_s"]:.2f} s | {t["engine_ratio"]:.2f}x ({t["engine_range"][0]:.2f}x-{t["engine_range"][1]:.2f}x) | >= 0.8x |
 | three 100 MB files, server at 100 MB/s per connection | {p["parallel_s"]:.2f} s in parallel | {p["sequential_s"]:.2f} s one after another | {p["speedup"]:.2f}x faster | parallel wins |
-| SIGKILL at half of the bytes sent, rerun: bytes fetched twice | {r["fetched_twice_share"] * 100:.2f} % of the file | killed at {r["killed_at_bytes"] / MB:.0f} MB sent; rerun fetched {r["second_run_bytes"] / MB:.0f} MB | rerun exit {r["rerun_exit"]} | a few % |
+| SIGKILL at half of the bytes sent, rerun: bytes fetched twice | {r["fetched_twice_share"] * 100:.2f} % of the file | killed at {r["killed_at_bytes"] / MB:.0f} MB sent; rerun fetched {r["second_run_bytes"] / MB:.0f} MB | rerun exit {r["rerun_exit"]} | <= 1 % (one connection; see below) |
 | sha256 of the {args.size_mb} MB file, page cache warm (median of 5) | {v["kubeferry_s"]:.2f} s ({v["kubeferry_MBps"]:.0f} MB/s) | sha256sum {v["sha256sum_s"]:.2f} s ({v["sha256sum_MBps"]:.0f} MB/s) | {v["ratio"]:.2f}x | >= 0.9x |
-| peak RSS of `cache add` downloading a {args.rss_size_mb} MB images file | {m["peak_rss_MB"]:.0f} MB | | exit {m["exit"]} | < 100 MB |
+| peak RSS of `cache add` downloading a {args.rss_size_mb} MB images file | {m["peak_rss_MB"]:.0f} MB | | exit {m["exit"]} | < 100 MB (see below) |
 
 `cache add` does more than curl: it starts an interpreter and imports the network stack, fetches
 the sums file, the k3s binary and the images file (two at once), verifies each, and renames the
@@ -250,13 +250,13 @@ measures one file against nginx, where the whole `kubectl get` command is compar
 The file server (benchmarks/fileserver.py) limits each connection to 150 MB/s in the resume row,
 so the images file comes in 8 MiB pieces over 4 connections: the pieces state lists finished
 pieces and how far each unfinished one got, saved at each finished piece and at least every
-second, so a SIGKILL loses only what arrived since the last save. With 4 connections at full
-speed that is a few MB, where a download over one connection loses nothing (the `.part` is
-continuous). Peak RSS measured 40 to 109 MB across runs of the same 2 GB download: run alone,
+second, so a SIGKILL loses only what arrived since the last save. With 4 connections at 600 MB/s
+that is a few MB, above the 1 % goal set for one connection, where nothing is lost (the `.part`
+is continuous): not met for a download in pieces at this speed. Peak RSS measured 40 to 109 MB across runs of the same 2 GB download: run alone,
 four in a row gave 40 to 43 MB, and the download engine alone stays at 40 MB for 500 MB and for
 2 GB alike (it does not grow with the file); the higher figures come at the end of this script,
 after 5 GB of other downloads, where freed 1 MiB buffers stay resident in malloc's per-thread
-arenas. Not investigated further. The machine has two cores shared by the server, the reader and
+arenas: the < 100 MB goal is met alone and not in this run. Not investigated further. The machine has two cores shared by the server, the reader and
 the hashing thread: this is CPU-bound, where a real mirror is network-bound.
 """
     replace_section("## Downloads and verification", section)

@@ -35,8 +35,8 @@ to disk before its final name appears, and that fsync used to wait for the whole
 0.2 s here); the writing thread now starts write-out every 8 MiB (`sync_file_range`,
 net/writeback.py), so the disk keeps pace and the final fsync waits for the tail only; (2) a
 download in pieces saved its pieces state with an fsync after every piece, holding the lock the
-reading thread needs: now every 0.25 s, without fsync (a lost state costs pieces fetched again;
-the whole file is verified anyway); (3) the first answer of a download in pieces was written by
+reading thread needs: now a thread of its own saves it, without fsync (a lost state costs pieces
+fetched again; the whole file is verified anyway); (3) the first answer of a download in pieces was written by
 the thread that reads the socket: now by a thread of its own, in 1 MiB batches; (4) certificates
 load on the first https connection (20-40 ms an http mirror never needs), and httpx's own
 command line (rich, pygments) no longer loads when a module imports httpx before net/http.py

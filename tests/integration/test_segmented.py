@@ -341,6 +341,7 @@ class _PieceServer(ThreadingHTTPServer):
         self.data, self.digest, self.lead_rate, self.stall = data, digest, lead_rate, stall
         self.drop_lead_at, self.range_answers = drop_lead_at, ranges
         self.ranges: list[str | None] = []
+        self.peers: list[tuple[str, int]] = []
         self.release = threading.Event()
         server = self
 
@@ -369,6 +370,7 @@ class _PieceServer(ThreadingHTTPServer):
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         wanted = handler.headers.get("Range")
         self.ranges.append(wanted)
+        self.peers.append(handler.client_address)
         start, end = 0, len(self.data) - 1
         if wanted:
             first, last = wanted.removeprefix("bytes=").split("-")
@@ -472,3 +474,19 @@ def test_a_server_that_answers_other_ranges(served, tmp_path, monkeypatch, answe
     else:
         assert len(leads) == 2  # the first try in pieces, then the whole file on one connection
         assert server.ranges[-1] is None
+
+
+def test_pieces_reuse_their_connections(served, tmp_path, monkeypatch) -> None:
+    """Each helper keeps its connection from piece to piece (no handshake per 8 MiB)."""
+    monkeypatch.setattr(segmented, "FAST_ENOUGH", 10**15)  # helpers join on any machine
+    folder, digest = served
+    data = (folder / "www" / "big.bin").read_bytes()
+    with (
+        _PieceServer(data, digest, stall=0, lead_rate=40e6) as server,
+        http.open_client() as client,
+    ):
+        job = DownloadJob(f"{server.url}/big.bin", tmp_path / "big.bin", sha256=digest)
+        assert download(client, job, connections=3).sha256 == digest
+    pieces = [peer for peer, wanted in zip(server.peers, server.ranges, strict=True) if wanted]
+    assert len(pieces) >= 4
+    assert len(set(pieces)) <= 2  # two helpers, one connection each

@@ -17,7 +17,6 @@ wrote to or replaced it meanwhile.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import time
@@ -31,7 +30,6 @@ import httpx
 from kubeferry.errors import (
     ChecksumError,
     NotFoundError,
-    StorageError,
     UnsafePathError,
     UpstreamError,
 )
@@ -44,6 +42,7 @@ from kubeferry.net.partfiles import (
     part_size,
     read_validator,
     remove_plain,
+    storage_error,
     validator_of,
     write_validator,
 )
@@ -167,17 +166,6 @@ def _check_status(response: httpx.Response, job: DownloadJob) -> None:
     raise http.status_error(response, "Check the URL and the mirror; nothing was saved.")
 
 
-def _storage_error(exc: OSError, job: DownloadJob, part: Path) -> StorageError:
-    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-    advice = "Free some space" if full else "Check that the folder is writable"
-    kept = " The partial file was kept." if part_size(part) else ""
-    return StorageError(
-        f"could not write {part} (the download of {job.destination}): "
-        f"{exc.strerror or exc}.{kept} {advice}, then run the same command again to resume.",
-        path=job.destination,
-    )
-
-
 def _open_body(response: httpx.Response, job: DownloadJob, offset: int) -> int:
     """Check the answer to a (ranged) request; the offset the body starts at."""
     if response.status_code == 416:
@@ -245,8 +233,11 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
     job, progress = transfer.job, transfer.progress
     part = part_path(job.destination)
     # A part written in pieces resumes in pieces, whatever `connections` says now.
-    if resumed := _segments(client, transfer, connections, None):
-        return resumed
+    try:
+        if resumed := _segments(client, transfer, connections, None):
+            return resumed
+    except OSError as exc:
+        raise storage_error(exc, job.destination, part) from exc
     started = time.monotonic()
     offset = part_size(part)
     watch: Watch | None = None
@@ -287,7 +278,7 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
     except UnsafePathError:
         raise
     except OSError as exc:
-        raise _storage_error(exc, job, part) from exc
+        raise storage_error(exc, job.destination, part) from exc
     return attempt
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from kubeferry.errors import NotFoundError
 from kubeferry.net.threads import STOP_GRACE, ThreadGroup
-from kubeferry.net.transfer import cancel_transfers, cancelled
+from kubeferry.net.transfer import TransferCancelled, cancel_transfers, cancelled
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
         group.wait(STOP_GRACE)  # a moment for the workers to write what they hold
         raise
     for index in range(len(tasks)):
-        ok, value = outcomes[index]
+        ok, value = outcomes.get(index, (False, TransferCancelled()))  # never ran: Ctrl-C
         if not ok:
             raise value
     return [outcomes[index][1] for index in range(len(tasks))]

@@ -6,6 +6,7 @@ names is refused and left (with whatever it points to) untouched.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from kubeferry.core.textfiles import read_bytes, write_text_atomically
-from kubeferry.errors import UnsafePathError
+from kubeferry.errors import StorageError, UnsafePathError
 
 if TYPE_CHECKING:  # `cache list` reads these names; the network stack loads only to fetch
     import httpx
@@ -101,3 +102,15 @@ def discard_partial(destination: Path) -> None:
     """Delete the `.part` file and its validator (only plain files; links are refused)."""
     remove_plain(part_path(destination))
     remove_plain(meta_path(destination))
+
+
+def storage_error(exc: OSError, destination: Path, part: Path) -> StorageError:
+    """The error for a `.part` that could not be written, naming the download it belongs to."""
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    advice = "Free some space" if full else "Check that the folder is writable"
+    kept = " The partial file was kept." if part_size(part) else ""
+    return StorageError(
+        f"could not write {part} (the download of {destination}): "
+        f"{exc.strerror or exc}.{kept} {advice}, then run the same command again to resume.",
+        path=destination,
+    )

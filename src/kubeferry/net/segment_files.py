@@ -7,6 +7,8 @@ interrupted download in pieces resumes with the pieces it lacks (net/segmented.p
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -38,16 +40,26 @@ def state_path(destination: Path) -> Path:
 
 
 def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
-    """The pieces state of an interrupted segmented download of `url`, if there is one."""
+    """The pieces state of an interrupted segmented download of `url`, if there is one.
+
+    It is a file in the user's folder: anything that is not exactly what a run writes (sizes,
+    piece numbers in range, a text validator) means "no state", and the part starts over.
+    """
     try:  # never through a link, never blocking on a FIFO; anything odd means "no state"
         state = json.loads(read_bytes(state_path(destination), missing=""))
     except (KubeferryError, OSError, ValueError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None
-    if not isinstance(state.get("size"), int) or not isinstance(state.get("done"), list):
+    size, done, validator = state.get("size"), state.get("done"), state.get("validator")
+    if type(size) is not int or size <= 0 or not isinstance(done, list):
         return None
-    state["partial"] = _partial(state.get("partial"), state["size"])
+    pieces = -(-size // PIECE_SIZE)
+    if not all(type(i) is int and 0 <= i < pieces for i in done):
+        return None
+    if validator is not None and not isinstance(validator, str):
+        return None
+    state["partial"] = _partial(state.get("partial"), size)
     return state
 
 
@@ -56,11 +68,11 @@ def _partial(found: object, size: int) -> dict[int, int]:
     sense (inside their piece, past its start); anything else is fetched again."""
     kept: dict[int, int] = {}
     for key, end in found.items() if isinstance(found, dict) else ():
-        if not (isinstance(key, str) and key.isascii() and key.isdigit()):
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 10):
             continue
         index = int(key)
         piece_end = min(size, (index + 1) * PIECE_SIZE)
-        if isinstance(end, int) and index * PIECE_SIZE < end < piece_end:
+        if type(end) is int and index * PIECE_SIZE < end < piece_end:
             kept[index] = end
     return kept
 
@@ -169,10 +181,16 @@ class Pieces:
                 partial = {str(i): end for i, end in self.written.items() if i not in self.done}
             state = {"url": self.url, "size": self.size, "validator": self.validator}
             state["piece"], state["done"], state["partial"] = PIECE_SIZE, done, partial
-            write_text_atomically(self.state_file, json.dumps(state), durable=False)
+            # Best effort: a state that cannot be written costs pieces fetched again, and the
+            # failure that matters (a full disk under the part) is reported by the download.
+            with contextlib.suppress(KubeferryError, OSError):
+                write_text_atomically(self.state_file, json.dumps(state), durable=False)
 
     def wrote(self, index: int, end: int) -> None:
-        """Piece `index` holds every byte up to `end` (exclusive) now."""
+        """Piece `index` holds every byte up to `end` (exclusive) now (a complete piece is
+        listed by `finish` instead)."""
+        if end >= index * PIECE_SIZE + self.length(index):
+            return
         with self.lock:
             self.written[index] = end
             self.moved = True
@@ -284,3 +302,37 @@ class LeadWriter:
             self._hand_over(None)
         self._queue.put(None)
         self._ended.wait()
+
+
+def hash_in_order(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
+    """The hashing thread of a fetch: a read error fails the fetch (reported as the disk's),
+    never leaves the hashers short."""
+    try:
+        _hash_pieces(shared, hashers, lead)
+    except BaseException as exc:
+        shared.fail(exc)
+
+
+def _hash_pieces(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
+    """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
+    start = 0
+    while lead and (batch := shared.lead_bytes.get()) is not None:
+        for block in batch:
+            for hasher in hashers.values():
+                hasher.update(block)
+            start += len(block)
+    for index in range(start // PIECE_SIZE, shared.pieces):
+        with shared.lock:
+            while index not in shared.done and shared.failed is None:
+                shared.changed.wait()
+            if shared.failed is not None:
+                return
+        position, end = max(start, index * PIECE_SIZE), index * PIECE_SIZE + shared.length(index)
+        while position < end:
+            block = os.pread(shared.fd, min(HAND_OVER, end - position), position)
+            if not block:
+                shared.fail(OSError(f"{shared.state_file}: the part file is shorter"))
+                return
+            for hasher in hashers.values():
+                hasher.update(block)
+            position += len(block)

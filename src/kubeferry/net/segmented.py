@@ -33,6 +33,7 @@ from kubeferry.net.segment_files import (
     LeadWriter,
     Pieces,
     Progress,
+    hash_in_order,
     open_part,
     saved_state,
     state_path,
@@ -49,7 +50,6 @@ MAX_CONNECTIONS: Final = 16
 FAST_ENOUGH: Final = 256 * 1000 * 1000
 """Either of the first two pieces this fast (bytes/s): one connection (a hiccup is not a limit)."""
 PIECE_ATTEMPTS: Final = 4
-HASH_READ: Final = 1024 * 1024
 _CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+)\Z")
 
 
@@ -125,8 +125,8 @@ def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: Trans
                     position += len(view)
                     shared.wrote(index, position)
                     shared.received(len(view))
-                    if position > end:
-                        break  # leaving the stream early closes that connection
+                    if len(view) < len(chunk):
+                        break  # the rest is not wanted: leaving early closes that connection
             finally:
                 shared.watching(watch, on=False)
     if position != end + 1:
@@ -142,6 +142,10 @@ def _helper(client: httpx.Client, shared: Pieces, from_back: bool, policy: Trans
             except (httpx.HTTPError, WatchTripped) as exc:
                 if shared.failed is not None:
                     return None  # stopped by a failure elsewhere: that one is reported
+                try:
+                    shared.cancelled()  # Ctrl-C woke this read: stop rather than try again
+                except BaseException as stop:
+                    return shared.fail(stop)
                 if attempt == PIECE_ATTEMPTS:
                     return shared.fail(exc)
             except BaseException as exc:  # handed to the caller
@@ -186,31 +190,6 @@ def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
         shared.starts[index] = position  # the bytes before it were hashed: never rewritten
         shared.release(index)
         start_helpers()
-
-
-def _hash_in_order(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) -> None:
-    """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
-    start = 0
-    while lead and (batch := shared.lead_bytes.get()) is not None:
-        for block in batch:
-            for hasher in hashers.values():
-                hasher.update(block)
-            start += len(block)
-    for index in range(start // PIECE_SIZE, shared.pieces):
-        with shared.lock:
-            while index not in shared.done and shared.failed is None:
-                shared.changed.wait()
-            if shared.failed is not None:
-                return
-        position, end = max(start, index * PIECE_SIZE), index * PIECE_SIZE + shared.length(index)
-        while position < end:
-            block = os.pread(shared.fd, min(HASH_READ, end - position), position)
-            if not block:
-                shared.fail(OSError(f"{shared.state_file}: the part file is shorter"))
-                return
-            for hasher in hashers.values():
-                hasher.update(block)
-            position += len(block)
 
 
 @dataclass
@@ -315,7 +294,7 @@ def _run(
     response: httpx.Response | None,
 ) -> tuple[int, int, int]:
     """The lead (if any), the helpers and the hashing thread, to the end; the part's identity."""
-    hashed = crew.background.start(_hash_in_order, shared, hashers, response is not None)
+    hashed = crew.background.start(hash_in_order, shared, hashers, response is not None)
     saver = crew.background.start(shared.keep_saving)
     try:
         if response is not None:
