@@ -43,7 +43,7 @@ command line (rich, pygments) no longer loads when a module imports httpx before
 (about 30 ms). On this unlimited loopback the first answer is fast, so the 4-connection rows stay
 on one connection (helpers join only when neither of the first two 8 MiB pieces came faster than
 256 MB/s; nginx's access log shows one request). With `limit_rate 50m` every single-connection
-client sits at the limit, and 4 connections deliver 3.5x-3.8x one, as aria2c `-x 4` does. The
+client sits at the limit, and 4 connections deliver 3.5x-3.7x one, as aria2c `-x 4` does. The
 machine is a 2-core VM with a shared disk: single rounds range from 0.6x to 2x (a slow curl round
 gives a high ratio), hence 15 interleaved rounds and the median of the paired ratios. Peak RSS is
 GNU time's maximum resident size of the client; it does not grow with the file.
