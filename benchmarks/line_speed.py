@@ -108,6 +108,18 @@ def _wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return elapsed, peak_kb / 1024, lines[-1] if lines else ""
 
 
+def _aria2c(work: Path, url: str, connections: int) -> list[str]:
+    """aria2c fetching `url` over `connections` connections (8 MiB pieces, as kubeferry's)."""
+    pieces = ["-k", "8M"] if connections > 1 else []
+    return [
+        "aria2c",
+        "-q",
+        *("-x", str(connections), "-s", str(connections), *pieces),
+        *("-d", str(work), "-o", "a.bin", "--allow-overwrite=true", "--file-allocation=none"),
+        url,
+    ]
+
+
 def _clients(base: str, work: Path, digest: str, limited: bool) -> dict[str, list[str]]:
     url = f"{base}/{'limited/' if limited else ''}{KUBECTL_PATH}"
     out = str(work / "out.bin")
@@ -115,38 +127,8 @@ def _clients(base: str, work: Path, digest: str, limited: bool) -> dict[str, lis
     clients = {
         "curl -o": ["curl", "-sf", "-o", out, url],
         "curl -o + sha256sum": ["sh", "-c", f'curl -sf -o "{out}" "{url}" && sha256sum "{out}"'],
-        "aria2c -x 1": [
-            "aria2c",
-            "-q",
-            "-x",
-            "1",
-            "-s",
-            "1",
-            "-d",
-            str(work),
-            "-o",
-            "a.bin",
-            "--allow-overwrite=true",
-            "--file-allocation=none",
-            url,
-        ],
-        "aria2c -x 4": [
-            "aria2c",
-            "-q",
-            "-x",
-            "4",
-            "-s",
-            "4",
-            "-k",
-            "8M",
-            "-d",
-            str(work),
-            "-o",
-            "a.bin",
-            "--allow-overwrite=true",
-            "--file-allocation=none",
-            url,
-        ],
+        "aria2c -x 1": _aria2c(work, url, 1),
+        "aria2c -x 4": _aria2c(work, url, 4),
         "kubeferry engine, 1 connection": [*engine, "1"],
         "kubeferry engine, 4 connections": [*engine, "4"],
     }

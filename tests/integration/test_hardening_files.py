@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, child_environment
+from tests.conftest import Cli, Result, child_environment
 from tests.support.k3s import release_files, serve_release
 from tests.support.sample import KUBECTL, STABLE, sample_upstream
 from tests.support.upstream import LocalUpstream
@@ -273,19 +273,16 @@ def test_unicode_digits_are_not_versions(cli: Cli, upstream: LocalUpstream, args
     _no_traceback(result.stderr)
 
 
-def test_convert_into_a_new_folder_named_with_a_slash(cli: Cli, tmp_path: Path) -> None:
+def _convert_into(cli: Cli, output: str) -> Result:
+    """`catalog convert` of the saved upstream (tests/data) with `-o OUTPUT`."""
     data = Path(__file__).parent.parent / "data"
+    channels, releases = str(data / "channels.json"), str(data / "releases.json")
+    return cli("catalog", "convert", "--channels", channels, "--releases", releases, "-o", output)
+
+
+def test_convert_into_a_new_folder_named_with_a_slash(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "new"
-    result = cli(
-        "catalog",
-        "convert",
-        "--channels",
-        str(data / "channels.json"),
-        "--releases",
-        str(data / "releases.json"),
-        "-o",
-        f"{target}/",
-    )
+    result = _convert_into(cli, f"{target}/")
     assert result.code == 0, result.stderr
     assert json.loads((target / "k3s-versions.json").read_text())["cacheVersion"]
     assert ".tmp" not in result.stderr
@@ -316,19 +313,9 @@ def test_a_catalog_too_large_to_be_one_is_an_error(cli: Cli) -> None:
 def test_convert_onto_a_file_in_place_of_a_folder_names_the_destination(
     cli: Cli, tmp_path: Path
 ) -> None:
-    data = Path(__file__).parent.parent / "data"
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is expected")
-    result = cli(
-        "catalog",
-        "convert",
-        "--channels",
-        str(data / "channels.json"),
-        "--releases",
-        str(data / "releases.json"),
-        "-o",
-        f"{blocker}/",
-    )
+    result = _convert_into(cli, f"{blocker}/")
     assert result.code == 1
     assert f"cannot write {blocker}/k3s-versions.json" in result.stderr
     assert ".tmp" not in result.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Cli, child_environment
+from tests.conftest import Cli, Result, child_environment
 from tests.support import registry as registry_support
 from tests.support.k3s import github_release, release_files, serve_release
 from tests.support.registry import Registry, htpasswd_auth, start_registry, token_auth
@@ -242,17 +242,7 @@ def test_basic_auth_with_password_stdin_docker_config_and_a_clear_401(
         assert anonymous.code == 1
         assert "401" in anonymous.stderr and "--password-stdin" in anonymous.stderr
         assert "docker login" in anonymous.stderr and "Traceback" not in anonymous.stderr
-        done = cli(
-            "bundle",
-            "push",
-            str(bundle_folder),
-            ref,
-            "--plain-http",
-            "--username",
-            "alice",
-            "--password-stdin",
-            stdin="s3cret\n",
-        )
+        done = _logged_in(cli, "alice", "s3cret", "push", str(bundle_folder), ref)
         assert done.code == 0, done.stderr
         config = cli.home / ".docker" / "config.json"
         config.parent.mkdir()
@@ -268,40 +258,25 @@ def test_basic_auth_with_password_stdin_docker_config_and_a_clear_401(
         running.stop()
 
 
+def _logged_in(cli: Cli, user: str, password: str, *args: str) -> Result:
+    """`kubeferry bundle ARGS --plain-http` with `--username USER --password-stdin`."""
+    login = ("--plain-http", "--username", user, "--password-stdin")
+    return cli("bundle", *args, *login, stdin=f"{password}\n")
+
+
 def test_bearer_token_flow(tmp_path: Path, bundle_folder: Path, cli: Cli) -> None:
     key = make_token_key(tmp_path)
     with TokenServer(TokenState(key, users={"bob": "pw"})) as tokens:
         running = start_registry(tmp_path / "tok", token_auth(tokens.realm, key))
         try:
             ref = f"{running.host}/platform/offline:token"
-            done = cli(
-                "bundle",
-                "push",
-                str(bundle_folder),
-                ref,
-                "--plain-http",
-                "--username",
-                "bob",
-                "--password-stdin",
-                "--json",
-                stdin="pw\n",
-            )
+            done = _logged_in(cli, "bob", "pw", "push", str(bundle_folder), ref, "--json")
             assert done.code == 0, done.stderr
             scopes = {s for r in tokens.state.requests for s in r["scope"]}
             assert "repository:platform/offline:pull,push" in scopes
             refused = cli("bundle", "pull", ref, str(tmp_path / "p"), "--plain-http")
             assert refused.code == 1 and "401" in refused.stderr and "log in" in refused.stderr
-            bad = cli(
-                "bundle",
-                "pull",
-                ref,
-                str(tmp_path / "q"),
-                "--plain-http",
-                "--username",
-                "bob",
-                "--password-stdin",
-                stdin="nope\n",
-            )
+            bad = _logged_in(cli, "bob", "nope", "pull", ref, str(tmp_path / "q"))
             assert bad.code == 1 and "refused the credentials" in bad.stderr
         finally:
             running.stop()

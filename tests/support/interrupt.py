@@ -1,4 +1,5 @@
-"""Ctrl-C for a child process, as a terminal sends it, and how long it took to end."""
+"""Stopping child processes: Ctrl-C as a terminal sends it (and how long it took to end), and
+the SIGTERM-then-SIGKILL stop of a test server."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def interrupt(child: subprocess.Popen[str], *, guard: float) -> Interrupted:
     finally:
         child.kill()
     return Interrupted(child.returncode, stderr or "", time.monotonic() - sent)
+
+
+def terminate(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

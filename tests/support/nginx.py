@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.interrupt import terminate
+
 CONFIG = """\
 daemon off;
 worker_processes {workers};
@@ -113,9 +115,4 @@ class Nginx:
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.interrupt import terminate
 from tests.support.token_server import ISSUER, SERVICE, TokenKey
 
 _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3})')
@@ -70,12 +71,7 @@ class Registry:
         ]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 def _config(root: Path, port: int, auth: str) -> str:

@@ -19,8 +19,10 @@ from kubeferry.stores.leftovers import Leftover, find_leftovers, remove_leftover
 from kubeferry.stores.lock import hold, hold_all
 
 if TYPE_CHECKING:  # `cache list` is local: the download stack loads only to fetch
+    import httpx
+
     from kubeferry.net.download import ProgressFactory
-    from kubeferry.stores.cache_fill import FillResult
+    from kubeferry.stores.cache_fill import Filler, FillResult
 
 
 def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
@@ -32,6 +34,15 @@ def cache_lock(settings: Settings) -> AbstractContextManager[Path | None]:
 
 def _no_progress(label: str) -> None:
     return None
+
+
+def _filler(settings: Settings, client: httpx.Client, progress: ProgressFactory) -> Filler:
+    """The one way a service fills the cache: the settings' endpoints, folder and connections."""
+    from kubeferry.stores.cache_fill import Filler
+
+    return Filler(
+        client, settings.endpoints, settings.cache_dir, progress, connections=settings.connections
+    )
 
 
 def version_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:
@@ -155,7 +166,7 @@ def repair_versions(
     settings: Settings, reports: list[CachedVersion], *, progress: ProgressFactory = _no_progress
 ) -> list[FillResult]:
     """Download again what is bad; offline, say exactly what to bring and from where."""
-    from kubeferry.stores.cache_fill import Filler, repair_advice
+    from kubeferry.stores.cache_fill import repair_advice
 
     if settings.offline:
         lines = []
@@ -168,13 +179,7 @@ def repair_versions(
             "'kubeferry bundle install' here):\n" + "\n".join(lines)
         )
     with network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(
-            client,
-            settings.endpoints,
-            settings.cache_dir,
-            progress,
-            connections=settings.connections,
-        )
+        filler = _filler(settings, client, progress)
         # The reports already hold what is bad: no second hashing before the repair.
         return [filler.repair(report) for report in reports]
 
@@ -215,19 +220,12 @@ def add_versions(
 ) -> AddResult:
     """Download k3s versions into the cache, verified, and list them in the catalog."""
     from kubeferry.net.parallel import run_parallel
-    from kubeferry.stores.cache_fill import Filler
 
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
     by_tag = {tag: list(settings.arches) for tag in tags}
     with cache_lock(settings), network(settings, settings.endpoints.k3s_download_url) as client:
-        filler = Filler(
-            client,
-            settings.endpoints,
-            settings.cache_dir,
-            progress,
-            connections=settings.connections,
-        )
+        filler = _filler(settings, client, progress)
 
         # Two tags at a time; a tag's arches one after another (they share its folder).
         def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:
