@@ -97,7 +97,7 @@ class Settings:
     """Receives sentences for the person while a command runs (waits, retries); the CLI prints
     them on stderr, a library caller may log them."""
     connections: int | None = None
-    """Connections per large file (`--connections`); None: net/segmented.py's default."""
+    """Connections per large file (`--connections`); None: download/segmented.py's default."""
 
     @property
     def arch(self) -> str:

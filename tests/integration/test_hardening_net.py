@@ -264,7 +264,7 @@ def test_bad_transfer_settings_are_usage_errors(cli: Cli) -> None:
 
 
 def test_retry_after_forms() -> None:
-    from kubeferry.net.transfer import retry_after
+    from kubeferry.transport.policy import retry_after
 
     assert retry_after("5") == 5.0
     assert retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
@@ -281,9 +281,9 @@ def test_bytes_written_to_the_part_by_another_program_are_caught(
     import os
     import threading
 
-    from kubeferry.net import http
-    from kubeferry.net.download import DownloadJob, download, part_path
-    from kubeferry.net.transfer import RetryNotice, TransferPolicy
+    from kubeferry.download.engine import DownloadJob, download, part_path
+    from kubeferry.transport import http
+    from kubeferry.transport.policy import RetryNotice, TransferPolicy
 
     data = bytes(range(256)) * 400
     notices: list[RetryNotice] = []

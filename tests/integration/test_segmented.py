@@ -24,10 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
+from kubeferry.download import segmented
+from kubeferry.download.engine import DownloadJob, download, part_path
 from kubeferry.errors import ChecksumError, UnsafePathError
-from kubeferry.net import http, segmented
-from kubeferry.net.download import DownloadJob, download, part_path
-from kubeferry.net.transfer import TransferPolicy
+from kubeferry.transport import http
+from kubeferry.transport.policy import TransferPolicy
 from tests.conftest import child_environment
 from tests.support.interrupt import interrupt
 from tests.support.nginx import Nginx, nginx_binary

@@ -158,5 +158,5 @@ def test_the_graph_is_really_read() -> None:
     assert "click" in {
         n.split(".")[0] for n in imports(MODULES["kubeferry.cli.bundle"], top_level_only=True)
     }
-    assert "httpx" in external_roots("kubeferry.net.http")
+    assert "httpx" in external_roots("kubeferry.transport.http")
     assert "kubeferry.core.skew" in transitive("kubeferry.shim.decide")

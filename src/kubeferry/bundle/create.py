@@ -22,19 +22,18 @@ from kubeferry.bundle.plan import (
     kubectl_file,
     kubectl_minors,
 )
-from kubeferry.bundle.verify import inside
 from kubeferry.catalog.rules import Catalog, build_catalog, catalog_to_json
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME, k3s_bundle_path
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag
-from kubeferry.net import http
-from kubeferry.net.download import DownloadResult, ProgressFactory
-from kubeferry.net.hashes import sha256_file
-from kubeferry.net.parallel import first_available, run_parallel
+from kubeferry.download.engine import DownloadResult, ProgressFactory
+from kubeferry.files.hashing import sha256_file
+from kubeferry.files.safe import inside, write_text_atomically
+from kubeferry.jobs.parallel import first_available, run_parallel
 from kubeferry.stores.kubectls import download_kubectl, resolve_kubectl_version
 from kubeferry.stores.release import fetch_release
+from kubeferry.transport import http
 
 
 def kubectl_versions(

@@ -18,8 +18,8 @@ from kubeferry.core.layouts import (
     parse_bundle_path,
     split_relative_path,
 )
-from kubeferry.core.textfiles import parse_json
 from kubeferry.errors import ManifestError, UnsafePathError
+from kubeferry.files.textfiles import parse_json
 
 FORMAT_VERSION: Final = 1
 KIND: Final = "kubeferry-bundle"

@@ -13,7 +13,7 @@ import httpx
 
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.errors import RateLimitError, UpstreamError
-from kubeferry.net import http
+from kubeferry.transport import http
 
 MAX_RATE_LIMIT_WAIT: Final = 60.0
 MAX_RATE_LIMIT_RETRIES: Final = 3

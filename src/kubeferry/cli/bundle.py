@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubeferry.bundle.install import InstallReport
-from kubeferry.bundle.verify import VerifyReport
 from kubeferry.cli import bundle_oci
 from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
@@ -22,6 +21,7 @@ from kubeferry.services.bundle import (
 )
 from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
+from kubeferry.verification.bundle import VerifyReport
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console

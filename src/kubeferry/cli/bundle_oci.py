@@ -11,7 +11,7 @@ import click
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
-from kubeferry.fleet.bundle_oci import BundleTransfer
+from kubeferry.registry.bundle_artifact import BundleTransfer
 from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 

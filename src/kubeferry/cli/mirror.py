@@ -14,7 +14,7 @@ from kubeferry.cli.render import CommandFailed, emit, human_size
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from kubeferry.fleet.mirror.routes import Bundle
+    from kubeferry.mirror.routes import Bundle
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -29,7 +29,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
-    from kubeferry.fleet.mirror.files import read_bundle
+    from kubeferry.mirror.files import read_bundle
 
     return [read_bundle(folder) for folder in folders]
 
@@ -57,8 +57,8 @@ def serve(
     access_log: Path | None,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
-    from kubeferry.fleet.mirror.documents import client_settings
-    from kubeferry.fleet.mirror.server import ServeOptions, serve_forever
+    from kubeferry.mirror.documents import client_settings
+    from kubeferry.mirror.server import ServeOptions, serve_forever
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
@@ -86,7 +86,7 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
     """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
-    from kubeferry.fleet.mirror.export import export_mirror
+    from kubeferry.mirror.export import export_mirror
 
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")

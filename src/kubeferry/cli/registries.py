@@ -9,10 +9,10 @@ import click
 
 from kubeferry.cli.registry_options import read_password
 from kubeferry.cli.render import CommandFailed, emit
-from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings
-from kubeferry.fleet.registries_targets import find_and_check
+from kubeferry.registry.registries_yaml import DEFAULT_REGISTRIES, MirrorSettings
 from kubeferry.services.registry import write_registries_for
 from kubeferry.settings import Settings
+from kubeferry.targets.registries import find_and_check
 
 if TYPE_CHECKING:
     from rich.console import Console

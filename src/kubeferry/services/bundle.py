@@ -19,15 +19,15 @@ from kubeferry.bundle.create import (
 from kubeferry.bundle.install import InstallReport, install_bundle
 from kubeferry.bundle.manifest import Manifest, build_manifest
 from kubeferry.bundle.plan import PlannedFile, total_size
-from kubeferry.bundle.verify import VerifyReport, verify_bundle
 from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag, KubeVersion
-from kubeferry.net.download import ProgressFactory
+from kubeferry.download.engine import ProgressFactory
 from kubeferry.services.catalog import fetch_upstream_catalog
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold, hold_all
+from kubeferry.verification.bundle import VerifyReport, verify_bundle
 
 
 def _no_progress(label: str) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from kubeferry.catalog.file import keep_aside, read_catalog, write_catalog
 from kubeferry.catalog.rules import Catalog, catalog_to_json, convert_upstream, releases_from_pages
 from kubeferry.catalog.upstream import Upstream
-from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
 from kubeferry.errors import CatalogError, UpstreamError
+from kubeferry.files.safe import write_text_atomically
+from kubeferry.files.textfiles import parse_json, read_text
 from kubeferry.services.common import network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import cached_folder_tags

@@ -17,7 +17,7 @@ from kubeferry.stores.kubectls import list_kubectls
 from kubeferry.stores.leftovers import find_leftovers
 
 if TYPE_CHECKING:
-    from kubeferry.fleet.registries_targets import RegistriesCheck
+    from kubeferry.targets.registries import RegistriesCheck
 
 
 def _catalog_problem(settings: Settings, loaded: LoadedCatalog) -> str | None:
@@ -69,7 +69,7 @@ def _registries(settings: Settings) -> tuple[RegistriesCheck, ...]:
     rd_file = rancher_desktop_provisioning_path(settings.target_os, settings.home, settings.environ)
     if not rd_file.exists() and not Path("/", K3S_REGISTRIES_PATH).exists():
         return ()  # nothing to read: YAML is not even imported (doctor --quick stays light)
-    from kubeferry.fleet.registries_targets import find_and_check
+    from kubeferry.targets.registries import find_and_check
 
     found = find_and_check(settings.target_os, settings.home, settings.environ)
     if settings.home_given or settings.os_given:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from kubeferry.bundle.manifest import Manifest, ManifestFile
-from kubeferry.bundle.verify import read_manifest
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.skew import parse_version, within_skew
+from kubeferry.verification.bundle import read_manifest
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from kubeferry.stores.kubectls import download_kubectl, list_kubectls, resolve_k
 from kubeferry.stores.lock import hold_all
 
 if TYPE_CHECKING:  # `kubectl list` is local: the download stack loads only to fetch
-    from kubeferry.net.download import DownloadResult, ProgressFactory
+    from kubeferry.download.engine import DownloadResult, ProgressFactory
 
 
 def _no_progress(label: str) -> None:
@@ -79,7 +79,7 @@ def get_kubectls(
     settings: Settings, versions: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> FetchedKubectls:
     """Download kubectl versions (`1.30` = newest 1.30 patch) into the kuberlr folder, verified."""
-    from kubeferry.net.parallel import run_parallel
+    from kubeferry.jobs.parallel import run_parallel
 
     endpoints = kubectl_endpoints(settings)
     with network(settings, endpoints.kubectl_mirror_url) as client:

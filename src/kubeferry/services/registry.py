@@ -14,25 +14,25 @@ from pathlib import Path
 from typing import Final
 
 from kubeferry.bundle.install import InstallReport
+from kubeferry.core.image_names import looks_like_host, parse_reference, parse_registry
 from kubeferry.core.layouts import K3S_REGISTRIES_PATH, k3s_root
 from kubeferry.core.platforms import K3sAssets
+from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import NotFoundError
-from kubeferry.fleet.bundle_oci import BundleTransfer, pull_bundle, push_bundle
-from kubeferry.fleet.images import ImagesPush, push_archives
-from kubeferry.fleet.registries import MirrorSettings, build_registries
-from kubeferry.fleet.registries_targets import (
+from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
+from kubeferry.oci.client import RegistryClient
+from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
+from kubeferry.registry.images_push import ImagesPush, push_archives
+from kubeferry.registry.registries_yaml import MirrorSettings, build_registries
+from kubeferry.services.bundle import install_held_bundle
+from kubeferry.settings import Settings
+from kubeferry.stores.lock import hold
+from kubeferry.targets.registries import (
     WrittenFile,
     rancher_desktop_file,
     write_registries,
 )
-from kubeferry.net import http
-from kubeferry.net.download import ProgressFactory
-from kubeferry.net.oci import RegistryClient
-from kubeferry.net.oci_auth import Credentials, docker_config_credentials, docker_config_path
-from kubeferry.net.oci_ref import looks_like_host, parse_reference, parse_registry
-from kubeferry.services.bundle import install_held_bundle
-from kubeferry.settings import Settings
-from kubeferry.stores.lock import hold
+from kubeferry.transport import http
 
 PULL_STAGING: Final = ".kubeferry-pulled-bundles"
 """Under the cache folder: a `bundle install REF` pulls here (kept for resume if it fails)."""

@@ -18,8 +18,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Final
 
-from kubeferry.core.textfiles import open_plain
 from kubeferry.errors import UnsafePathError
+from kubeferry.files.safe import open_plain
 
 LOCK_NAME: Final = ".kubeferry.lock"
 POLL_SECONDS: Final = 0.1

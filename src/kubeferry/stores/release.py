@@ -15,19 +15,19 @@ import httpx
 
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.textfiles import decode_text, read_bytes
 from kubeferry.core.versions import K3sTag
-from kubeferry.errors import NotFoundError, SumsFileError
-from kubeferry.net.download import (
+from kubeferry.download.engine import (
     DownloadJob,
     DownloadResult,
     ProgressFactory,
     discard_partial,
     download,
 )
-from kubeferry.net.hashes import parse_sums
-from kubeferry.net.parallel import first_available, run_parallel
+from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.files.textfiles import decode_text, read_bytes
+from kubeferry.jobs.parallel import first_available, run_parallel
 from kubeferry.stores.cache import present_images
+from kubeferry.verification.sums import parse_sums
 
 
 def _getter(

@@ -1,0 +1,393 @@
+"""Resumable, verified, parallel downloads into a destination folder.
+
+A file streams into `.<name>.part` beside its destination (never the system temp folder: a rename
+across disks fails), hashed while it streams. An interrupted download resumes with `Range` and
+`If-Range`; a 200 answer (Range ignored, or the validator changed) starts over. 429, 5xx, dropped
+connections, stalls and attempts over the timeout are retried with bounded exponential backoff
+(or the server's `Retry-After`, capped), each retry announced through the policy's `on_retry`; a
+404 is not retried. The final name appears only after the digest matched (`os.replace`); a
+mismatch deletes the bad bytes.
+
+The digest is of the bytes on disk: the writer hashes exactly what it writes, and before the
+rename the `.part` must still be the same inode at the size written (fsynced). One writer per
+`.part` is guaranteed by the target's lock (`stores/lock.py`), so re-reading the file to hash it
+again would only double the disk reads; the inode and size check catches any other program that
+wrote to or replaced it meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from kubeferry.download import segmented
+from kubeferry.download.partfiles import (
+    discard_partial,
+    meta_path,
+    part_path,
+    part_size,
+    read_validator,
+    storage_error,
+    validator_of,
+    write_validator,
+)
+from kubeferry.download.writer import HashingWriter
+from kubeferry.errors import (
+    ChecksumError,
+    NotFoundError,
+    UnsafePathError,
+    UpstreamError,
+)
+from kubeferry.files.hashing import feed_file, hash_file, new_hashers
+from kubeferry.files.safe import remove_plain
+from kubeferry.transport import http
+from kubeferry.transport.policy import (
+    RetryNotice,
+    RetryPolicy,
+    TransferPolicy,
+    Watch,
+    WatchTripped,
+    cancel_transfers,
+    check_cancelled,
+    pause,
+    retry_after,
+)
+
+__all__ = [
+    "RetryNotice",
+    "RetryPolicy",
+    "TransferPolicy",
+    "cancel_transfers",
+    "discard_partial",
+    "part_path",
+]
+
+Progress = Callable[[int, int | None], None]
+"""Called with the bytes of the file on disk so far (resumed ones included) and the total."""
+ProgressFactory = Callable[[str], Progress | None]
+"""Makes the reporter for one file from its label (None: no progress shown)."""
+
+RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class DownloadJob:
+    """One file to fetch: where from, where to, and what it must hash to."""
+
+    url: str
+    destination: Path
+    sha256: str | None = None
+    sha512: str | None = None
+    size: int | None = None
+
+    @property
+    def expected(self) -> dict[str, str]:
+        """Algorithm -> expected lowercase digest."""
+        found = {"sha256": self.sha256, "sha512": self.sha512}
+        return {name: value.lower() for name, value in found.items() if value}
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What one download did (`fetched` counts the body bytes of every attempt)."""
+
+    job: DownloadJob
+    size: int
+    fetched: int
+    resumed_from: int
+    sha256: str
+    skipped: bool = False
+
+
+@dataclass
+class _Attempt:
+    offset: int = 0
+    hashers: dict[str, hashlib._Hash] = field(default_factory=dict)
+    identity: tuple[int, int, int] | None = None
+
+
+@dataclass
+class _Transfer:
+    """One file across its attempts."""
+
+    job: DownloadJob
+    policy: TransferPolicy
+    progress: Progress | None
+    fetched: int = 0
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt (the part is kept); `sequential`: one connection on."""
+
+    def __init__(
+        self, message: str, *, wait: float | None = None, sequential: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.wait, self.sequential = wait, sequential
+
+
+def _start_hashers(job: DownloadJob, part: Path, offset: int) -> dict[str, hashlib._Hash]:
+    """Hashers that have already seen the `offset` bytes a resumed download keeps."""
+    hashers = new_hashers({"sha256", *job.expected})
+    if offset:
+        feed_file(hashers, part, offset)
+    return hashers
+
+
+def _request_headers(job: DownloadJob, offset: int) -> dict[str, str]:
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        validator = read_validator(job.destination, job.url)
+        if validator:
+            headers["If-Range"] = validator
+    return headers
+
+
+def _check_status(response: httpx.Response, job: DownloadJob) -> None:
+    status = response.status_code
+    if status in (200, 206):
+        return
+    if status == 404:
+        raise NotFoundError(
+            f"{job.url} answered 404 Not Found: the file does not exist there. Check the version "
+            "and the mirror address.",
+            url=job.url,
+        )
+    if status in RETRY_STATUSES:
+        wait = retry_after(response.headers.get("Retry-After"))
+        raise _Retryable(f"HTTP {status} {response.reason_phrase}".strip(), wait=wait)
+    response.read()
+    raise http.status_error(response, "Check the URL and the mirror; nothing was saved.")
+
+
+def _open_body(response: httpx.Response, job: DownloadJob, offset: int) -> int:
+    """Check the answer to a (ranged) request; the offset the body starts at."""
+    if response.status_code == 416:
+        discard_partial(job.destination)
+        raise _Retryable("HTTP 416: the partial file did not fit the server's file")
+    _check_status(response, job)
+    if response.status_code == 200 or not offset:
+        return 0
+    if not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
+        discard_partial(job.destination)
+        raise _Retryable("the server answered a different range")
+    return offset
+
+
+# --- the segmented hook (download/segmented.py): one large file over several connections ----------
+
+
+def _segments(
+    client: httpx.Client,
+    transfer: _Transfer,
+    connections: int,
+    response: httpx.Response | None,
+) -> _Attempt | None:
+    """Resume a segmented download, or lead one from a fresh large 200 answer; else None."""
+    job, progress = transfer.job, transfer.progress
+    algorithms, part = {"sha256", *job.expected}, part_path(job.destination)
+    try:
+        if response is None:
+            done = segmented.resume(
+                client,
+                job.url,
+                part,
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+                cancelled=check_cancelled,
+                policy=transfer.policy,
+            )
+        else:
+            done = segmented.fetch(
+                client,
+                job.url,
+                part,
+                size=int(response.headers["Content-Length"]),
+                validator=validator_of(response),
+                algorithms=algorithms,
+                connections=connections,
+                progress=progress,
+                response=response,  # it keeps streaming; helpers join only when it is slow
+                cancelled=check_cancelled,
+                policy=transfer.policy,
+            )
+    except segmented.SegmentsRestart as exc:
+        raise _Retryable(f"{exc}; starting over on one connection", sequential=True) from exc
+    if done is None:
+        return None
+    transfer.fetched += done.fetched
+    return _Attempt(done.kept, done.hashers, done.identity)  # kept > 0: a resume, restartable
+
+
+# --- one sequential attempt -------------------------------------------------------------------
+
+
+def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1) -> _Attempt:
+    job, progress = transfer.job, transfer.progress
+    part = part_path(job.destination)
+    # A part written in pieces resumes in pieces, whatever `connections` says now.
+    try:
+        if resumed := _segments(client, transfer, connections, None):
+            return resumed
+    except OSError as exc:
+        raise storage_error(exc, job.destination, part) from exc
+    started = time.monotonic()
+    offset = part_size(part)
+    watch: Watch | None = None
+    try:
+        with client.stream("GET", job.url, headers=_request_headers(job, offset)) as response:
+            offset = _open_body(response, job, offset)
+            if not offset and segmented.wanted(response, connections):
+                whole = _segments(client, transfer, connections, response)
+                assert whole is not None  # a lead answer always ends in a result or an error
+                return whole
+            attempt = _Attempt(offset=offset)
+            write_validator(job.destination, job.url, response)
+            attempt.hashers = _start_hashers(job, part, offset)
+            length = response.headers.get("Content-Length", "")
+            total = offset + int(length) if length.isascii() and length.isdigit() else job.size
+            if progress:
+                progress(offset, total)
+            done = offset
+            with Watch(transfer.policy, response, started) as watch:
+                sink = HashingWriter(part, "ab" if offset else "wb", attempt.hashers)
+                with sink:
+                    # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
+                    for chunk in response.iter_raw():
+                        sink.feed(chunk)
+                        transfer.fetched += len(chunk)
+                        done += len(chunk)
+                        watch.count(len(chunk))
+                        if progress:
+                            progress(done, total)
+                attempt.identity = sink.identity
+    except (httpx.HTTPError, WatchTripped) as exc:
+        check_cancelled()
+        if watch is not None and watch.reason:
+            raise _Retryable(watch.reason) from exc
+        if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+        raise http.transport_error(exc, job.url) from exc  # type: ignore[arg-type]
+    except UnsafePathError:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, job.destination, part) from exc
+    return attempt
+
+
+def _finish(transfer: _Transfer, attempt: _Attempt) -> DownloadResult:
+    job = transfer.job
+    part = part_path(job.destination)
+    digests = {name: hasher.hexdigest() for name, hasher in attempt.hashers.items()}
+    for name, expected in job.expected.items():
+        if digests[name] != expected:
+            discard_partial(job.destination)
+            raise ChecksumError(
+                f"{job.url} has {name} {digests[name]}, expected {expected}; the bad bytes were "
+                "deleted. The mirror or the sums file is wrong or the transfer was corrupted: "
+                "try again, or check the mirror.",
+                url=job.url,
+                expected=expected,
+                actual=digests[name],
+            )
+    # The hashers saw every byte written; the same inode at the same size under this name
+    # proves those are the bytes on disk (nobody else wrote or swapped the file meanwhile).
+    found = os.lstat(part)
+    if attempt.identity != (found.st_dev, found.st_ino, found.st_size):
+        discard_partial(job.destination)
+        raise _Retryable(f"{part} changed while it was written (another program wrote to it)")
+    part.replace(job.destination)
+    remove_plain(meta_path(job.destination))
+    size = found.st_size
+    return DownloadResult(job, size, transfer.fetched, attempt.offset, digests["sha256"])
+
+
+def existing_match(job: DownloadJob) -> DownloadResult | None:
+    """A result for a destination already present with the expected digests, else None."""
+    if not job.expected or not os.path.lexists(job.destination):
+        return None
+    digests = hash_file(job.destination, ("sha256", *job.expected))  # refuses links
+    if any(digests[name] != value for name, value in job.expected.items()):
+        return None
+    size = os.lstat(job.destination).st_size
+    return DownloadResult(job, size, 0, 0, digests["sha256"], skipped=True)
+
+
+def client_policy(client: httpx.Client) -> TransferPolicy:
+    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
+    found = getattr(client, "transfer_policy", None)
+    return found if isinstance(found, TransferPolicy) else TransferPolicy()
+
+
+def _failure(job: DownloadJob, attempts: int, last_error: str) -> UpstreamError:
+    part = part_path(job.destination)
+    kept = part.is_file() and not part.is_symlink() and part.stat().st_size > 0
+    what = (
+        f"The partial file {part} was kept: run the same command again to resume."
+        if kept
+        else "Nothing was saved; check the network and the mirror, then run the command again."
+    )
+    return UpstreamError(
+        f"{job.url} failed {attempts} times (last: {last_error}). {what}", url=job.url
+    )
+
+
+def download(
+    client: httpx.Client,
+    job: DownloadJob,
+    *,
+    progress: Progress | None = None,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = pause,
+    keep_existing: bool = False,
+    policy: TransferPolicy | None = None,
+    connections: int = segmented.DEFAULT_CONNECTIONS,
+) -> DownloadResult:
+    """Fetch one file, resuming and retrying; verified before it gets its final name.
+
+    A file of 64 MiB or more from a server that serves ranges comes over `connections`
+    connections at once (download/segmented.py); 1 keeps to one.
+    """
+    policy = policy or client_policy(client)
+    retry = retry or policy.retry
+    if keep_existing and (done := existing_match(job)):
+        return done
+    job.destination.parent.mkdir(parents=True, exist_ok=True)
+    transfer = _Transfer(job, policy, progress)
+    last_error, restarted = "", False
+    for attempt_number in range(1, retry.attempts + 1):
+        check_cancelled()
+        try:
+            attempt = _stream_once(client, transfer, connections)
+        except _Retryable as exc:
+            last_error, wait = str(exc), exc.wait
+            connections = 1 if exc.sequential else connections
+        else:
+            try:
+                return _finish(transfer, attempt)
+            except _Retryable as exc:
+                last_error, wait = str(exc), None
+            except ChecksumError:
+                # A resumed file may have joined two versions of the file: start over once.
+                if restarted or attempt.offset == 0:
+                    raise
+                restarted = True
+                continue
+        if attempt_number < retry.attempts:
+            delay = retry.delay(attempt_number)
+            if wait is not None:
+                delay = min(policy.retry_after_cap, max(delay, wait))
+            if policy.on_retry is not None:
+                notice = RetryNotice(job.url, last_error, attempt_number, retry.attempts, delay)
+                policy.on_retry(notice)
+            sleep(delay)
+    raise _failure(job, retry.attempts, last_error)

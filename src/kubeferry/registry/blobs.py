@@ -1,0 +1,97 @@
+"""Put blobs into a repository the cheapest way: already there, mounted, or uploaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from kubeferry.download.engine import ProgressFactory
+from kubeferry.jobs.parallel import run_parallel
+from kubeferry.oci.client import BlobSource, RegistryClient
+
+EMPTY_CONFIG_TYPE: Final = "application/vnd.oci.empty.v1+json"
+EMPTY_CONFIG: Final = b"{}"
+EMPTY_CONFIG_DIGEST: Final = (
+    "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+)
+
+
+@dataclass(frozen=True)
+class BlobOutcome:
+    """What happened to one blob: `present`, `mounted` or `uploaded`."""
+
+    digest: str
+    size: int
+    how: str
+    label: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """For --json."""
+        return {"digest": self.digest, "size": self.size, "how": self.how, "label": self.label}
+
+
+def ensure_blob(
+    client: RegistryClient,
+    repository: str,
+    source: Callable[[], BlobSource],
+    digest: str,
+    size: int,
+    *,
+    label: str,
+    mount_from: Sequence[str] = (),
+    progress: ProgressFactory = lambda label: None,
+) -> BlobOutcome:
+    """HEAD the blob; else mount it from another repository; else upload it, streamed."""
+    if client.blob_exists(repository, digest):
+        return BlobOutcome(digest, size, "present", label)
+    for other in mount_from:
+        if other != repository and client.mount_blob(repository, digest, other):
+            return BlobOutcome(digest, size, "mounted", label)
+    client.upload_blob(repository, source(), progress=progress(label))
+    return BlobOutcome(digest, size, "uploaded", label)
+
+
+def ensure_blobs(
+    client: RegistryClient,
+    repository: str,
+    blobs: Sequence[tuple[str, int, str, Callable[[], BlobSource]]],
+    *,
+    mount_from: Sequence[str] = (),
+    progress: ProgressFactory = lambda label: None,
+    workers: int = 4,
+) -> list[BlobOutcome]:
+    """`ensure_blob` for (digest, size, label, source) tuples in a bounded pool; input order."""
+    unique = list(
+        {digest: (digest, size, label, make) for digest, size, label, make in blobs}.values()
+    )
+    return run_parallel(
+        [
+            lambda b=b: ensure_blob(
+                client,
+                repository,
+                b[3],
+                b[0],
+                b[1],
+                label=b[2],
+                mount_from=mount_from,
+                progress=progress,
+            )
+            for b in unique
+        ],
+        workers=workers,
+    )
+
+
+def empty_config_source() -> BlobSource:
+    """The 2-byte `{}` config blob (Distribution requires it uploaded, not only inlined)."""
+    return BlobSource(EMPTY_CONFIG_DIGEST, len(EMPTY_CONFIG), chunks=[EMPTY_CONFIG])
+
+
+def summarize(outcomes: Sequence[BlobOutcome]) -> dict[str, int]:
+    """Counts and uploaded bytes for a report."""
+    counts = {how: 0 for how in ("uploaded", "mounted", "present")}
+    for outcome in outcomes:
+        counts[outcome.how] = counts.get(outcome.how, 0) + 1
+    counts["transferred_bytes"] = sum(o.size for o in outcomes if o.how in ("uploaded", "fetched"))
+    return counts
