@@ -11,12 +11,13 @@ import click
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
-from kubeferry.registry.bundle_artifact import BundleTransfer
 from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from kubeferry.registry.bundle_artifact import BundleTransfer
 
 
 def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console], None]:

@@ -17,11 +17,11 @@ from kubeferry.services.cache import (
     verify_cache,
 )
 from kubeferry.settings import Settings
-from kubeferry.stores.cache import CachedVersion
-from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
+    from kubeferry.stores.cache import CachedVersion
+    from kubeferry.stores.leftovers import Leftover
 
 
 def _rows(state: CacheState) -> list[tuple[str, ...]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -206,6 +205,8 @@ def fresh_folder(path: Path) -> None:
             path=path,
         )
     if found is not None:
+        import shutil  # here: shutil loads bz2, lzma and zlib (test_startup_imports.py)
+
         shutil.rmtree(path)
     path.mkdir(parents=True)
 
