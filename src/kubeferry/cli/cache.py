@@ -1,4 +1,4 @@
-"""`kubeferry cache list|verify|add|remove`: click glue over services/cache.py."""
+"""`kubeferry cache list|verify|add|remove|clean`: click glue over services/cache.py."""
 
 from __future__ import annotations
 
