@@ -37,7 +37,7 @@ COMMANDS: Final = {
 SUMMARIES: Final = {
     "bundle": "Everything an offline machine needs, verified, in one folder: create, inspect, "
     "verify, install, push, pull.",
-    "cache": "The Rancher Desktop k3s cache: list, add, verify, remove.",
+    "cache": "The Rancher Desktop k3s cache: list, add, verify, remove, clean.",
     "catalog": "The k3s version catalog (k3s-versions.json): update, convert.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "doctor": "Offline readiness: cached versions, checksums, kubectl coverage.",

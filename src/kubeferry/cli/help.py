@@ -70,11 +70,8 @@ def format_extras(ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if rows:
             with formatter.section("Global options (before or after the command)"):
                 formatter.write_dl(rows)
-    names = (
-        [name for name, _ in ENVIRONMENT]
-        if not key
-        else ENVIRONMENT_FOR.get(key.split()[0], [name for name, _ in ENVIRONMENT])
-    )
+    every = [name for name, _ in ENVIRONMENT]
+    names = _lookup(ENVIRONMENT_FOR, key, every) if key else every
     meanings = dict(ENVIRONMENT)
     if names:
         with formatter.section("Environment"):

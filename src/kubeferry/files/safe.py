@@ -51,11 +51,13 @@ def open_inside(folder: Path, relative: str) -> BinaryIO:
         raise UnsafePathError(f"{relative!r} is not a plain relative path.", path=folder)
     descriptor = os.open(folder, os.O_RDONLY | DIRECTORY)
     try:
-        for part in parts[:-1]:
-            following = _open_part(descriptor, part, folder, os.O_RDONLY | DIRECTORY)
+        for depth, part in enumerate(parts[:-1], 1):
+            shown = folder.joinpath(*parts[:depth])
+            following = _open_part(descriptor, part, shown, os.O_RDONLY | DIRECTORY)
             os.close(descriptor)
             descriptor = following
-        handle = _open_part(descriptor, parts[-1], folder, os.O_RDONLY | NONBLOCK)
+        # O_NONBLOCK: a FIFO planted in the bundle must not block the open (the fstat refuses it)
+        handle = _open_part(descriptor, parts[-1], folder / relative, os.O_RDONLY | NONBLOCK)
     finally:
         os.close(descriptor)
     if not stat.S_ISREG(os.fstat(handle).st_mode):
@@ -64,11 +66,13 @@ def open_inside(folder: Path, relative: str) -> BinaryIO:
             f"{folder / relative} is not a regular file; a bundle holds plain files only.",
             path=folder / relative,
         )
-    os.set_blocking(handle, True)  # O_NONBLOCK only kept a FIFO from blocking the open
+    if NONBLOCK and hasattr(os, "set_blocking"):
+        os.set_blocking(handle, True)  # a regular file: plain blocking reads
     return os.fdopen(handle, "rb", buffering=0)
 
 
-def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
+def _open_part(directory: int, name: str, shown: Path, flags: int) -> int:
+    """`name` in the open folder `directory`, never through a link; `shown` names it in errors."""
     try:
         return os.open(name, flags | NOFOLLOW, dir_fd=directory)
     except OSError as exc:
@@ -76,10 +80,10 @@ def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
             exc.errno == errno.EMLINK  # FreeBSD says EMLINK for O_NOFOLLOW on a link
         ):
             raise UnsafePathError(
-                f"{name} under {folder} is a symbolic link; a bundle holds plain files only and "
-                "kubeferry never follows a link out of it. Replace the link by the file (or make "
-                "the bundle again).",
-                path=folder,
+                f"{shown} is a symbolic link; a bundle holds plain files only and kubeferry "
+                "never follows a link out of it. Replace the link by the file (or make the "
+                "bundle again).",
+                path=shown,
             ) from exc
         raise
 
@@ -206,7 +210,7 @@ def fresh_folder(path: Path) -> None:
             path=path,
         )
     if found is not None:
-        import shutil  # here: local commands reach this module and never stage a folder
+        import shutil  # here: shutil loads bz2, lzma and zlib (test_startup_imports.py)
 
         shutil.rmtree(path)
     path.mkdir(parents=True)

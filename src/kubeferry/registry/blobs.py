@@ -19,12 +19,17 @@ EMPTY_CONFIG_DIGEST: Final = (
 
 @dataclass(frozen=True)
 class BlobOutcome:
-    """What happened to one blob: `present`, `mounted` or `uploaded`."""
+    """What happened to one blob: `present`, `mounted`, `uploaded` (push) or `fetched` (pull).
+
+    `transferred` is the bytes that really crossed the wire for it: the whole blob when it was
+    uploaded, the body bytes of every attempt when it was fetched (less than `size` on a resume).
+    """
 
     digest: str
     size: int
     how: str
     label: str = ""
+    transferred: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """For --json."""
@@ -49,7 +54,7 @@ def ensure_blob(
         if other != repository and client.mount_blob(repository, digest, other):
             return BlobOutcome(digest, size, "mounted", label)
     client.upload_blob(repository, source(), progress=progress(label))
-    return BlobOutcome(digest, size, "uploaded", label)
+    return BlobOutcome(digest, size, "uploaded", label, transferred=size)
 
 
 def ensure_blobs(
@@ -89,9 +94,9 @@ def empty_config_source() -> BlobSource:
 
 
 def summarize(outcomes: Sequence[BlobOutcome]) -> dict[str, int]:
-    """Counts and uploaded bytes for a report."""
+    """Counts, and the bytes that crossed the wire (sent by a push, fetched by a pull)."""
     counts = {how: 0 for how in ("uploaded", "mounted", "present")}
     for outcome in outcomes:
         counts[outcome.how] = counts.get(outcome.how, 0) + 1
-    counts["transferred_bytes"] = sum(o.size for o in outcomes if o.how in ("uploaded", "fetched"))
+    counts["transferred_bytes"] = sum(o.transferred for o in outcomes)
     return counts

@@ -250,9 +250,8 @@ def pull_bundle(
             size=layer["size"],
             progress=progress(title),
         )
-        return BlobOutcome(
-            layer["digest"], layer["size"], "present" if result.skipped else "fetched", title
-        )
+        how = "present" if result.skipped else "fetched"
+        return BlobOutcome(layer["digest"], layer["size"], how, title, transferred=result.fetched)
 
     outcomes = run_parallel([lambda layer=layer: fetch(layer) for layer in plan], workers=workers)
     report = verify_files(folder, manifest)  # before the manifest gets its name

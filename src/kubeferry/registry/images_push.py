@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,12 +245,11 @@ def push_archives(
     prefix: str = "",
     progress: ProgressFactory = lambda label: None,
     workers: int = 4,
-    on_done: Callable[[ImagesPush], None] = lambda report: None,
 ) -> list[ImagesPush]:
     """`push_archive` for each archive in turn."""
     reports = []
     for archive in archives:
-        report = push_archive(client, archive, prefix=prefix, progress=progress, workers=workers)
-        on_done(report)
-        reports.append(report)
+        reports.append(
+            push_archive(client, archive, prefix=prefix, progress=progress, workers=workers)
+        )
     return reports

@@ -211,6 +211,17 @@ def rancher_desktop_file(
     return rancher_desktop_provisioning_path(target_os, home, environ), kind
 
 
+def registries_destination(
+    target: str, root: Path, target_os: str, home: Path, environ: Mapping[str, str]
+) -> tuple[Path, str]:
+    """(path, kind) for `--for k3s|rancher-desktop|FILE` (k3s's file under `root`)."""
+    if target == "k3s":
+        return root / K3S_REGISTRIES_PATH, "registries.yaml"
+    if target == "rancher-desktop":
+        return rancher_desktop_file(target_os, home, environ)
+    return Path(target), "registries.yaml"
+
+
 def find_and_check(
     target_os: str, home: Path, environ: Mapping[str, str], root: Path = Path("/")
 ) -> list[RegistriesCheck]:
