@@ -22,7 +22,7 @@ from kubeferry.bundle.plan import PlannedFile, total_size
 from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag, KubeVersion
-from kubeferry.download.engine import ProgressFactory
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.services.catalog import fetch_upstream_catalog
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings

@@ -17,8 +17,8 @@ from kubeferry.bundle.install import InstallReport
 from kubeferry.core.image_names import looks_like_host, parse_reference, parse_registry
 from kubeferry.core.layouts import K3S_REGISTRIES_PATH, k3s_root
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import NotFoundError
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
@@ -62,7 +62,10 @@ class RegistryAccess:
         scheme = "http" if self.plain_http else "https"
         http.ensure_online(settings.offline, f"{scheme}://{registry}/v2/")
         return RegistryClient(
-            registry, credentials=self.credentials(registry, settings), plain_http=self.plain_http
+            registry,
+            credentials=self.credentials(registry, settings),
+            plain_http=self.plain_http,
+            cancel=settings.cancel,
         )
 
 
