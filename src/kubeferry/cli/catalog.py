@@ -18,7 +18,7 @@ from kubeferry.services.catalog import convert_catalog, convert_files, update_ca
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 def _minimum(value: str) -> KubeVersion:

@@ -12,7 +12,7 @@ from kubeferry.services.doctor import check_readiness
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 def _draw(console: Console, report: Report, inputs: Inputs) -> None:

@@ -15,7 +15,7 @@ from kubeferry.services.registry import push_images
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.group()

@@ -15,7 +15,7 @@ from kubeferry.settings import Settings
 from kubeferry.targets.registries import find_and_check
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.group()

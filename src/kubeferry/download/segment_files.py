@@ -317,10 +317,10 @@ def _hash_pieces(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) 
     """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
     start = 0
     while lead and (batch := shared.lead_bytes.get()) is not None:
-        for block in batch:
+        for view in batch:
             for hasher in hashers.values():
-                hasher.update(block)
-            start += len(block)
+                hasher.update(view)
+            start += len(view)
     for index in range(start // PIECE_SIZE, shared.pieces):
         with shared.lock:
             while index not in shared.done and shared.failed is None:

@@ -213,7 +213,7 @@ class RegistryClient:
                 "Location header. It does not follow the distribution API.",
                 url=self._uploads_url(repository),
             )
-        return urljoin(self.url, location)
+        return urljoin(self.url, str(location))  # headers are typed Any in httpx
 
     def upload_blob(
         self,
@@ -267,7 +267,7 @@ class RegistryClient:
             content=body,
         )
         self._expect(response, (201,), f"the manifest {repository}:{reference}")
-        return response.headers.get("Docker-Content-Digest", "")
+        return str(response.headers.get("Docker-Content-Digest", ""))
 
     def get_manifest(
         self, repository: str, reference: str, accept: tuple[str, ...] = MANIFEST_TYPES

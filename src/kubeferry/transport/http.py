@@ -61,11 +61,12 @@ def _hand_over_body_without_copies() -> None:
         if not self._data:
             return None
         if count >= len(self._data):
-            out, self._data = self._data, bytearray()
+            out: bytearray = self._data
+            self._data = bytearray()
             self._next_line_search = 0
             self._multiple_lines_search = 0
             return out
-        return extract(self, count)  # type: ignore[no-any-return]
+        return extract(self, count)
 
     ReceiveBuffer.maybe_extract_at_most = maybe_extract_at_most  # type: ignore[method-assign]
 
@@ -140,10 +141,10 @@ class TrustOnFirstUse(ssl.SSLContext):
             real.set_alpn_protocols(self._alpn)
         return real
 
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         return self._ready().wrap_socket(*args, **kwargs)
 
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         return self._ready().wrap_bio(*args, **kwargs)
 
 
