@@ -8,8 +8,3 @@ Progress = Callable[[int, int | None], None]
 """Called with the bytes of the file on disk so far (resumed ones included) and the total."""
 ProgressFactory = Callable[[str], Progress | None]
 """Makes the reporter for one file from its label (None: no progress shown)."""
-
-
-def no_progress(label: str) -> Progress | None:
-    """A ProgressFactory that shows nothing."""
-    return None
