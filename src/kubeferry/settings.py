@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +24,7 @@ from kubeferry.core.kuberlr_config import go_bool, home_dir, whole_seconds
 from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir, rancher_desktop_cache_dir
 from kubeferry.core.platforms import host_arch, host_os, normalize_arch, normalize_os
 from kubeferry.errors import ConfigError, UsageError
+from kubeferry.jobs.cancel import CancelToken
 
 BOOLEAN_VARIABLES: Final = ("KUBERLR_ALLOWDOWNLOAD", "KUBERLR_USELATESTIFNOCOMPATIBLE")
 
@@ -85,6 +86,9 @@ class Settings:
     them on stderr, a library caller may log them."""
     connections: int | None = None
     """Connections per large file (`--connections`); None: download/segmented.py's default."""
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False, repr=False)
+    """The command's token: every download, pool and pause of the command takes it; Ctrl-C
+    cancels it (the CLI), a long-running caller may cancel it to stop this one job."""
 
     @property
     def arch(self) -> str:

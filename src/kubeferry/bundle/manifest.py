@@ -143,7 +143,8 @@ def parse_manifest(text: str, *, source: str) -> Manifest:
         if entry.path in seen:
             raise ManifestError(f"{source} lists {entry.path} twice.", path=source)
         seen.add(entry.path)
-    targets = document.get("targets") if isinstance(document.get("targets"), dict) else {}
+    found = document.get("targets")
+    targets: Mapping[str, Any] = found if isinstance(found, dict) else {}
     return Manifest(
         str(document.get("created", "")), str(document.get("tool", "")), targets, entries
     )

@@ -134,7 +134,7 @@ def cli(
     # Not at import: `--help` exits before this runs and needs none of settings' core modules.
     from kubeferry.settings import build_settings
 
-    ctx.obj = build_settings(
+    settings = build_settings(
         environ=dict(os.environ),
         cache_dir=cache_dir,
         home=home,
@@ -145,6 +145,9 @@ def cli(
         timeout=timeout,
         announce=announce,
     )
+    ctx.obj = settings
+    # One token per command: Ctrl-C (SIGINT) and SIGTERM cancel it until the command ended.
+    ctx.with_resource(settings.cancel.on_signals())
     if ctx.invoked_subcommand is None:  # bare `kubeferry`: the help, and success
         click.echo(ctx.get_help())
 

@@ -24,7 +24,7 @@ from kubeferry.settings import Settings
 if TYPE_CHECKING:
     from kubeferry.bundle.install import InstallReport
     from kubeferry.cli.render import Console
-    from kubeferry.services.inspect import BundleContents
+    from kubeferry.bundle.inspect import BundleContents
     from kubeferry.verification.bundle import VerifyReport
 
 

@@ -15,8 +15,7 @@ from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from kubeferry.cli.render import Console
     from kubeferry.registry.bundle_artifact import BundleTransfer
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _rows(state: CacheState) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for report in state.versions:
         text = report.state.value
         if str(report.tag) not in state.listed:

@@ -21,8 +21,7 @@ from kubeferry.services.catalog import (
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from kubeferry.cli.render import Console
     from kubeferry.core.versions import KubeVersion
 
 

@@ -11,8 +11,7 @@ from kubeferry.services.doctor import check_readiness
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from kubeferry.cli.render import Console
     from kubeferry.doctor import Inputs, Report
 
 

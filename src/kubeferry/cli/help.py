@@ -126,8 +126,8 @@ def terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         columns = 0
-    if columns > 0:
-        return columns
+    if columns > 0 or sys.__stdout__ is None:  # None: no standard output at all (pythonw)
+        return columns if columns > 0 else 80
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):

@@ -14,8 +14,7 @@ from kubeferry.services.registry import push_images
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from kubeferry.cli.render import Console
     from kubeferry.registry.images_push import ImagesPush
 
 

@@ -11,7 +11,7 @@ import click
 from kubeferry.cli.render import CommandFailed, emit, human_size
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 

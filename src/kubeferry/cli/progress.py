@@ -12,7 +12,7 @@ from kubeferry.cli.render import is_terminal, rich_stderr_console
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from kubeferry.download.engine import Progress as ProgressCallback
+    from kubeferry.jobs.progress import Progress as ProgressCallback
 
 
 class Board:

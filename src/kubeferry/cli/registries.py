@@ -18,7 +18,7 @@ from kubeferry.services.registries import (
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.group()

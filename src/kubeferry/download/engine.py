@@ -47,6 +47,8 @@ from kubeferry.errors import (
 )
 from kubeferry.files.hashing import feed_file, hash_file, new_hashers
 from kubeferry.files.safe import remove_plain
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress, ProgressFactory
 from kubeferry.transport import http
 from kubeferry.transport.policy import (
     RetryNotice,
@@ -54,25 +56,18 @@ from kubeferry.transport.policy import (
     TransferPolicy,
     Watch,
     WatchTripped,
-    cancel_transfers,
-    check_cancelled,
-    pause,
     retry_after,
 )
 
-__all__ = [
+__all__ = [  # Progress and ProgressFactory live in jobs/progress.py; 0.2 imported them here
+    "Progress",
+    "ProgressFactory",
     "RetryNotice",
     "RetryPolicy",
     "TransferPolicy",
-    "cancel_transfers",
     "discard_partial",
     "part_path",
 ]
-
-Progress = Callable[[int, int | None], None]
-"""Called with the bytes of the file on disk so far (resumed ones included) and the total."""
-ProgressFactory = Callable[[str], Progress | None]
-"""Makes the reporter for one file from its label (None: no progress shown)."""
 
 RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -120,6 +115,7 @@ class _Transfer:
     job: DownloadJob
     policy: TransferPolicy
     progress: Progress | None
+    cancel: CancelToken
     fetched: int = 0
 
 
@@ -203,7 +199,7 @@ def _segments(
                 algorithms=algorithms,
                 connections=connections,
                 progress=progress,
-                cancelled=check_cancelled,
+                cancel=transfer.cancel,
                 policy=transfer.policy,
             )
         else:
@@ -217,7 +213,7 @@ def _segments(
                 connections=connections,
                 progress=progress,
                 response=response,  # it keeps streaming; helpers join only when it is slow
-                cancelled=check_cancelled,
+                cancel=transfer.cancel,
                 policy=transfer.policy,
             )
     except segmented.SegmentsRestart as exc:
@@ -258,7 +254,7 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
             if progress:
                 progress(offset, total)
             done = offset
-            with Watch(transfer.policy, response, started) as watch:
+            with Watch(transfer.policy, response, started, transfer.cancel) as watch:
                 sink = HashingWriter(part, "ab" if offset else "wb", attempt.hashers)
                 with sink:
                     # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
@@ -271,7 +267,7 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
                             progress(done, total)
                 attempt.identity = sink.identity
     except (httpx.HTTPError, WatchTripped) as exc:
-        check_cancelled()
+        transfer.cancel.check()
         if watch is not None and watch.reason:
             raise _Retryable(watch.reason) from exc
         if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
@@ -347,25 +343,31 @@ def download(
     *,
     progress: Progress | None = None,
     retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = pause,
+    sleep: Callable[[float], None] | None = None,
     keep_existing: bool = False,
     policy: TransferPolicy | None = None,
-    connections: int = segmented.DEFAULT_CONNECTIONS,
+    connections: int | None = None,
+    cancel: CancelToken | None = None,
 ) -> DownloadResult:
     """Fetch one file, resuming and retrying; verified before it gets its final name.
 
     A file of 64 MiB or more from a server that serves ranges comes over `connections`
-    connections at once (download/segmented.py); 1 keeps to one.
+    connections at once (download/segmented.py; None: its default); 1 keeps to one. `cancel`
+    (default: the client's, `http.cancel_of`) stops it: TransferCancelled, the `.part` kept.
+    The pauses between attempts are `sleep` (default: the token's, ended early by a cancel).
     """
     policy = policy or client_policy(client)
     retry = retry or policy.retry
+    cancel = cancel or http.cancel_of(client)
+    connections = segmented.DEFAULT_CONNECTIONS if connections is None else connections
+    sleep = cancel.pause if sleep is None else sleep
     if keep_existing and (done := existing_match(job)):
         return done
     job.destination.parent.mkdir(parents=True, exist_ok=True)
-    transfer = _Transfer(job, policy, progress)
+    transfer = _Transfer(job, policy, progress, cancel)
     last_error, restarted = "", False
     for attempt_number in range(1, retry.attempts + 1):
-        check_cancelled()
+        cancel.check()
         try:
             attempt = _stream_once(client, transfer, connections)
         except _Retryable as exc:

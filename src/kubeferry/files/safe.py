@@ -16,7 +16,7 @@ import io
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 from kubeferry.errors import KubeferryError, StorageError, TextFileError, UnsafePathError
 
@@ -44,7 +44,7 @@ def file_key(status: os.stat_result) -> FileKey:
     )
 
 
-def open_inside(folder: Path, relative: str) -> BinaryIO:
+def open_inside(folder: Path, relative: str) -> io.FileIO:
     """Open `folder/relative` for reading, refusing links and anything but a regular file."""
     parts = relative.split("/")
     if any(part in ("", ".", "..") for part in parts):

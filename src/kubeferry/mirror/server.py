@@ -261,6 +261,11 @@ def bind(host: str, port: int) -> socket.socket:
     return listening
 
 
+def _stop(stopped: asyncio.Future[int], code: int) -> None:
+    if not stopped.done():
+        stopped.set_result(code)
+
+
 async def serve_forever(
     bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str], None]
 ) -> int:
@@ -270,7 +275,8 @@ async def serve_forever(
     mirror = MirrorApp(bundles, Verifier(executor))
     app = web.Application()
     app.router.add_get("/{tail:.*}", mirror.handle)
-    context = tls_context(options.tls_cert, options.tls_key) if options.tls_cert else None
+    cert, key = options.tls_cert, options.tls_key  # both or neither (the command checks)
+    context = tls_context(cert, key) if cert and key else None
     runner = web.AppRunner(
         app,
         access_log=_logger("kubeferry.mirror.access", options.access_log, "%(message)s"),
@@ -282,7 +288,7 @@ async def serve_forever(
     stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     loop = asyncio.get_running_loop()
     for number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
-        loop.add_signal_handler(number, lambda c=code: stopped.done() or stopped.set_result(c))
+        loop.add_signal_handler(number, _stop, stopped, code)
     try:
         listening = bind(options.host, options.port)
         site = web.SockSite(runner, listening, ssl_context=context)

@@ -17,8 +17,10 @@ from urllib.parse import urljoin
 
 import httpx
 
-from kubeferry.download.engine import DownloadJob, DownloadResult, Progress, download
+from kubeferry.download.engine import DownloadJob, DownloadResult, download
 from kubeferry.errors import RegistryAuthError, RegistryError
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
 from kubeferry.oci.media import MANIFEST_TYPES
 from kubeferry.transport import http
@@ -37,10 +39,15 @@ class BlobSource:
     offset: int = 0
     chunks: Iterable[bytes] | None = None
 
-    def stream(self, progress: Progress | None = None) -> Iterator[bytes]:
-        """The bytes, piece by piece, reporting progress as they go."""
+    def stream(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[bytes]:
+        """The bytes, piece by piece, reporting progress as they go; a cancel of `cancel` stops
+        them (TransferCancelled) before the next piece."""
         done = 0
         for piece in self._pieces():
+            if cancel is not None:
+                cancel.check()
             done += len(piece)
             if progress:
                 progress(done, self.size)
@@ -67,7 +74,8 @@ def _read_exactly(stream: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 class RegistryClient:
-    """One registry: `https://HOST` (or `http://` when asked), with its auth."""
+    """One registry: `https://HOST` (or `http://` when asked), with its auth. `cancel` is the
+    token of the job it works for: blob fetches and uploads stop when it is cancelled."""
 
     def __init__(
         self,
@@ -75,14 +83,16 @@ class RegistryClient:
         *,
         credentials: Credentials | None = None,
         plain_http: bool = False,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.registry = registry
         self.url = f"{'http' if plain_http else 'https'}://{registry}"
-        self._token_client = http.open_client()
+        self.cancel = cancel or CancelToken()
+        self._token_client = http.open_client(cancel=self.cancel)
         self.auth = RegistryAuth(self.url, credentials, self._token_client)
-        self.client = http.open_client()
+        self.client = http.open_client(cancel=self.cancel)
         self.client.auth = self.auth
-        self._upload_client = http.open_client(read_timeout=UPLOAD_READ_TIMEOUT)
+        self._upload_client = http.open_client(read_timeout=UPLOAD_READ_TIMEOUT, cancel=self.cancel)
         self._upload_client.auth = self.auth
 
     def close(self) -> None:
@@ -203,7 +213,7 @@ class RegistryClient:
                 "Location header. It does not follow the distribution API.",
                 url=self._uploads_url(repository),
             )
-        return urljoin(self.url, location)
+        return urljoin(self.url, str(location))  # headers are typed Any in httpx
 
     def upload_blob(
         self,
@@ -217,7 +227,7 @@ class RegistryClient:
         location = self._start_upload(repository)
         what = f"the upload of {blob.digest} into {repository}"
         headers = {"Content-Type": "application/octet-stream"}
-        body: Iterator[bytes] = blob.stream(progress)
+        body: Iterator[bytes] = blob.stream(progress, self.cancel)
         if chunk_size:
             location = self._patch_chunks(location, body, chunk_size, what)
             body, size = iter(()), 0
@@ -257,7 +267,7 @@ class RegistryClient:
             content=body,
         )
         self._expect(response, (201,), f"the manifest {repository}:{reference}")
-        return response.headers.get("Docker-Content-Digest", "")
+        return str(response.headers.get("Docker-Content-Digest", ""))
 
     def get_manifest(
         self, repository: str, reference: str, accept: tuple[str, ...] = MANIFEST_TYPES
@@ -299,7 +309,9 @@ class RegistryClient:
             self.blob_url(repository, digest), destination, sha256=digest[7:], size=size
         )
         try:
-            return download(self.client, job, progress=progress, keep_existing=True)
+            return download(
+                self.client, job, progress=progress, keep_existing=True, cancel=self.cancel
+            )
         except RegistryAuthError:
             raise
         except httpx.HTTPError as exc:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.jobs.parallel import run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import BlobSource, RegistryClient
 
 EMPTY_CONFIG_TYPE: Final = "application/vnd.oci.empty.v1+json"
@@ -72,7 +73,8 @@ def ensure_blobs(
     )
     return run_parallel(
         [
-            lambda b=b: ensure_blob(
+            partial(
+                ensure_blob,
                 client,
                 repository,
                 b[3],
@@ -85,6 +87,7 @@ def ensure_blobs(
             for b in unique
         ],
         workers=workers,
+        cancel=client.cancel,
     )
 
 

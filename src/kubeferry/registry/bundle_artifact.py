@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from kubeferry.bundle.manifest import Manifest, check_relative_path, parse_manifest
 from kubeferry.core.image_names import Reference
 from kubeferry.core.layouts import MANIFEST_NAME
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import RegistryError, UnsafePathError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.jobs.parallel import run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import BlobSource, RegistryClient
 from kubeferry.oci.media import OCI_MANIFEST, descriptor, manifest_json, sha256_digest
 from kubeferry.registry.blobs import (
@@ -98,7 +99,7 @@ def push_bundle(
                 digest,
                 entry.size,
                 entry.path,
-                lambda d=digest, s=entry.size, p=path: BlobSource(d, s, p),
+                partial(BlobSource, digest, entry.size, path),
             )
         )
     layers.append(
@@ -253,7 +254,9 @@ def pull_bundle(
         how = "present" if result.skipped else "fetched"
         return BlobOutcome(layer["digest"], layer["size"], how, title, transferred=result.fetched)
 
-    outcomes = run_parallel([lambda layer=layer: fetch(layer) for layer in plan], workers=workers)
+    outcomes = run_parallel(
+        [partial(fetch, layer) for layer in plan], workers=workers, cancel=client.cancel
+    )
     report = verify_files(folder, manifest)  # before the manifest gets its name
     if report.bad:
         listing = "; ".join(f"{path}: {why}" for path, why in report.bad)

@@ -23,7 +23,7 @@ from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.catalog.upstream import fetch_catalog
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
-from kubeferry.download.engine import ProgressFactory
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold

@@ -17,7 +17,7 @@ from typing import Final
 
 from kubeferry.bundle.install import InstallReport, install_held
 from kubeferry.core.image_names import looks_like_host, parse_reference, parse_registry
-from kubeferry.download.engine import ProgressFactory
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.archives import resolve_archives
@@ -56,7 +56,10 @@ class RegistryAccess:
         scheme = "http" if self.plain_http else "https"
         http.ensure_online(settings.offline, f"{scheme}://{registry}/v2/")
         return RegistryClient(
-            registry, credentials=self.credentials(registry, settings), plain_http=self.plain_http
+            registry,
+            credentials=self.credentials(registry, settings),
+            plain_http=self.plain_http,
+            cancel=settings.cancel,
         )
 
 

@@ -18,6 +18,7 @@ import httpx  # kubeferry/__init__.py has kept httpx's own command line from loa
 
 from kubeferry import __version__
 from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
+from kubeferry.jobs.cancel import CancelToken
 from kubeferry.transport.policy import TransferPolicy
 
 SOCKET_READ_SIZE: Final = 1024 * 1024
@@ -60,11 +61,12 @@ def _hand_over_body_without_copies() -> None:
         if not self._data:
             return None
         if count >= len(self._data):
-            out, self._data = self._data, bytearray()
+            out: bytearray = self._data
+            self._data = bytearray()
             self._next_line_search = 0
             self._multiple_lines_search = 0
             return out
-        return extract(self, count)  # type: ignore[no-any-return]
+        return extract(self, count)
 
     ReceiveBuffer.maybe_extract_at_most = maybe_extract_at_most  # type: ignore[method-assign]
 
@@ -139,10 +141,10 @@ class TrustOnFirstUse(ssl.SSLContext):
             real.set_alpn_protocols(self._alpn)
         return real
 
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         return self._ready().wrap_socket(*args, **kwargs)
 
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         return self._ready().wrap_bio(*args, **kwargs)
 
 
@@ -171,9 +173,11 @@ def open_client(
     read_timeout: float = READ_TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
     policy: TransferPolicy | None = None,
+    cancel: CancelToken | None = None,
 ) -> httpx.Client:
     """A client with timeouts on connect and read, proxies from the environment, redirects on
-    (never from https to http); `policy` bounds its downloads (`download.client_policy`)."""
+    (never from https to http); `policy` bounds its downloads (`download.client_policy`),
+    `cancel` is the token of the job it works for (`cancel_of`)."""
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     client = httpx.Client(
         timeout=timeout,
@@ -184,7 +188,14 @@ def open_client(
         event_hooks={"response": [refuse_downgrade]},
     )
     client.transfer_policy = policy or TransferPolicy()  # type: ignore[attr-defined]
+    client.cancel_token = cancel or CancelToken()  # type: ignore[attr-defined]
     return client
+
+
+def cancel_of(client: httpx.Client) -> CancelToken:
+    """The token `open_client` was given (a client opened elsewhere: one nothing cancels)."""
+    found = getattr(client, "cancel_token", None)
+    return found if isinstance(found, CancelToken) else CancelToken()
 
 
 def ensure_online(offline: bool, url: str) -> None:
