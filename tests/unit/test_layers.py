@@ -50,13 +50,13 @@ PURE = (
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "core": frozenset({"errors"}),
-    "settings": frozenset({"core", "errors"}),
+    "settings": frozenset({"core", "jobs", "errors"}),
     "files": frozenset({"core", "errors"}),
     "transport": frozenset({"core", "jobs", "errors"}),
-    "jobs": frozenset({"core", "transport", "errors"}),
+    "jobs": frozenset({"core", "errors"}),
     "download": frozenset({"core", "files", "transport", "jobs", "verification", "errors"}),
     "oci": frozenset({"core", "files", "transport", "download", "jobs", "errors"}),
-    "verification": frozenset({"core", "files", "bundle", "stores", "errors"}),
+    "verification": frozenset({"core", "files", "bundle", "errors"}),
     "catalog": frozenset({"core", "files", "transport", "errors"}),
     "stores": frozenset(
         {"core", "files", "transport", "download", "jobs", "verification", "targets", "errors"}

@@ -22,9 +22,9 @@ from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
+    from kubeferry.bundle.inspect import BundleContents
     from kubeferry.bundle.install import InstallReport
     from kubeferry.cli.render import Console
-    from kubeferry.bundle.inspect import BundleContents
     from kubeferry.verification.bundle import VerifyReport
 
 
