@@ -25,6 +25,7 @@ from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push
 from kubeferry.registry.images_push import ImagesPush, push_archives
 from kubeferry.registry.registries_yaml import MirrorSettings, build_registries
 from kubeferry.services.bundle import install_held_bundle
+from kubeferry.services.common import transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
 from kubeferry.targets.registries import (
@@ -62,7 +63,10 @@ class RegistryAccess:
         scheme = "http" if self.plain_http else "https"
         http.ensure_online(settings.offline, f"{scheme}://{registry}/v2/")
         return RegistryClient(
-            registry, credentials=self.credentials(registry, settings), plain_http=self.plain_http
+            registry,
+            credentials=self.credentials(registry, settings),
+            plain_http=self.plain_http,
+            policy=transfer_policy(settings),
         )
 
 
@@ -90,9 +94,16 @@ def pull_bundle_from(
     *,
     progress: ProgressFactory = _no_progress,
 ) -> BundleTransfer:
-    """Pull `reference` into `folder` (resumable; verified before it returns)."""
+    """Pull `reference` into `folder` (resumable; verified before it returns).
+
+    The folder's lock is held throughout, as `bundle create` holds it: a second run into the
+    same folder waits (saying for whom) instead of sharing its `.part` files.
+    """
     ref = parse_reference(reference)
-    with access.client(ref.registry, settings) as client:
+    with (
+        hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
+        access.client(ref.registry, settings) as client,
+    ):
         return pull_bundle(client, ref, folder, progress=progress)
 
 

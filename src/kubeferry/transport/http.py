@@ -18,6 +18,7 @@ import httpx  # kubeferry/__init__.py has kept httpx's own command line from loa
 
 from kubeferry import __version__
 from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
+from kubeferry.files.textfiles import parse_json
 from kubeferry.transport.policy import TransferPolicy
 
 SOCKET_READ_SIZE: Final = 1024 * 1024
@@ -74,6 +75,8 @@ _hand_over_body_without_copies()
 CONNECT_TIMEOUT: Final = 10.0
 READ_TIMEOUT: Final = 30.0
 USER_AGENT: Final = f"kubeferry/{__version__}"
+DOCUMENT_LIMIT: Final = 64 * 1024 * 1024
+"""`get` reads at most this much (a GitHub releases page is a few megabytes)."""
 
 
 def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
@@ -171,11 +174,17 @@ def open_client(
     read_timeout: float = READ_TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
     policy: TransferPolicy | None = None,
+    fresh: bool = False,
 ) -> httpx.Client:
     """A client with timeouts on connect and read, proxies from the environment, redirects on
-    (never from https to http); `policy` bounds its downloads (`download.client_policy`)."""
+    (never from https to http); `policy` bounds its downloads (`policy.client_policy`).
+
+    `fresh`: one connection per request, so a watch knows each request's socket
+    from the start (`transport/documents.py`).
+    """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     client = httpx.Client(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=0 if fresh else 20),
         timeout=timeout,
         follow_redirects=True,
         trust_env=True,
@@ -236,11 +245,14 @@ def status_error(response: httpx.Response, hint: str) -> UpstreamError:
 
 
 def decode_json(response: httpx.Response, hint: str) -> Any:
-    """The JSON body of `response`; an HTML or otherwise non-JSON body is an UpstreamError."""
+    """The JSON body of `response`, nested at most MAX_JSON_DEPTH deep (checked before parsing);
+    an HTML or otherwise non-JSON body is an UpstreamError."""
     url = str(response.request.url)
     try:
-        return json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return parse_json(response.content, source=url, fix=hint, error=UpstreamError)
+    except UpstreamError as exc:
+        if not isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+            raise
         kind = response.headers.get("Content-Type", "unknown type")
         raise UpstreamError(
             f"{url} did not answer JSON (Content-Type {kind}; body starts "
@@ -250,11 +262,34 @@ def decode_json(response: httpx.Response, hint: str) -> Any:
 
 
 def get(
-    client: httpx.Client, url: str, *, headers: Mapping[str, str] | None = None
+    client: httpx.Client,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    limit: int = DOCUMENT_LIMIT,
 ) -> httpx.Response:
-    """GET `url` fully into memory (small documents only), translating transport errors."""
+    """GET `url` into memory (small documents only: at most `limit` bytes, read no further),
+    translating transport errors."""
     try:
-        return client.get(url, headers=dict(headers or {}))
+        with client.stream("GET", url, headers=dict(headers or {})) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise UpstreamError(
+                        f"{url} answered more than {limit} bytes (cut off there); kubeferry "
+                        "reads no more for one document, so nothing of it was used. Check the "
+                        "address or the mirror.",
+                        url=url,
+                    )
+            kept = [
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            return httpx.Response(
+                response.status_code, headers=kept, content=bytes(body), request=response.request
+            )
     except httpx.HTTPError as exc:
         raise transport_error(exc, url) from exc
 

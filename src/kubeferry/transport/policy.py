@@ -69,6 +69,12 @@ class TransferPolicy:
     on_retry: Callable[[RetryNotice], None] | None = None
 
 
+def client_policy(client: Any) -> TransferPolicy:
+    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
+    found = getattr(client, "transfer_policy", None)
+    return found if isinstance(found, TransferPolicy) else TransferPolicy()
+
+
 class TransferCancelled(KeyboardInterrupt):
     """Ctrl-C reached a transfer; the `.part` file stays for the next run."""
 
@@ -131,6 +137,13 @@ def _socket_of(response: Any) -> socket.socket | None:
     return found if isinstance(found, socket.socket) else None
 
 
+class _Streamed:
+    """A bare network stream dressed as a response, for `_socket_of`."""
+
+    def __init__(self, stream: Any) -> None:
+        self.extensions = {"network_stream": stream}
+
+
 class Watch:
     """Watches one response body: trips on low speed, the timeout or a cancellation."""
 
@@ -163,6 +176,19 @@ class Watch:
         self._received += size
         if self.reason is not None:
             raise WatchTripped(self.reason)
+
+    def attach(self, stream: Any) -> None:
+        """Watch the socket of `stream` (a connection opened for this request) from now on.
+
+        A request's socket is known only once its answer started; a new connection's is known
+        earlier (httpcore's trace), so a stall in the answer's headers is caught as well.
+        """
+        found = _socket_of(_Streamed(stream))
+        if found is None:
+            return
+        self._socket = found
+        if self.reason is not None:
+            self.trip(self.reason)
 
     def trip(self, reason: str) -> None:
         """Stop the transfer: remember why, and wake the blocked read."""
