@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console], None]:
     def draw(console: Console) -> None:
         counts = transfer.as_dict()
-        moved = counts.get("uploaded", 0) + counts.get("fetched", 0)
+        pulled = verb == "pulled"
+        moved = counts.get("fetched", 0) if pulled else counts.get("uploaded", 0)
+        mounted = "" if pulled else f", {counts['mounted']} mounted"
         console.print(
-            f"{verb} {transfer.reference} {where}: {moved} "
-            f"blobs sent/fetched ({human_size(counts['transferred_bytes'])}), "
-            f"{counts['present']} already there, {counts['mounted']} mounted"
+            f"{verb} {transfer.reference} {where}: {moved} blobs "
+            f"{'fetched' if pulled else 'sent'} ({human_size(counts['transferred_bytes'])} "
+            f"{'fetched' if pulled else 'sent'}), {counts['present']} already there{mounted}"
         )
         console.print(f"digest {transfer.digest}")
 

@@ -198,15 +198,19 @@ class RegistryAuth(httpx.Auth):
                 url=realm,
                 actual=str(answer.status),
             )
+        return self._token_from(answer.status, answer.body, realm)
+
+    def _token_from(self, status: int, body: bytes, realm: str) -> tuple[str, float]:
+        """The token and its lifetime from a token reply (JSON, depth- and size-limited)."""
         fix = "Check the registry's auth configuration."
-        if answer.status != 200:
+        if status != 200:
             raise RegistryError(
-                f"the token service {realm} answered HTTP {answer.status} without a token. {fix}",
+                f"the token service {realm} answered HTTP {status} without a token. {fix}",
                 url=realm,
-                actual=str(answer.status),
+                actual=str(status),
             )
         document = parse_json(
-            answer.body,
+            body,
             source=f"the token reply of {realm}",
             fix=fix,
             error=RegistryError,

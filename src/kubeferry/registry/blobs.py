@@ -19,16 +19,34 @@ EMPTY_CONFIG_DIGEST: Final = (
 
 @dataclass(frozen=True)
 class BlobOutcome:
-    """What happened to one blob: `present`, `mounted` or `uploaded`."""
+    """What happened to one blob: `present`, `mounted`, `uploaded` or `fetched`.
+
+    `moved`: the bytes that really went over the network (a resumed fetch moves only the rest);
+    None means the whole size.
+    """
 
     digest: str
     size: int
     how: str
     label: str = ""
+    moved: int | None = None
+
+    @property
+    def transferred(self) -> int:
+        """Bytes sent or fetched for this blob (0 when it was present or mounted)."""
+        if self.how not in ("uploaded", "fetched"):
+            return 0
+        return self.size if self.moved is None else self.moved
 
     def as_dict(self) -> dict[str, object]:
         """For --json."""
-        return {"digest": self.digest, "size": self.size, "how": self.how, "label": self.label}
+        return {
+            "digest": self.digest,
+            "size": self.size,
+            "how": self.how,
+            "label": self.label,
+            "transferred_bytes": self.transferred,
+        }
 
 
 def ensure_blob(
@@ -93,5 +111,5 @@ def summarize(outcomes: Sequence[BlobOutcome]) -> dict[str, int]:
     counts = {how: 0 for how in ("uploaded", "mounted", "present")}
     for outcome in outcomes:
         counts[outcome.how] = counts.get(outcome.how, 0) + 1
-    counts["transferred_bytes"] = sum(o.size for o in outcomes if o.how in ("uploaded", "fetched"))
+    counts["transferred_bytes"] = sum(o.transferred for o in outcomes)
     return counts

@@ -225,6 +225,33 @@ def _plan_pull(
     return plan
 
 
+def _pull_manifest(
+    client: RegistryClient,
+    ref: Reference,
+    layers: list[dict[str, Any]],
+    pulling: Path,
+) -> Manifest:
+    """Fetch the bundle manifest layer into `pulling` (size-limited) and parse it; before any
+    bundle file is created, so a manifest listing too many files creates none."""
+    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
+    if len(manifest_layers) != 1:
+        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
+    head = manifest_layers[0]
+    size = head.get("size")
+    if not isinstance(size, int) or not 0 < size <= MAX_MANIFEST_BYTES:
+        raise _refuse(
+            ref,
+            f"has a {MANIFEST_NAME} layer of size {size!r}; kubeferry reads bundle manifests "
+            f"of at most {MAX_MANIFEST_BYTES} bytes",
+        )
+    client.fetch_blob(ref.repository, head["digest"], pulling, size=size)
+    source = f"{ref} ({MANIFEST_NAME})"
+    return parse_manifest(
+        decode_text(read_bytes(pulling, missing="", error=RegistryError), source=source),
+        source=source,
+    )
+
+
 def pull_bundle(
     client: RegistryClient,
     ref: Reference,
@@ -244,25 +271,9 @@ def pull_bundle(
             actual=sha256_digest(body),
         )
     layers = _artifact_layers(ref, kind, body)
-    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
-    if len(manifest_layers) != 1:
-        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
     folder.mkdir(parents=True, exist_ok=True)
     pulling = _no_links(folder, PULLING_NAME)
-    head = manifest_layers[0]
-    size = head.get("size")
-    if not isinstance(size, int) or not 0 < size <= MAX_MANIFEST_BYTES:
-        raise _refuse(
-            ref,
-            f"has a {MANIFEST_NAME} layer of size {size!r}; kubeferry reads bundle manifests "
-            f"of at most {MAX_MANIFEST_BYTES} bytes",
-        )
-    client.fetch_blob(ref.repository, head["digest"], pulling, size=size)
-    source = f"{ref} ({MANIFEST_NAME})"
-    manifest = parse_manifest(
-        decode_text(read_bytes(pulling, missing="", error=RegistryError), source=source),
-        source=source,
-    )
+    manifest = _pull_manifest(client, ref, layers, pulling)
     plan = _plan_pull(ref, layers, manifest)
 
     def fetch(layer: dict[str, Any]) -> BlobOutcome:
@@ -274,9 +285,8 @@ def pull_bundle(
             size=layer["size"],
             progress=progress(title),
         )
-        return BlobOutcome(
-            layer["digest"], layer["size"], "present" if result.skipped else "fetched", title
-        )
+        how = "present" if result.skipped else "fetched"
+        return BlobOutcome(layer["digest"], layer["size"], how, title, moved=result.fetched)
 
     outcomes = run_parallel([lambda layer=layer: fetch(layer) for layer in plan], workers=workers)
     report = verify_files(folder, manifest)  # before the manifest gets its name

@@ -100,11 +100,18 @@ def pull_bundle_from(
     same folder waits (saying for whom) instead of sharing its `.part` files.
     """
     ref = parse_reference(reference)
-    with (
-        hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
-        access.client(ref.registry, settings) as client,
-    ):
-        return pull_bundle(client, ref, folder, progress=progress)
+    existed = folder.exists()
+    try:
+        with (
+            access.client(ref.registry, settings) as client,  # the offline gate comes first
+            hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
+        ):
+            return pull_bundle(client, ref, folder, progress=progress)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when the failed pull left it empty
+        raise
 
 
 def is_reference(argument: str) -> bool:
