@@ -90,8 +90,8 @@ def _read_limited(
         watch.count(len(chunk))
         if len(body) > limit:
             raise error(
-                f"{url} answered {what} of more than {limit} bytes (it was cut off there); "
-                "kubeferry reads no more for it, so nothing of it was used. The server is "
+                f"{url} answered {what} of more than {limit} bytes (cut off there); kubeferry "
+                f"reads at most {limit} bytes for it, so nothing of it was used. The server is "
                 "misconfigured or hostile.",
                 url=url,
             )
