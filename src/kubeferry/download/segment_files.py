@@ -49,7 +49,7 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
     """
     try:  # never through a link, never blocking on a FIFO; anything odd means "no state"
         state = json.loads(read_bytes(state_path(destination), missing=""))
-    except (KubeferryError, OSError, ValueError):
+    except (KubeferryError, OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None

@@ -10,7 +10,6 @@ upload body never needs to be sent twice.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -65,16 +64,16 @@ def _auth_key_host(key: str) -> str:
 
 def docker_config_credentials(registry: str, path: Path) -> Credentials | None:
     """The `auths` entry for `registry` in Docker's config.json (base64 `user:password`)."""
+    fix = "Fix or move it, or pass --username and --password-stdin."
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise RegistryAuthError(
-            f"{path} cannot be read as Docker's config.json ({exc}). Fix or move it, or pass "
-            "--username and --password-stdin.",
-            path=path,
+            f"{path} cannot be read as Docker's config.json ({exc}). {fix}", path=path
         ) from exc
+    document = parse_json(text, source=str(path), fix=fix, error=RegistryAuthError)
     auths = document.get("auths") if isinstance(document, dict) else None
     wanted = _auth_key_host(registry)
     for key, entry in (auths or {}).items():
