@@ -222,3 +222,26 @@ def test_a_healthy_registry_is_asked_once_per_document(plain: FakeRegistry) -> N
             b'{"schemaVersion":2}',
         )
     assert plain.paths() == ["/v2/", "/v2/a/b/manifests/1"]
+
+
+def test_redirect_and_error_bodies_are_read_no_further_than_64_kib(plain: FakeRegistry) -> None:
+    """httpx reads a followed redirect's body whole; the document clients stop at 64 KiB."""
+    huge = b"x" * (10 * 1024 * 1024)
+    plain.routes["/moved"] = Reply(307, huge, {"Location": "/v2/"}, length=False)
+    plain.routes["/gone"] = Reply(404, huge)
+    with http.open_client(fresh=True) as client:
+        followed = client.get(f"{plain.url}/moved")
+        missing = client.get(f"{plain.url}/gone")
+    assert followed.status_code == 200 and followed.content == b"{}"
+    assert len(followed.history[0].content) == http.ERROR_BODY_LIMIT
+    assert missing.status_code == 404 and len(missing.content) == http.ERROR_BODY_LIMIT
+
+
+def test_a_huge_401_body_is_not_read_whole(plain: FakeRegistry) -> None:
+    with FakeRegistry() as realm:
+        realm.routes["/token"] = token_reply()
+        plain.challenge = f"{realm.url}/token"
+        plain.challenge_body = b"u" * (10 * 1024 * 1024)
+        plain.manifest("a/b", "1", b'{"schemaVersion":2}')
+        with RegistryClient(plain.host, plain_http=True) as client:
+            assert client.get_manifest("a/b", "1")[1] == b'{"schemaVersion":2}'

@@ -49,6 +49,7 @@ class FakeRegistry:
     def __init__(self, *, tls: tuple[Path, Path] | None = None) -> None:
         self.routes: dict[str, Reply] = {"/v2/": Reply(200, b"{}")}
         self.challenge: str | None = None
+        self.challenge_body = b'{"errors":[{"code":"UNAUTHORIZED"}]}'
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._port = int(self._listener.getsockname()[1])
@@ -145,7 +146,7 @@ class FakeRegistry:
         if self.challenge and path.startswith("/v2/") and "authorization" not in headers:
             reply = Reply(
                 401,
-                b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                self.challenge_body,
                 {"WWW-Authenticate": f'Bearer realm="{self.challenge}",service="fake"'},
             )
         if reply is None:

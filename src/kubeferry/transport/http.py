@@ -76,6 +76,7 @@ CONNECT_TIMEOUT: Final = 10.0
 READ_TIMEOUT: Final = 30.0
 USER_AGENT: Final = f"kubeferry/{__version__}"
 DOCUMENT_LIMIT: Final = 64 * 1024 * 1024
+ERROR_BODY_LIMIT: Final = 64 * 1024
 """`get` reads at most this much (a GitHub releases page is a few megabytes)."""
 
 
@@ -169,6 +170,26 @@ def refuse_downgrade(response: httpx.Response) -> None:
         )
 
 
+def bound_other_bodies(response: httpx.Response) -> None:
+    """Read the body of a redirect or error answer here, at most ERROR_BODY_LIMIT bytes.
+
+    httpx reads the whole body of a redirect it follows and of a 401 an auth flow answers,
+    however large: a hostile server could fill memory that way. Read here first (the first
+    bytes are all an error message shows) and hand httpx what was read (`_content`, the
+    attribute `Response.read` returns when set); the rest is never read. 2xx bodies are read by
+    their callers, bounded (`transport/documents.py`).
+    """
+    if response.status_code < 300:
+        return
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > ERROR_BODY_LIMIT:
+            response.close()  # the connection goes with the rest of the body
+            break
+    response._content = bytes(body[:ERROR_BODY_LIMIT])
+
+
 def open_client(
     *,
     read_timeout: float = READ_TIMEOUT,
@@ -179,8 +200,8 @@ def open_client(
     """A client with timeouts on connect and read, proxies from the environment, redirects on
     (never from https to http); `policy` bounds its downloads (`policy.client_policy`).
 
-    `fresh`: one connection per request, so a watch knows each request's socket
-    from the start (`transport/documents.py`).
+    `fresh`: one connection per request, so a watch knows each request's socket from the start
+    (`transport/documents.py`), and redirect and error bodies read at most ERROR_BODY_LIMIT.
     """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     client = httpx.Client(
@@ -190,7 +211,7 @@ def open_client(
         trust_env=True,
         verify=TrustOnFirstUse(),  # certificates load on the first https connection
         headers={"User-Agent": USER_AGENT},
-        event_hooks={"response": [refuse_downgrade]},
+        event_hooks={"response": [refuse_downgrade, *([bound_other_bodies] if fresh else [])]},
     )
     client.transfer_policy = policy or TransferPolicy()  # type: ignore[attr-defined]
     return client
