@@ -161,6 +161,14 @@ def _report_os_error(exc: OSError) -> None:
     )
 
 
+def _interrupted() -> str:
+    """What Ctrl-C left: `.part` files only when this run wrote some (install downloads none)."""
+    partfiles = sys.modules.get("kubeferry.download.partfiles")
+    if partfiles is not None and partfiles.partials_written():
+        return INTERRUPTED
+    return "kubeferry: interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit 0 on success, 1 on a failure, 2 on a usage error."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
@@ -170,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo(INTERRUPTED, err=True)
+        click.echo(_interrupted(), err=True)
         return 130
     except click.UsageError as exc:
         exc.show()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from kubeferry.download.partfiles import note_partial
 from kubeferry.download.writeback import start_writeback
 from kubeferry.errors import KubeferryError
 from kubeferry.files.safe import open_plain, write_text_atomically
@@ -47,7 +48,7 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
     """
     try:  # never through a link, never blocking on a FIFO; anything odd means "no state"
         state = json.loads(read_bytes(state_path(destination), missing=""))
-    except (KubeferryError, OSError, ValueError):
+    except (KubeferryError, OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None
@@ -79,6 +80,7 @@ def _partial(found: object, size: int) -> dict[int, int]:
 
 def open_part(part: Path) -> int:
     """The part file for reading and writing, never through a link, and only a regular file."""
+    note_partial()
     return open_plain(part, os.O_RDWR | os.O_CREAT)
 
 

@@ -8,7 +8,6 @@ chunks first. Blob fetches reuse the download engine: a `.part` file beside the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,20 @@ import httpx
 
 from kubeferry.download.engine import DownloadJob, DownloadResult, download
 from kubeferry.errors import RegistryAuthError, RegistryError
+from kubeferry.files.textfiles import parse_json
 from kubeferry.jobs.cancel import CancelToken
 from kubeferry.jobs.progress import Progress
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
 from kubeferry.oci.media import MANIFEST_TYPES
 from kubeferry.transport import http
+from kubeferry.transport.documents import Document, fetch_document
+from kubeferry.transport.policy import TransferPolicy
 
 PIECE: Final = 1024 * 1024
 UPLOAD_READ_TIMEOUT: Final = 300.0  # the registry may hash a large blob before it answers
+MANIFEST_LIMIT: Final = 4 * 1024 * 1024
+"""Manifests and indexes: CNCF Distribution refuses to store one over 4 MiB; none is read."""
+PING_LIMIT: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,21 +88,30 @@ class RegistryClient:
         *,
         credentials: Credentials | None = None,
         plain_http: bool = False,
+        policy: TransferPolicy | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
         self.registry = registry
         self.url = f"{'http' if plain_http else 'https'}://{registry}"
         self.cancel = cancel or CancelToken()
-        self._token_client = http.open_client(cancel=self.cancel)
+        # Tokens and manifests: watched from the request on (one connection each); blobs:
+        # watched by the download engine; all under the same policy (stall, timeout, retries)
+        # and the same cancellation token.
+        self._token_client = http.open_client(policy=policy, cancel=self.cancel, fresh=True)
         self.auth = RegistryAuth(self.url, credentials, self._token_client)
-        self.client = http.open_client(cancel=self.cancel)
+        self._document_client = http.open_client(policy=policy, cancel=self.cancel, fresh=True)
+        self._document_client.auth = self.auth
+        self.client = http.open_client(policy=policy, cancel=self.cancel)
         self.client.auth = self.auth
-        self._upload_client = http.open_client(read_timeout=UPLOAD_READ_TIMEOUT, cancel=self.cancel)
+        self._upload_client = http.open_client(
+            read_timeout=UPLOAD_READ_TIMEOUT, policy=policy, cancel=self.cancel
+        )
         self._upload_client.auth = self.auth
 
     def close(self) -> None:
         """Close the connections."""
-        for client in (self.client, self._token_client, self._upload_client):
+        clients = (self.client, self._token_client, self._document_client, self._upload_client)
+        for client in clients:
             client.close()
 
     def __enter__(self) -> RegistryClient:
@@ -128,11 +142,36 @@ class RegistryClient:
             url=url,
         )
 
-    def failure(self, response: httpx.Response, what: str) -> RegistryError:
+    def _document(self, url: str, what: str, limit: int, **kwargs: Any) -> Document:
+        """A small answer (a manifest, /v2/): watched, bounded, retried, announced."""
+
+        def failed(url: str, attempts: int, last: str) -> RegistryError:
+            return RegistryError(
+                f"the registry {self.url} did not answer {what} ({url}) in {attempts} tries "
+                f"(last: {last}). Check the network and the registry; nothing was changed.",
+                url=url,
+            )
+
+        try:
+            return fetch_document(
+                self._document_client,
+                url,
+                limit=limit,
+                what=what,
+                error=RegistryError,
+                failed=failed,
+                **kwargs,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from exc
+
+    def failure(self, response: httpx.Response | Document, what: str) -> RegistryError:
         """A RegistryError (or RegistryAuthError) for an unexpected answer to `what`."""
-        url = str(response.request.url)
-        status = response.status_code
-        body = http.describe_body(response.read())
+        if isinstance(response, Document):
+            url, status, body = response.url, response.status, http.describe_body(response.body)
+        else:
+            url, status = str(response.request.url), response.status_code
+            body = http.describe_body(response.read())
         if status == 401:
             return RegistryAuthError(
                 f"the registry {self.url} wants credentials for {what} (HTTP 401: {body}). "
@@ -155,16 +194,19 @@ class RegistryClient:
             actual=str(status),
         )
 
-    def _expect(self, response: httpx.Response, statuses: tuple[int, ...], what: str) -> None:
-        if response.status_code not in statuses:
+    def _expect(
+        self, response: httpx.Response | Document, statuses: tuple[int, ...], what: str
+    ) -> None:
+        found = response.status if isinstance(response, Document) else response.status_code
+        if found not in statuses:
             raise self.failure(response, what)
 
     # -- API --------------------------------------------------------------------------------
 
     def ping(self) -> None:
         """`GET /v2/`: the registry answers and these credentials (if any) are accepted."""
-        response = self._send("GET", f"{self.url}/v2/")
-        if response.status_code == 404:
+        response = self._document(f"{self.url}/v2/", "GET /v2/", PING_LIMIT)
+        if response.status == 404:
             raise RegistryError(
                 f"{self.url}/v2/ answered 404: this is not an OCI registry (Docker Registry "
                 "HTTP API v2). Check the address and port.",
@@ -274,8 +316,9 @@ class RegistryClient:
     ) -> tuple[str, bytes]:
         """(media type, body) of a manifest; RegistryError when it does not exist."""
         url = f"{self.url}/v2/{repository}/manifests/{reference}"
-        response = self._send("GET", url, headers={"Accept": ", ".join(accept)})
-        if response.status_code == 404:
+        what = f"the manifest {repository}:{reference}"
+        response = self._document(url, what, MANIFEST_LIMIT, headers={"Accept": ", ".join(accept)})
+        if response.status == 404:
             raise RegistryError(
                 f"{self.registry}/{repository}:{reference} does not exist in the registry "
                 f"{self.url} (404). Check the name and tag, or push it first.",
@@ -284,11 +327,16 @@ class RegistryClient:
             )
         self._expect(response, (200,), f"GET manifest {repository}:{reference}")
         kind = response.headers.get("Content-Type", "").split(";")[0].strip()
-        try:
-            kind = kind or str(json.loads(response.content).get("mediaType", ""))
-        except (ValueError, AttributeError):
-            kind = ""
-        return kind, response.content
+        if not kind:
+            document = parse_json(
+                response.body,
+                source=url,
+                fix="The registry sent a damaged manifest; nothing was placed.",
+                error=RegistryError,
+                max_bytes=MANIFEST_LIMIT,
+            )
+            kind = str(document.get("mediaType", "")) if isinstance(document, dict) else ""
+        return kind, response.body
 
     def fetch_blob(
         self,

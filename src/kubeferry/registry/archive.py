@@ -60,7 +60,7 @@ class ArchiveScan:
             raise self.error(f"lacks {name} (or it is too large for a JSON document)")
         try:
             return json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise self.error(f"has a {name} that is not JSON ({exc})") from exc
 
     def error(self, what: str) -> ImageArchiveError:

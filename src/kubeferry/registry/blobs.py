@@ -34,7 +34,13 @@ class BlobOutcome:
 
     def as_dict(self) -> dict[str, object]:
         """For --json."""
-        return {"digest": self.digest, "size": self.size, "how": self.how, "label": self.label}
+        return {
+            "digest": self.digest,
+            "size": self.size,
+            "how": self.how,
+            "label": self.label,
+            "transferred_bytes": self.transferred,
+        }
 
 
 def ensure_blob(

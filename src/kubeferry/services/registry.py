@@ -23,7 +23,7 @@ from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.archives import resolve_archives
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
 from kubeferry.registry.images_push import ImagesPush, push_archives
-from kubeferry.services.common import local_target
+from kubeferry.services.common import local_target, transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
 from kubeferry.transport import http
@@ -60,6 +60,7 @@ class RegistryAccess:
             credentials=self.credentials(registry, settings),
             plain_http=self.plain_http,
             cancel=settings.cancel,
+            policy=transfer_policy(settings),
         )
 
 
@@ -87,10 +88,24 @@ def pull_bundle_from(
     *,
     progress: ProgressFactory = _no_progress,
 ) -> BundleTransfer:
-    """Pull `reference` into `folder` (resumable; verified before it returns)."""
+    """Pull `reference` into `folder` (resumable; verified before it returns).
+
+    The folder's lock is held throughout, as `bundle create` holds it: a second run into the
+    same folder waits (saying for whom) instead of sharing its `.part` files.
+    """
     ref = parse_reference(reference)
-    with access.client(ref.registry, settings) as client:
-        return pull_bundle(client, ref, folder, progress=progress)
+    existed = folder.exists()
+    try:
+        with (
+            access.client(ref.registry, settings) as client,  # the offline gate comes first
+            hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
+        ):
+            return pull_bundle(client, ref, folder, progress=progress)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when the failed pull left it empty
+        raise
 
 
 def is_reference(argument: str) -> bool:

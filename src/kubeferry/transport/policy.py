@@ -74,6 +74,12 @@ class TransferPolicy:
     on_retry: Callable[[RetryNotice], None] | None = None
 
 
+def client_policy(client: Any) -> TransferPolicy:
+    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
+    found = getattr(client, "transfer_policy", None)
+    return found if isinstance(found, TransferPolicy) else TransferPolicy()
+
+
 def retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or an HTTP-date); None if absent."""
     if not value:
@@ -99,6 +105,13 @@ def _socket_of(response: Any) -> socket.socket | None:
     except Exception:  # an unknown stream type: fall back to the checks between chunks
         return None
     return found if isinstance(found, socket.socket) else None
+
+
+class _Streamed:
+    """A bare network stream dressed as a response, for `_socket_of`."""
+
+    def __init__(self, stream: Any) -> None:
+        self.extensions = {"network_stream": stream}
 
 
 class Watch:
@@ -132,6 +145,19 @@ class Watch:
         self._received += size
         if self.reason is not None:
             raise WatchTripped(self.reason)
+
+    def attach(self, stream: Any) -> None:
+        """Watch the socket of `stream` (a connection opened for this request) from now on.
+
+        A request's socket is known only once its answer started; a new connection's is known
+        earlier (httpcore's trace), so a stall in the answer's headers is caught as well.
+        """
+        found = _socket_of(_Streamed(stream))
+        if found is None:
+            return
+        self._socket = found
+        if self.reason is not None:
+            self.trip(self.reason)
 
     def trip(self, reason: str) -> None:
         """Stop the transfer: remember why, and wake the blocked read."""
