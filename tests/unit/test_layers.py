@@ -52,7 +52,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "core": frozenset({"errors"}),
     "settings": frozenset({"core", "jobs", "errors"}),
     "files": frozenset({"core", "errors"}),
-    "transport": frozenset({"core", "jobs", "errors"}),
+    "transport": frozenset({"core", "files", "jobs", "errors"}),
     "jobs": frozenset({"core", "errors"}),
     "download": frozenset({"core", "files", "transport", "jobs", "verification", "errors"}),
     "oci": frozenset({"core", "files", "transport", "download", "jobs", "errors"}),

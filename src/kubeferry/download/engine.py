@@ -39,12 +39,7 @@ from kubeferry.download.partfiles import (
     write_validator,
 )
 from kubeferry.download.writer import HashingWriter
-from kubeferry.errors import (
-    ChecksumError,
-    NotFoundError,
-    UnsafePathError,
-    UpstreamError,
-)
+from kubeferry.errors import ChecksumError, NotFoundError, UnsafePathError, UpstreamError
 from kubeferry.files.hashing import feed_file, hash_file, new_hashers
 from kubeferry.files.safe import remove_plain
 from kubeferry.jobs.cancel import CancelToken
