@@ -36,7 +36,19 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry bundle inspect /media/bundle",
         "kubeferry bundle inspect /media/bundle -o json",
     ),
-    "bundle verify": ("kubeferry bundle verify /media/bundle",),
+    "bundle verify": (
+        "kubeferry bundle verify /media/bundle",
+        "kubeferry bundle verify /media/bundle --key /etc/kubeferry/platform-team.pub",
+    ),
+    "bundle sign": (
+        "kubeferry bundle sign /media/bundle --key ~/keys/kubeferry.key",
+        "kubeferry bundle sign /media/bundle --key ~/keys/kubeferry.key --password-stdin < pass",
+    ),
+    "keys": ("kubeferry keys generate ~/keys",),
+    "keys generate": (
+        "kubeferry keys generate ~/keys",
+        "kubeferry keys generate ~/keys --password-stdin < passphrase.txt",
+    ),
     "bundle install": (
         "KUBEFERRY_OFFLINE=1 kubeferry bundle install /media/bundle",
         "kubeferry bundle install --home /mnt/user /media/bundle",
@@ -135,6 +147,11 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ("KUBERLR_SYSTEMPATH", "Folder of a system kubectl (default /usr/bin)."),
     ("KUBERLR_TIMEOUT", "Seconds the wrapper waits for the cluster's version."),
     ("KUBERLR_KUBEMIRRORURL", "Where kuberlr and the wrapper download kubectl from."),
+    (
+        "KUBEFERRY_TRUSTED_KEYS",
+        "Trusted public keys for bundles: files or folders, separated like PATH.",
+    ),
+    ("KUBEFERRY_KEY_PASSWORD", "Passphrase of an encrypted private key (keys, bundle sign)."),
     ("NO_COLOR", "Any value: plain output (kubeferry prints plain text unless on a terminal)."),
 )
 
@@ -156,7 +173,14 @@ _KUBECTL: Final = (
     "KUBERLR_KUBEMIRRORURL",
 )
 ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
-    "bundle": (*_NETWORK, "KUBEFERRY_KUBECTL_MIRROR_URL", "KUBERLR_KUBEMIRRORURL"),
+    "bundle": (
+        *_NETWORK,
+        "KUBEFERRY_KUBECTL_MIRROR_URL",
+        "KUBERLR_KUBEMIRRORURL",
+        "KUBEFERRY_TRUSTED_KEYS",
+        "KUBEFERRY_KEY_PASSWORD",
+    ),
+    "keys": ("KUBEFERRY_KEY_PASSWORD",),
     "cache": _NETWORK,
     "catalog": _NETWORK,
     "versions": _NETWORK,
@@ -165,7 +189,7 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "shim": (*_KUBECTL, "KUBERLR_ALLOWDOWNLOAD", "KUBERLR_TIMEOUT", "KUBEFERRY_VERSION_CACHE_TTL"),
     "version": ("KUBEFERRY_CACHE_DIR", "KUBEFERRY_OFFLINE", "KUBERLR_CFG"),
     "images": ("KUBEFERRY_CACHE_DIR",),
-    "mirror": (),
+    "mirror": ("KUBEFERRY_TRUSTED_KEYS",),
     "registries": (),
     "completion": (),
 }
@@ -175,6 +199,8 @@ ALL_GLOBALS: Final = ("--cache-dir", "--home", "--os", "--arch", "--offline", "-
 _OUTPUT_ONLY: Final = ("-v", "-q", "--debug")
 GLOBALS_FOR: Final[dict[str, tuple[str, ...]]] = {
     "completion": (),
+    "keys": _OUTPUT_ONLY,
+    "bundle sign": _OUTPUT_ONLY,
     "bundle verify": _OUTPUT_ONLY,
     "bundle inspect": _OUTPUT_ONLY,
     "mirror": _OUTPUT_ONLY,

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit, human_size
+from kubeferry.cli.trust_options import trust_options
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from kubeferry.mirror.routes import Bundle
+    from kubeferry.verification.keys import Trust
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -28,9 +30,14 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
+def _bundles(folders: tuple[Path, ...], trust: Trust | None = None) -> list[Bundle]:
     from kubeferry.mirror.files import read_bundle
 
+    if trust is not None:  # every bundle's signature first: a refused one starts no server
+        from kubeferry.verification.trust import require_trusted
+
+        for folder in folders:
+            require_trusted(folder, trust, consequence="the mirror did not start")
     return [read_bundle(folder) for folder in folders]
 
 
@@ -49,12 +56,14 @@ def mirror() -> None:
 @click.option(
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
+@trust_options
 def serve(
     bundles: tuple[Path, ...],
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
+    trust: Trust,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
     from kubeferry.mirror.documents import client_settings
@@ -63,7 +72,7 @@ def serve(
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
-    loaded = _bundles(bundles)
+    loaded = _bundles(bundles, trust)
 
     def ready(base: str) -> None:
         lines = [f"serving at {base}/"]

@@ -20,7 +20,7 @@ import httpx
 from kubeferry.download.engine import DownloadJob, DownloadResult, Progress, download
 from kubeferry.errors import RegistryAuthError, RegistryError
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
-from kubeferry.oci.media import MANIFEST_TYPES
+from kubeferry.oci.media import MANIFEST_TYPES, OCI_INDEX
 from kubeferry.transport import http
 
 PIECE: Final = 1024 * 1024
@@ -279,6 +279,16 @@ class RegistryClient:
         except (ValueError, AttributeError):
             kind = ""
         return kind, response.content
+
+    def get_referrers(self, repository: str, digest: str) -> bytes | None:
+        """`GET /v2/<repo>/referrers/<digest>` (the OCI 1.1 referrers API): the index body, or
+        None when the registry has no such API (404; CNCF Distribution 2.8 has none)."""
+        url = f"{self.url}/v2/{repository}/referrers/{digest}"
+        response = self._send("GET", url, headers={"Accept": OCI_INDEX})
+        if response.status_code == 404:
+            return None
+        self._expect(response, (200,), f"GET referrers of {repository}@{digest}")
+        return response.content
 
     def fetch_blob(
         self,

@@ -21,7 +21,7 @@ from kubeferry.bundle.manifest import Manifest, check_relative_path, parse_manif
 from kubeferry.core.image_names import Reference
 from kubeferry.core.layouts import MANIFEST_NAME
 from kubeferry.download.engine import ProgressFactory
-from kubeferry.errors import RegistryError, UnsafePathError
+from kubeferry.errors import RegistryError, SignatureError, UnsafePathError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.jobs.parallel import run_parallel
 from kubeferry.oci.client import BlobSource, RegistryClient
@@ -35,7 +35,16 @@ from kubeferry.registry.blobs import (
     ensure_blobs,
     summarize,
 )
+from kubeferry.registry.signatures import (
+    check_pulled,
+    fetch_signatures,
+    keep_signatures,
+    push_signatures,
+    refused,
+)
 from kubeferry.verification.bundle import verify_bundle, verify_files
+from kubeferry.verification.keys import Trust
+from kubeferry.verification.trust import read_signatures
 
 ARTIFACT_TYPE: Final = "application/vnd.kubeferry.bundle.v1"
 FILE_TYPE: Final = "application/vnd.kubeferry.bundle.file.v1"
@@ -51,6 +60,10 @@ class BundleTransfer:
     reference: str
     digest: str
     blobs: tuple[BlobOutcome, ...]
+    signatures: tuple[str, ...] = ()
+    """Signature files pushed or pulled with the bundle."""
+    signed_by: tuple[str, ...] = ()
+    """`fingerprint (key file)` of each trusted key that verified a pulled signature."""
 
     def as_dict(self) -> dict[str, Any]:
         """For --json."""
@@ -59,6 +72,8 @@ class BundleTransfer:
             "digest": self.digest,
             **summarize(self.blobs),
             "blobs": [b.as_dict() for b in self.blobs],
+            "signatures": list(self.signatures),
+            "signed_by": list(self.signed_by),
         }
 
 
@@ -125,10 +140,11 @@ def push_bundle(
         "layers": layers,
         "annotations": {"org.opencontainers.image.created": manifest.created},
     }
-    digest = client.put_manifest(
-        ref.repository, ref.reference, manifest_json(document), OCI_MANIFEST
-    )
-    return BundleTransfer(str(ref), digest, tuple(outcomes))
+    body = manifest_json(document)
+    digest = client.put_manifest(ref.repository, ref.reference, body, OCI_MANIFEST)
+    subject = descriptor(OCI_MANIFEST, sha256_digest(body), len(body))
+    outcomes += push_signatures(client, ref, folder, subject)  # referrers of the manifest
+    return BundleTransfer(str(ref), digest, tuple(outcomes), tuple(read_signatures(folder)))
 
 
 # -- pull -------------------------------------------------------------------------------------
@@ -217,8 +233,13 @@ def pull_bundle(
     *,
     progress: ProgressFactory = lambda label: None,
     workers: int = 4,
+    trust: Trust | None = None,
 ) -> BundleTransfer:
-    """Fetch the artifact into `folder` (resumable, every digest checked), then verify it."""
+    """Fetch the artifact into `folder` (resumable, every digest checked), then verify it.
+
+    Its signatures (referrers) are fetched and checked against `trust` right after the bundle
+    manifest, before any file: a refused bundle leaves nothing behind.
+    """
     kind, body = client.get_manifest(ref.repository, ref.reference)
     if ref.digest and sha256_digest(body) != ref.digest:
         raise RegistryError(
@@ -232,13 +253,18 @@ def pull_bundle(
     manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
     if len(manifest_layers) != 1:
         raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     pulling = _no_links(folder, PULLING_NAME)
     head = manifest_layers[0]
     client.fetch_blob(ref.repository, head["digest"], pulling, size=head.get("size"))
-    manifest = parse_manifest(
-        pulling.read_text(encoding="utf-8"), source=f"{ref} ({MANIFEST_NAME})"
-    )
+    data = pulling.read_bytes()
+    signatures = fetch_signatures(client, ref, sha256_digest(body), folder)
+    try:
+        check = check_pulled(ref, data, signatures, trust or Trust())
+    except SignatureError as exc:
+        raise refused(pulling, folder, created, exc) from None
+    manifest = parse_manifest(data.decode("utf-8"), source=f"{ref} ({MANIFEST_NAME})")
     plan = _plan_pull(ref, layers, manifest)
 
     def fetch(layer: dict[str, Any]) -> BlobOutcome:
@@ -261,5 +287,12 @@ def pull_bundle(
         raise RegistryError(
             f"{ref} pulled into {folder} but does not verify: {listing}.", url=str(ref)
         )
+    for entry in manifest.files:  # the modes a bundle's programs have (the mode is not a blob's)
+        if entry.place.executable:
+            (folder / entry.path).chmod(0o755)
+    keep_signatures(folder, signatures)
     pulling.replace(folder / MANIFEST_NAME)
-    return BundleTransfer(str(ref), sha256_digest(body), tuple(outcomes))
+    signers = tuple(f"{r.fingerprint} ({r.key_file})" for r in check.signed_by)
+    return BundleTransfer(
+        str(ref), sha256_digest(body), tuple(outcomes), tuple(sorted(signatures)), signers
+    )

@@ -22,6 +22,7 @@ from kubeferry.files.hashing import copy_hashing
 from kubeferry.files.safe import FileKey, file_key, open_inside
 from kubeferry.files.textfiles import decode_text, read_bytes
 from kubeferry.stores.lock import LOCK_NAME
+from kubeferry.verification.trust import is_signature_name
 
 
 @dataclass
@@ -97,7 +98,11 @@ def verify_files(folder: Path, manifest: Manifest) -> VerifyReport:
     listed = {entry.path for entry in manifest.files} | {MANIFEST_NAME, LOCK_NAME}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
-        if (path.is_file() or path.is_symlink()) and relative not in listed:
+        if (
+            (path.is_file() or path.is_symlink())
+            and relative not in listed
+            and not is_signature_name(relative)
+        ):
             report.extra.append(relative)
     return report
 
