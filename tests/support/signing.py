@@ -38,9 +38,18 @@ def make_bundle(root: Path, name: str, *extra: str) -> Path:
     folder = root / name
     with small_upstream() as upstream:
         made = maker(
-            "bundle", "create", str(folder), "--k3s", "stable", "--arch", "amd64",
-            "--kubectl", "none", *extra, env=upstream.environ(),
-        )  # fmt: skip
+            "bundle",
+            "create",
+            str(folder),
+            "--k3s",
+            "stable",
+            "--arch",
+            "amd64",
+            "--kubectl",
+            "none",
+            *extra,
+            env=upstream.environ(),
+        )
     assert made.code == 0, made.stderr
     return folder
 
@@ -78,8 +87,18 @@ def openssl_verifies(public: Path, data_file: Path, signature_file: Path, work: 
     der = work / "sig.der"
     der.write_bytes(base64.b64decode(signature_file.read_bytes()))
     done = subprocess.run(
-        ["openssl", "dgst", "-sha256", "-verify", str(public), "-signature", str(der),
-         str(data_file)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(public),
+            "-signature",
+            str(der),
+            str(data_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.returncode == 0 and "Verified OK" in done.stdout
