@@ -31,6 +31,7 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry bundle create /media/bundle --k3s stable --k3s 1.30 --dry-run",
         "kubeferry bundle create /media/bundle --k3s stable --os linux --os windows --arch amd64",
         "kubeferry bundle create /media/bundle --k3s v1.31.4+k3s1 --kubectl none",
+        "kubeferry bundle create /media/bundle --k3s stable --sign-key ~/keys/kubeferry.key",
     ),
     "bundle inspect": (
         "kubeferry bundle inspect /media/bundle",
@@ -52,6 +53,7 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
     "bundle install": (
         "KUBEFERRY_OFFLINE=1 kubeferry bundle install /media/bundle",
         "kubeferry bundle install --home /mnt/user /media/bundle",
+        "kubeferry bundle install /media/bundle --key /etc/kubeferry/platform-team.pub",
         "kubeferry bundle install registry.local:5000/kubeferry/bundle:2026-11",
     ),
     "bundle push": (
@@ -94,7 +96,10 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry images push --to registry.local:5000 k3s-airgap-images-amd64.tar.zst",
     ),
     "mirror": ("kubeferry mirror serve /media/bundle",),
-    "mirror serve": ("kubeferry mirror serve /media/bundle --listen 0.0.0.0:8080",),
+    "mirror serve": (
+        "kubeferry mirror serve /media/bundle --listen 0.0.0.0:8080",
+        "kubeferry mirror serve /media/bundle --key /etc/kubeferry/platform-team.pub",
+    ),
     "mirror export": (
         "kubeferry mirror export /media/bundle /srv/www/kubeferry --base-url http://mirror.lan",
     ),

@@ -44,7 +44,7 @@ from kubeferry.registry.signatures import (
 )
 from kubeferry.verification.bundle import verify_bundle, verify_files
 from kubeferry.verification.keys import Trust
-from kubeferry.verification.trust import read_signatures
+from kubeferry.verification.trust import SignatureCheck, read_signatures
 
 ARTIFACT_TYPE: Final = "application/vnd.kubeferry.bundle.v1"
 FILE_TYPE: Final = "application/vnd.kubeferry.bundle.file.v1"
@@ -226,6 +226,39 @@ def _plan_pull(
     return plan
 
 
+def _signed_head(
+    client: RegistryClient,
+    ref: Reference,
+    folder: Path,
+    head: dict[str, Any],
+    subject: str,
+    trust: Trust,
+) -> tuple[Path, bytes, dict[str, bytes], SignatureCheck]:
+    """Fetch the bundle manifest (as `.pulling`) and its signatures, and check them; a refusal
+    removes what it wrote (and the folder, when this pull made it)."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    pulling = _no_links(folder, PULLING_NAME)
+    client.fetch_blob(ref.repository, head["digest"], pulling, size=head.get("size"))
+    data = pulling.read_bytes()
+    signatures = fetch_signatures(client, ref, subject, folder)
+    try:
+        check = check_pulled(ref, data, signatures, trust)
+    except SignatureError as exc:
+        raise refused(pulling, folder, created, exc) from None
+    return pulling, data, signatures, check
+
+
+def _finish(folder: Path, manifest: Manifest, signatures: dict[str, bytes], pulling: Path) -> None:
+    """Programs get their mode (a blob has none), signatures their files, the manifest its name
+    (last: an interrupted pull never looks finished)."""
+    for entry in manifest.files:
+        if entry.place.executable:
+            (folder / entry.path).chmod(0o755)
+    keep_signatures(folder, signatures)
+    pulling.replace(folder / MANIFEST_NAME)
+
+
 def pull_bundle(
     client: RegistryClient,
     ref: Reference,
@@ -253,17 +286,9 @@ def pull_bundle(
     manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
     if len(manifest_layers) != 1:
         raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    pulling = _no_links(folder, PULLING_NAME)
-    head = manifest_layers[0]
-    client.fetch_blob(ref.repository, head["digest"], pulling, size=head.get("size"))
-    data = pulling.read_bytes()
-    signatures = fetch_signatures(client, ref, sha256_digest(body), folder)
-    try:
-        check = check_pulled(ref, data, signatures, trust or Trust())
-    except SignatureError as exc:
-        raise refused(pulling, folder, created, exc) from None
+    pulling, data, signatures, check = _signed_head(
+        client, ref, folder, manifest_layers[0], sha256_digest(body), trust or Trust()
+    )
     manifest = parse_manifest(data.decode("utf-8"), source=f"{ref} ({MANIFEST_NAME})")
     plan = _plan_pull(ref, layers, manifest)
 
@@ -287,11 +312,7 @@ def pull_bundle(
         raise RegistryError(
             f"{ref} pulled into {folder} but does not verify: {listing}.", url=str(ref)
         )
-    for entry in manifest.files:  # the modes a bundle's programs have (the mode is not a blob's)
-        if entry.place.executable:
-            (folder / entry.path).chmod(0o755)
-    keep_signatures(folder, signatures)
-    pulling.replace(folder / MANIFEST_NAME)
+    _finish(folder, manifest, signatures, pulling)
     signers = tuple(f"{r.fingerprint} ({r.key_file})" for r in check.signed_by)
     return BundleTransfer(
         str(ref), sha256_digest(body), tuple(outcomes), tuple(sorted(signatures)), signers

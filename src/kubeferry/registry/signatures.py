@@ -13,7 +13,9 @@ bundle file is fetched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -69,6 +71,10 @@ def _tag_index(client: RegistryClient, repository: str, tag: str) -> list[dict[s
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
+def _bytes_source(digest: str, data: bytes) -> BlobSource:
+    return BlobSource(digest, len(data), chunks=[data])
+
+
 def push_signatures(
     client: RegistryClient, ref: Reference, folder: Path, subject: dict[str, Any]
 ) -> list[BlobOutcome]:
@@ -76,13 +82,14 @@ def push_signatures(
     signatures = read_signatures(folder)
     if not signatures:
         return []
-    layers, blobs = [], [(EMPTY_CONFIG_DIGEST, len(EMPTY_CONFIG), "config", empty_config_source)]
+    layers: list[dict[str, Any]] = []
+    blobs: list[tuple[str, int, str, Callable[[], BlobSource]]] = [
+        (EMPTY_CONFIG_DIGEST, len(EMPTY_CONFIG), "config", empty_config_source)
+    ]
     for name, data in sorted(signatures.items()):
         digest = sha256_digest(data)
         layers.append(descriptor(SIGNATURE_LAYER, digest, len(data), annotations={TITLE: name}))
-        blobs.append(
-            (digest, len(data), name, lambda d=digest, b=data: BlobSource(d, len(b), chunks=[b]))
-        )
+        blobs.append((digest, len(data), name, functools.partial(_bytes_source, digest, data)))
     outcomes = ensure_blobs(client, ref.repository, blobs)
     document = {
         "schemaVersion": 2,
