@@ -31,6 +31,10 @@ def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console]
             f"{counts['present']} already there, {counts['mounted']} mounted"
         )
         console.print(f"digest {transfer.digest}")
+        for name in transfer.signatures:
+            console.print(f"signature {name}")
+        for signer in transfer.signed_by:
+            console.print(f"signed by {signer}: trusted")
 
     return draw
 
