@@ -234,6 +234,12 @@ def test_tampered_bundle_is_refused_with_nothing_placed(
     _nothing_placed(cli)
     verified = cli("bundle", "verify", str(bundle), "--key", public)
     assert verified.code == 1
+    if case != "file changed":  # signed right: the mirror refuses that file per request (503)
+        served = cli("mirror", "serve", str(bundle), "--listen", "127.0.0.1:0", "--key", public)
+        assert served.code == 1 and "serving at" not in served.stdout
+    export = tmp_path / "export"
+    exported = cli("mirror", "export", str(bundle), str(export), "--key", public)
+    assert exported.code == 1 and not export.exists()
 
 
 def test_two_signatures_one_valid_is_accepted_and_named(

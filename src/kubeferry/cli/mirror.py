@@ -30,14 +30,18 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _bundles(folders: tuple[Path, ...], trust: Trust | None = None) -> list[Bundle]:
+def _bundles(
+    folders: tuple[Path, ...],
+    trust: Trust | None = None,
+    consequence: str = "the mirror did not start",
+) -> list[Bundle]:
     from kubeferry.mirror.files import read_bundle
 
-    if trust is not None:  # every bundle's signature first: a refused one starts no server
+    if trust is not None:  # every bundle's signature first: a refused one is never served
         from kubeferry.verification.trust import require_trusted
 
         for folder in folders:
-            require_trusted(folder, trust, consequence="the mirror did not start")
+            require_trusted(folder, trust, consequence=consequence)
     return [read_bundle(folder) for folder in folders]
 
 
@@ -93,14 +97,18 @@ def serve(
 @click.option("--base-url", default="", help="The address clients use (for links in the JSON).")
 @click.option("--force", is_flag=True, help="Replace DIR even if it is not a previous export.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
+@trust_options
+def export(
+    arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool, trust: Trust
+) -> None:
     """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
     from kubeferry.mirror.export import export_mirror
 
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")
     *folders, target = arguments
-    report = export_mirror(_bundles(tuple(folders)), target, base=base_url.rstrip("/"), force=force)
+    loaded = _bundles(tuple(folders), trust, consequence="nothing was exported")
+    report = export_mirror(loaded, target, base=base_url.rstrip("/"), force=force)
 
     def draw(console: Console) -> None:
         console.print(
