@@ -44,6 +44,9 @@ SIGNATURE_ARTIFACT: Final = "application/vnd.kubeferry.signature.v1"
 SIGNATURE_LAYER: Final = "application/vnd.kubeferry.signature.v1+base64"
 TITLE: Final = "org.opencontainers.image.title"
 MAX_SIGNATURE_BLOB: Final = 1024
+MAX_REFERRERS: Final = 64
+"""Referrer manifests read, and signature layers taken from each: a registry cannot make a pull
+fetch without end."""
 
 
 def referrers_tag(digest: str) -> str:
@@ -152,8 +155,8 @@ def fetch_signatures(
 ) -> dict[str, bytes]:
     """The signature files referring to the bundle manifest `subject`, by file name."""
     found: dict[str, bytes] = {}
-    for entry in _referrers(client, ref.repository, subject):
-        for layer in _signature_layers(client, ref, entry, subject):
+    for entry in _referrers(client, ref.repository, subject)[:MAX_REFERRERS]:
+        for layer in _signature_layers(client, ref, entry, subject)[:MAX_REFERRERS]:
             name = layer["annotations"][TITLE]
             landing = folder / f".{name}.pulling"
             try:
