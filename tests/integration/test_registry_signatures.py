@@ -4,7 +4,10 @@ referrers tag scheme, since Distribution 2.8 has no referrers API), fetched and 
 
 from __future__ import annotations
 
+import json
+import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,19 +57,35 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _referrer(registry: Registry, subject: str) -> tuple[str, dict]:
-    """(digest, manifest) of the one signature referrer, found through the tag scheme."""
+    """(digest, manifest) of the one signature referrer, found through the tag scheme (read by
+    skopeo when it is installed, an OCI client independent of kubeferry)."""
     api = httpx.get(f"{registry.url}/v2/{REPO}/referrers/{subject}")
     assert api.status_code == 404  # Distribution 2.8: no referrers API, hence the tag scheme
-    index = httpx.get(
-        f"{registry.url}/v2/{REPO}/manifests/{subject.replace(':', '-')}",
-        headers={"Accept": OCI_INDEX},
-    ).json()
+    tag = f"{registry.host}/{REPO}:{subject.replace(':', '-')}"
+    index = json.loads(_raw(registry, tag, OCI_INDEX))
+    assert index["mediaType"] == OCI_INDEX
     [entry] = index["manifests"]
     assert entry["artifactType"] == "application/vnd.kubeferry.signature.v1"
-    manifest = httpx.get(
-        f"{registry.url}/v2/{REPO}/manifests/{entry['digest']}", headers={"Accept": OCI_MANIFEST}
-    ).json()
+    referrer = f"{registry.host}/{REPO}@{entry['digest']}"
+    manifest = json.loads(_raw(registry, referrer, OCI_MANIFEST))
     return entry["digest"], manifest
+
+
+def _raw(registry: Registry, reference: str, accept: str) -> str:
+    """A manifest as skopeo reads it (plain HTTP to the registry when skopeo is absent)."""
+    if shutil.which("skopeo"):
+        done = subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{reference}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    separator = "@" if "@" in reference else ":"
+    name, _, wanted = reference.removeprefix(f"{registry.host}/").rpartition(separator)
+    url = f"{registry.url}/v2/{name}/manifests/{wanted}"
+    return httpx.get(url, headers={"Accept": accept}).text
 
 
 def test_round_trip_with_signatures_then_a_deleted_signature_is_refused(
@@ -140,8 +159,6 @@ def test_unsigned_bundle_pull_refused_with_a_trusted_key(
 ) -> None:
     bundle, keys = signed
     unsigned = tmp_path / "unsigned"
-    import shutil
-
     shutil.copytree(bundle, unsigned)
     for signature in unsigned.glob("*.sig"):
         signature.unlink()
