@@ -127,7 +127,8 @@ def child_environment(home: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in PROXY_VARIABLES
         and not key.startswith(("KUBEFERRY_", "KUBERLR_"))
-        and key not in ("GITHUB_TOKEN", "GH_TOKEN", "KUBECONFIG", "XDG_CACHE_HOME")
+        and key
+        not in ("GITHUB_TOKEN", "GH_TOKEN", "KUBECONFIG", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
     }
     env["HOME"] = str(home)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "src")

@@ -21,7 +21,9 @@
     ├── ImageArchiveError           an airgap images archive that cannot be read as images
     ├── RegistriesFileError         a registries.yaml / override.yaml that cannot be merged
     ├── StorageError                a destination file that cannot be written (disk full, perms)
-    └── LauncherError               a kubectl launcher that is not kubeferry's, or not for this OS
+    ├── LauncherError               a kubectl launcher that is not kubeferry's, or not for this OS
+    ├── SignatureError              a bundle no trusted key signed, where one must have
+    └── KeyFileError                a signing or trusted key file that cannot be used
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -150,3 +152,11 @@ class StorageError(KubeferryError):
 
 class LauncherError(KubeferryError):
     """A kubectl on PATH that kubeferry did not install, or a launcher it cannot make here."""
+
+
+class SignatureError(KubeferryError):
+    """A bundle whose signatures do not show a trusted signer where one is required."""
+
+
+class KeyFileError(KubeferryError):
+    """A private or public key file that is missing, not a key, the wrong kind, or locked."""

@@ -38,6 +38,7 @@ HEAVY = (
     "concurrent.futures",
     "email",
     "urllib.request",
+    "cryptography",
 )
 PROBE = """
 import json, sys

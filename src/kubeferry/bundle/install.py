@@ -25,7 +25,8 @@ from kubeferry.stores.cache import cached_folder_tags
 from kubeferry.stores.lock import Announce, hold_all
 from kubeferry.targets.local import LocalTarget
 from kubeferry.targets.placement import BundleFile, Placement
-from kubeferry.verification.bundle import VerifyReport, verify_bundle
+from kubeferry.verification.bundle import VerifyReport, trusted_and_verified, verify_bundle
+from kubeferry.verification.keys import Trust
 
 
 @dataclass
@@ -104,9 +105,15 @@ def install_bundle(
 
 
 def install_held(
-    folder: Path, target: LocalTarget, *, announce: Announce | None = None, link: bool = False
+    folder: Path,
+    target: LocalTarget,
+    *,
+    announce: Announce | None = None,
+    link: bool = False,
+    trust: Trust | None = None,
 ) -> InstallReport:
-    """Verify `folder` (whose lock the caller holds), then lock the target and install.
+    """Check `folder`'s signatures against `trust` and verify its files (the caller holds its
+    lock), then lock the target and install.
 
     Locks, always in this order: the bundle (the caller's), the cache, each kuberlr folder.
     Nothing is locked, so no folder is created in the target, before the bundle verified.
@@ -116,7 +123,9 @@ def install_held(
         (kuberlr_dir(target.home, target.target_os, arch), "the kuberlr folder")
         for arch in target.arches
     ]
-    verified = verify_bundle(folder)
-    verified.require_ok()
+    check, verified = trusted_and_verified(folder, trust or Trust())
+    for signer in check.signed_by:
+        if announce is not None:
+            announce(f"bundle {folder} signed by {signer.fingerprint} ({signer.key_file}): trusted")
     with hold_all(folders, announce=announce):
         return install_bundle(folder, target, link=link, verified=verified)

@@ -27,6 +27,7 @@ COMMANDS: Final = {
     "completion": "kubeferry.cli.version:completion",
     "doctor": "kubeferry.cli.doctor:doctor",
     "images": "kubeferry.cli.images:images",
+    "keys": "kubeferry.cli.keys:keys",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
     "mirror": "kubeferry.cli.mirror:mirror",
     "registries": "kubeferry.cli.registries:registries",
@@ -36,12 +37,13 @@ COMMANDS: Final = {
 }
 SUMMARIES: Final = {
     "bundle": "Everything an offline machine needs, verified, in one folder: create, inspect, "
-    "verify, install, push, pull.",
+    "verify, install, sign, push, pull.",
     "cache": "The Rancher Desktop k3s cache: list, add, verify, remove, clean.",
     "catalog": "The k3s version catalog (k3s-versions.json): update, convert.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "doctor": "Offline readiness: cached versions, checksums, kubectl coverage.",
     "images": "Push the k3s airgap images into a registry.",
+    "keys": "Signing keys for bundles: generate a key pair, print its fingerprint.",
     "kubectl": "kubectl binaries in the kuberlr folder: list, get, remove, which.",
     "mirror": "Serve or export bundles as a mirror of the upstream download sites.",
     "registries": "Check or write the registries.yaml k3s uses.",

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubeferry.cli import bundle_oci
+from kubeferry.cli.keys import sign as sign_command
 from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
+from kubeferry.cli.trust_options import password_option, trust_options
 from kubeferry.services.bundle import (
     BundlePlan,
     check_bundle,
@@ -19,6 +21,7 @@ from kubeferry.services.bundle import (
     install_into_target,
 )
 from kubeferry.services.registry import install_from_registry, is_reference
+from kubeferry.services.trust import signatures_of
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from kubeferry.bundle.install import InstallReport
     from kubeferry.cli.render import Console
     from kubeferry.verification.bundle import VerifyReport
+    from kubeferry.verification.keys import Trust
+    from kubeferry.verification.trust import SignatureCheck
 
 
 @click.group()
@@ -59,6 +64,16 @@ def bundle() -> None:
     help="Use this k3s-versions.json instead of fetching the upstream lists.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and total size; download nothing.")
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="KEY",
+    help="Sign the manifest with this private key (kubeferry.key) when the bundle is complete.",
+)
+@password_option
+@click.option(
+    "--force", is_flag=True, help="Make the bundle in a folder that holds unrelated files."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @connections_option
 @click.pass_obj
@@ -69,11 +84,20 @@ def create(
     kubectl_choice: tuple[str, ...],
     catalog_file: Path | None,
     dry_run: bool,
+    sign_key: Path | None,
+    password: bytes | None,
+    force: bool,
     as_json: bool,
     connections: int | None,
 ) -> None:
-    """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest."""
+    """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest (and sign it
+    with --sign-key)."""
     settings = with_connections(settings, connections)
+    key = None
+    if sign_key is not None and not dry_run:  # read first: a wrong passphrase fails at once
+        from kubeferry.services.keys import load_signing_key
+
+        key = load_signing_key(sign_key, password)
     with progress_board(enabled=not as_json and settings.verbosity >= 0 and not dry_run) as board:
         made = create_bundle(
             settings,
@@ -83,6 +107,8 @@ def create(
             catalog_file=catalog_file,
             dry_run=dry_run,
             progress=board.callback,
+            force=force,
+            sign_key=key,
         )
     if isinstance(made, BundlePlan):
         plan = made.as_dict()
@@ -103,6 +129,8 @@ def create(
             f"k3s {', '.join(plan['k3s'])} ({', '.join(plan['arches'])}); kubectl "
             f"{', '.join(plan['kubectl']) or 'none'} ({', '.join(plan['os'])})"
         )
+        if made.signature is not None:
+            console.print(f"signed: {made.signature.name}")
         console.print(f"on the offline machine: kubeferry bundle install {folder}")
 
     emit(made.as_dict(), as_json=as_json, text=draw)
@@ -138,16 +166,29 @@ def _draw_verify(console: Console, folder: Path, report: VerifyReport) -> None:
     )
 
 
+def _draw_signatures(console: Console, check: SignatureCheck) -> None:
+    for line in check.lines():
+        console.print(line)
+
+
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def inspect(folder: Path, as_json: bool) -> None:
+@trust_options
+def inspect(folder: Path, as_json: bool, trust: Trust) -> None:
     """What FOLDER holds: k3s versions, kubectl binaries and the k3s minors each covers, sizes,
-    and what is missing for which OS (from the manifest; no hashing: see 'bundle verify')."""
+    what is missing for which OS (from the manifest; no hashing: see 'bundle verify'), and
+    which trusted key signed it."""
     from kubeferry.services.inspect import inspect_bundle
 
     contents = inspect_bundle(folder)
-    emit(contents.as_dict(), as_json=as_json, text=lambda console: _draw_inspect(console, contents))
+    check = signatures_of(folder, trust)
+
+    def draw(console: Console) -> None:
+        _draw_inspect(console, contents)
+        _draw_signatures(console, check)
+
+    emit({**contents.as_dict(), "signatures": check.as_dict()}, as_json=as_json, text=draw)
 
 
 def _draw_inspect(console: Console, contents: BundleContents) -> None:
@@ -173,16 +214,27 @@ def _draw_inspect(console: Console, contents: BundleContents) -> None:
 @bundle.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@trust_options
 @click.pass_obj
-def verify(settings: Settings, folder: Path, as_json: bool) -> None:
-    """Re-hash every file against the manifest; exit 1 while anything is wrong."""
+def verify(settings: Settings, folder: Path, as_json: bool, trust: Trust) -> None:
+    """Re-hash every file against the manifest and check its signatures; exit 1 while anything
+    is wrong (or, with trusted keys configured, while no trusted key signed it)."""
     report = check_bundle(folder, settings)
-    emit(
-        report.as_dict(),
-        as_json=as_json,
-        text=lambda console: _draw_verify(console, folder, report),
-    )
-    if report.bad:
+    check = signatures_of(folder, trust)
+    if check.manifest is not None and check.manifest != report.manifest:
+        report.bad.append(("kubeferry-bundle.json", "changed while it was being checked"))
+    untrusted = check.required and not check.trusted and not trust.allow_unsigned
+
+    def draw(console: Console) -> None:
+        _draw_verify(console, folder, report)
+        _draw_signatures(console, check)
+        if untrusted:
+            console.print(f"bundle {folder}: NOT signed by a trusted key")
+
+    data = {**report.as_dict(), "signatures": check.as_dict(), "trusted": not untrusted}
+    data["ok"] = data["ok"] and not untrusted
+    emit(data, as_json=as_json, text=draw)
+    if report.bad or untrusted:
         raise CommandFailed(1)
 
 
@@ -196,19 +248,25 @@ def verify(settings: Settings, folder: Path, as_json: bool) -> None:
     "share their bytes: editing one changes the other).",
 )
 @registry_options
+@trust_options
 @click.pass_obj
 def install(
-    settings: Settings, folder: Path, as_json: bool, link: bool, access: RegistryAccess
+    settings: Settings,
+    folder: Path,
+    as_json: bool,
+    link: bool,
+    access: RegistryAccess,
+    trust: Trust,
 ) -> None:
     """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
     Desktop cache and the kuberlr folder."""
     if is_reference(str(folder)):  # HOST[:PORT]/REPO:TAG, not a folder here
         with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
             result = install_from_registry(
-                settings, str(folder), access, link=link, progress=board.callback
+                settings, str(folder), access, link=link, progress=board.callback, trust=trust
             )
     else:
-        result = install_into_target(settings, folder, link=link)
+        result = install_into_target(settings, folder, link=link, trust=trust)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, result))
 
 
@@ -235,3 +293,4 @@ def _draw_install(console: Console, result: InstallReport) -> None:
 
 bundle.add_command(bundle_oci.push)  # registry commands live in cli/bundle_oci.py
 bundle.add_command(bundle_oci.pull)
+bundle.add_command(sign_command)  # signing lives in cli/keys.py

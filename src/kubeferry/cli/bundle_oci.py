@@ -11,8 +11,10 @@ import click
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
+from kubeferry.cli.trust_options import trust_options
 from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
+from kubeferry.verification.keys import Trust
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
@@ -35,6 +37,10 @@ def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console]
             line = f"{fetched} blobs fetched ({moved}), {counts['present']} already there"
         console.print(f"{verb} {transfer.reference} {where}: {line}")
         console.print(f"digest {transfer.digest}")
+        for name in transfer.signatures:
+            console.print(f"signature {name}")
+        for signer in transfer.signed_by:
+            console.print(f"signed by {signer}: trusted")
 
     return draw
 
@@ -73,11 +79,20 @@ def push(
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @registry_options
+@trust_options
 @click.pass_obj
 def pull(
-    settings: Settings, reference: str, folder: Path, as_json: bool, access: RegistryAccess
+    settings: Settings,
+    reference: str,
+    folder: Path,
+    as_json: bool,
+    access: RegistryAccess,
+    trust: Trust,
 ) -> None:
-    """Pull the bundle REFERENCE into FOLDER; run it again to resume; verified at the end."""
+    """Pull the bundle REFERENCE into FOLDER with its signatures; run it again to resume;
+    signatures checked first (when trusted keys are configured), files verified at the end."""
     with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
-        transfer = pull_bundle_from(settings, reference, folder, access, progress=board.callback)
+        transfer = pull_bundle_from(
+            settings, reference, folder, access, progress=board.callback, trust=trust
+        )
     emit(transfer.as_dict(), as_json=as_json, text=_draw(transfer, "pulled", f"into {folder}"))

@@ -31,15 +31,29 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry bundle create /media/bundle --k3s stable --k3s 1.30 --dry-run",
         "kubeferry bundle create /media/bundle --k3s stable --os linux --os windows --arch amd64",
         "kubeferry bundle create /media/bundle --k3s v1.31.4+k3s1 --kubectl none",
+        "kubeferry bundle create /media/bundle --k3s stable --sign-key ~/keys/kubeferry.key",
     ),
     "bundle inspect": (
         "kubeferry bundle inspect /media/bundle",
         "kubeferry bundle inspect /media/bundle -o json",
     ),
-    "bundle verify": ("kubeferry bundle verify /media/bundle",),
+    "bundle verify": (
+        "kubeferry bundle verify /media/bundle",
+        "kubeferry bundle verify /media/bundle --key /etc/kubeferry/platform-team.pub",
+    ),
+    "bundle sign": (
+        "kubeferry bundle sign /media/bundle --key ~/keys/kubeferry.key",
+        "kubeferry bundle sign /media/bundle --key ~/keys/kubeferry.key --password-stdin < pass",
+    ),
+    "keys": ("kubeferry keys generate ~/keys",),
+    "keys generate": (
+        "kubeferry keys generate ~/keys",
+        "kubeferry keys generate ~/keys --password-stdin < passphrase.txt",
+    ),
     "bundle install": (
         "KUBEFERRY_OFFLINE=1 kubeferry bundle install /media/bundle",
         "kubeferry bundle install --home /mnt/user /media/bundle",
+        "kubeferry bundle install /media/bundle --key /etc/kubeferry/platform-team.pub",
         "kubeferry bundle install registry.local:5000/kubeferry/bundle:2026-11",
     ),
     "bundle push": (
@@ -82,7 +96,10 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry images push --to registry.local:5000 k3s-airgap-images-amd64.tar.zst",
     ),
     "mirror": ("kubeferry mirror serve /media/bundle",),
-    "mirror serve": ("kubeferry mirror serve /media/bundle --listen 0.0.0.0:8080",),
+    "mirror serve": (
+        "kubeferry mirror serve /media/bundle --listen 0.0.0.0:8080",
+        "kubeferry mirror serve /media/bundle --key /etc/kubeferry/platform-team.pub",
+    ),
     "mirror export": (
         "kubeferry mirror export /media/bundle /srv/www/kubeferry --base-url http://mirror.lan",
     ),
@@ -135,6 +152,11 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ("KUBERLR_SYSTEMPATH", "Folder of a system kubectl (default /usr/bin)."),
     ("KUBERLR_TIMEOUT", "Seconds the wrapper waits for the cluster's version."),
     ("KUBERLR_KUBEMIRRORURL", "Where kuberlr and the wrapper download kubectl from."),
+    (
+        "KUBEFERRY_TRUSTED_KEYS",
+        "Trusted public keys for bundles: files or folders, separated like PATH.",
+    ),
+    ("KUBEFERRY_KEY_PASSWORD", "Passphrase of an encrypted private key (keys, bundle sign)."),
     ("NO_COLOR", "Any value: plain output (kubeferry prints plain text unless on a terminal)."),
 )
 
@@ -156,12 +178,20 @@ _KUBECTL: Final = (
     "KUBERLR_KUBEMIRRORURL",
 )
 ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
-    "bundle": (*_NETWORK, "KUBEFERRY_KUBECTL_MIRROR_URL", "KUBERLR_KUBEMIRRORURL"),
+    "bundle": (
+        *_NETWORK,
+        "KUBEFERRY_KUBECTL_MIRROR_URL",
+        "KUBERLR_KUBEMIRRORURL",
+        "KUBEFERRY_TRUSTED_KEYS",
+        "KUBEFERRY_KEY_PASSWORD",
+    ),
     "bundle push": ("KUBEFERRY_OFFLINE",),  # a registry only: no k3s or kubectl source
-    "bundle pull": ("KUBEFERRY_OFFLINE",),
-    "bundle install": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR"),
-    "bundle verify": (),  # only the folder it is given
-    "bundle inspect": (),
+    "bundle pull": ("KUBEFERRY_OFFLINE", "KUBEFERRY_TRUSTED_KEYS"),
+    "bundle install": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR", "KUBEFERRY_TRUSTED_KEYS"),
+    "bundle verify": ("KUBEFERRY_TRUSTED_KEYS",),  # the folder it is given, the keys it trusts
+    "bundle inspect": ("KUBEFERRY_TRUSTED_KEYS",),
+    "bundle sign": ("KUBEFERRY_KEY_PASSWORD",),
+    "keys": ("KUBEFERRY_KEY_PASSWORD",),
     "cache": _NETWORK,
     "catalog": _NETWORK,
     "versions": _NETWORK,
@@ -170,7 +200,7 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "shim": (*_KUBECTL, "KUBERLR_ALLOWDOWNLOAD", "KUBERLR_TIMEOUT", "KUBEFERRY_VERSION_CACHE_TTL"),
     "version": ("KUBEFERRY_CACHE_DIR", "KUBEFERRY_OFFLINE", "KUBERLR_CFG"),
     "images": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR"),
-    "mirror": (),
+    "mirror": ("KUBEFERRY_TRUSTED_KEYS",),
     "registries": (),
     "completion": (),
 }
@@ -180,6 +210,8 @@ ALL_GLOBALS: Final = ("--cache-dir", "--home", "--os", "--arch", "--offline", "-
 _OUTPUT_ONLY: Final = ("-v", "-q", "--debug")
 GLOBALS_FOR: Final[dict[str, tuple[str, ...]]] = {
     "completion": (),
+    "keys": _OUTPUT_ONLY,
+    "bundle sign": _OUTPUT_ONLY,
     "bundle verify": _OUTPUT_ONLY,
     "bundle inspect": _OUTPUT_ONLY,
     "mirror": _OUTPUT_ONLY,

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit, human_size
+from kubeferry.cli.trust_options import trust_options
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
+    from kubeferry.verification.keys import Trust
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -40,12 +42,14 @@ def mirror() -> None:
 @click.option(
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
+@trust_options
 def serve(
     bundles: tuple[Path, ...],
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
+    trust: Trust,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
     from kubeferry.services.mirror import mirror_status, serve_mirror
@@ -59,7 +63,9 @@ def serve(
         sys.stdout.flush()
 
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
-    code = serve_mirror(bundles, host, port, tls=tls, access_log=access_log, on_ready=ready)
+    code = serve_mirror(
+        bundles, host, port, tls=tls, access_log=access_log, on_ready=ready, trust=trust
+    )
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects
 
@@ -71,14 +77,17 @@ def serve(
 @click.option("--base-url", default="", help="The address clients use (for links in the JSON).")
 @click.option("--force", is_flag=True, help="Replace DIR even if it is not a previous export.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
+@trust_options
+def export(
+    arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool, trust: Trust
+) -> None:
     """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
     from kubeferry.services.mirror import export_mirror
 
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")
     *folders, target = arguments
-    report = export_mirror(folders, target, base_url=base_url, force=force)
+    report = export_mirror(folders, target, base_url=base_url, force=force, trust=trust)
 
     def draw(console: Console) -> None:
         console.print(

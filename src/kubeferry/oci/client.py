@@ -22,7 +22,7 @@ from kubeferry.files.textfiles import parse_json
 from kubeferry.jobs.cancel import CancelToken
 from kubeferry.jobs.progress import Progress
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
-from kubeferry.oci.media import MANIFEST_TYPES
+from kubeferry.oci.media import MANIFEST_TYPES, OCI_INDEX
 from kubeferry.transport import http
 from kubeferry.transport.documents import Document, fetch_document
 from kubeferry.transport.policy import TransferPolicy
@@ -337,6 +337,16 @@ class RegistryClient:
             )
             kind = str(document.get("mediaType", "")) if isinstance(document, dict) else ""
         return kind, response.body
+
+    def get_referrers(self, repository: str, digest: str) -> bytes | None:
+        """`GET /v2/<repo>/referrers/<digest>` (the OCI 1.1 referrers API): the index body, or
+        None when the registry has no such API (404; CNCF Distribution 2.8 has none)."""
+        url = f"{self.url}/v2/{repository}/referrers/{digest}"
+        response = self._send("GET", url, headers={"Accept": OCI_INDEX})
+        if response.status_code == 404:
+            return None
+        self._expect(response, (200,), f"GET referrers of {repository}@{digest}")
+        return response.content
 
     def fetch_blob(
         self,

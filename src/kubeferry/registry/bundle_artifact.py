@@ -26,7 +26,7 @@ from kubeferry.bundle.manifest import (
 )
 from kubeferry.core.image_names import Reference
 from kubeferry.core.layouts import MANIFEST_NAME
-from kubeferry.errors import RegistryError, UnsafePathError
+from kubeferry.errors import RegistryError, SignatureError, UnsafePathError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.files.textfiles import decode_text, parse_json, read_bytes
 from kubeferry.jobs.parallel import run_parallel
@@ -42,7 +42,16 @@ from kubeferry.registry.blobs import (
     ensure_blobs,
     summarize,
 )
+from kubeferry.registry.signatures import (
+    check_pulled,
+    fetch_signatures,
+    keep_signatures,
+    push_signatures,
+    refused,
+)
 from kubeferry.verification.bundle import verify_bundle, verify_files
+from kubeferry.verification.keys import Trust
+from kubeferry.verification.trust import SignatureCheck, read_signatures
 
 ARTIFACT_TYPE: Final = "application/vnd.kubeferry.bundle.v1"
 FILE_TYPE: Final = "application/vnd.kubeferry.bundle.file.v1"
@@ -58,6 +67,10 @@ class BundleTransfer:
     reference: str
     digest: str
     blobs: tuple[BlobOutcome, ...]
+    signatures: tuple[str, ...] = ()
+    """Signature files pushed or pulled with the bundle."""
+    signed_by: tuple[str, ...] = ()
+    """`fingerprint (key file)` of each trusted key that verified a pulled signature."""
 
     def as_dict(self) -> dict[str, Any]:
         """For --json."""
@@ -66,6 +79,8 @@ class BundleTransfer:
             "digest": self.digest,
             **summarize(self.blobs),
             "blobs": [b.as_dict() for b in self.blobs],
+            "signatures": list(self.signatures),
+            "signed_by": list(self.signed_by),
         }
 
 
@@ -132,10 +147,11 @@ def push_bundle(
         "layers": layers,
         "annotations": {"org.opencontainers.image.created": manifest.created},
     }
-    digest = client.put_manifest(
-        ref.repository, ref.reference, manifest_json(document), OCI_MANIFEST
-    )
-    return BundleTransfer(str(ref), digest, tuple(outcomes))
+    body = manifest_json(document)
+    digest = client.put_manifest(ref.repository, ref.reference, body, OCI_MANIFEST)
+    subject = descriptor(OCI_MANIFEST, sha256_digest(body), len(body))
+    outcomes += push_signatures(client, ref, folder, subject)  # referrers of the manifest
+    return BundleTransfer(str(ref), digest, tuple(outcomes), tuple(read_signatures(folder)))
 
 
 # -- pull -------------------------------------------------------------------------------------
@@ -226,18 +242,16 @@ def _plan_pull(
     return plan
 
 
-def _pull_manifest(
+def _signed_head(
     client: RegistryClient,
     ref: Reference,
-    layers: list[dict[str, Any]],
-    pulling: Path,
-) -> Manifest:
-    """Fetch the bundle manifest layer into `pulling` (size-limited) and parse it; before any
-    bundle file is created, so a manifest listing too many files creates none."""
-    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
-    if len(manifest_layers) != 1:
-        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
-    head = manifest_layers[0]
+    folder: Path,
+    head: dict[str, Any],
+    subject: str,
+    trust: Trust,
+) -> tuple[Path, bytes, dict[str, bytes], SignatureCheck]:
+    """Fetch the bundle manifest (as `.pulling`) and its signatures, and check them; a refusal
+    removes what it wrote (and the folder, when this pull made it)."""
     size = head.get("size")
     if not isinstance(size, int) or not 0 < size <= MAX_MANIFEST_BYTES:
         raise _refuse(
@@ -245,12 +259,27 @@ def _pull_manifest(
             f"has a {MANIFEST_NAME} layer of size {size!r}; kubeferry reads bundle manifests "
             f"of at most {MAX_MANIFEST_BYTES} bytes",
         )
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    pulling = _no_links(folder, PULLING_NAME)
     client.fetch_blob(ref.repository, head["digest"], pulling, size=size)
-    source = f"{ref} ({MANIFEST_NAME})"
-    return parse_manifest(
-        decode_text(read_bytes(pulling, missing="", error=RegistryError), source=source),
-        source=source,
-    )
+    data = read_bytes(pulling, missing="", error=RegistryError)
+    signatures = fetch_signatures(client, ref, subject, folder)
+    try:
+        check = check_pulled(ref, data, signatures, trust)
+    except SignatureError as exc:
+        raise refused(pulling, folder, created, exc) from None
+    return pulling, data, signatures, check
+
+
+def _finish(folder: Path, manifest: Manifest, signatures: dict[str, bytes], pulling: Path) -> None:
+    """Programs get their mode (a blob has none), signatures their files, the manifest its name
+    (last: an interrupted pull never looks finished)."""
+    for entry in manifest.files:
+        if entry.place.executable:
+            (folder / entry.path).chmod(0o755)
+    keep_signatures(folder, signatures)
+    pulling.replace(folder / MANIFEST_NAME)
 
 
 def pull_bundle(
@@ -260,8 +289,13 @@ def pull_bundle(
     *,
     progress: ProgressFactory = lambda label: None,
     workers: int = 4,
+    trust: Trust | None = None,
 ) -> BundleTransfer:
-    """Fetch the artifact into `folder` (resumable, every digest checked), then verify it."""
+    """Fetch the artifact into `folder` (resumable, every digest checked), then verify it.
+
+    Its signatures (referrers) are fetched and checked against `trust` right after the bundle
+    manifest, before any file: a refused bundle leaves nothing behind.
+    """
     kind, body = client.get_manifest(ref.repository, ref.reference)
     if ref.digest and sha256_digest(body) != ref.digest:
         raise RegistryError(
@@ -272,9 +306,14 @@ def pull_bundle(
             actual=sha256_digest(body),
         )
     layers = _artifact_layers(ref, kind, body)
-    folder.mkdir(parents=True, exist_ok=True)
-    pulling = _no_links(folder, PULLING_NAME)
-    manifest = _pull_manifest(client, ref, layers, pulling)
+    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
+    if len(manifest_layers) != 1:
+        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
+    pulling, data, signatures, check = _signed_head(
+        client, ref, folder, manifest_layers[0], sha256_digest(body), trust or Trust()
+    )
+    source = f"{ref} ({MANIFEST_NAME})"
+    manifest = parse_manifest(decode_text(data, source=source), source=source)
     plan = _plan_pull(ref, layers, manifest)
 
     def fetch(layer: dict[str, Any]) -> BlobOutcome:
@@ -298,5 +337,8 @@ def pull_bundle(
         raise RegistryError(
             f"{ref} pulled into {folder} but does not verify: {listing}.", url=str(ref)
         )
-    pulling.replace(folder / MANIFEST_NAME)
-    return BundleTransfer(str(ref), sha256_digest(body), tuple(outcomes))
+    _finish(folder, manifest, signatures, pulling)
+    signers = tuple(f"{r.fingerprint} ({r.key_file})" for r in check.signed_by)
+    return BundleTransfer(
+        str(ref), sha256_digest(body), tuple(outcomes), tuple(sorted(signatures)), signers
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeferry import __version__
 from kubeferry.bundle.create import (
@@ -22,12 +22,19 @@ from kubeferry.bundle.plan import PlannedFile, total_size
 from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.catalog.upstream import fetch_catalog
+from kubeferry.core.layouts import CATALOG_FILE_NAME, LOCK_NAME, MANIFEST_NAME
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
+from kubeferry.errors import BundleError
 from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
 from kubeferry.verification.bundle import VerifyReport, verify_bundle
+from kubeferry.verification.keys import Trust
+from kubeferry.verification.trust import is_signature_name
+
+if TYPE_CHECKING:
+    from kubeferry.verification.signatures import PrivateKey
 
 
 def _no_progress(label: str) -> None:
@@ -66,6 +73,7 @@ class CreatedBundle:
     plan: BundlePlan
     manifest: Manifest
     manifest_path: Path
+    signature: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (`bundle create --json`)."""
@@ -73,6 +81,7 @@ class CreatedBundle:
             **self.plan.as_dict(),
             "manifest": str(self.manifest_path),
             "files": len(self.manifest.files),
+            "signature": str(self.signature) if self.signature else None,
         }
 
 
@@ -84,6 +93,33 @@ def _catalog(settings: Settings, catalog_file: Path | None) -> Catalog:
         return fetch_catalog(client, endpoints, DEFAULT_MINIMUM_VERSION)
 
 
+_BUNDLE_TOP: frozenset[str] = frozenset(
+    {"k3s", "kuberlr", MANIFEST_NAME, CATALOG_FILE_NAME, LOCK_NAME}
+)
+
+
+def refuse_unrelated(folder: Path, force: bool) -> None:
+    """BundleError when `folder` holds files no bundle run made (unless `force`): they would
+    sit in the bundle unlisted and travel with it."""
+    if force or not folder.is_dir():
+        return
+    unrelated = sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name not in _BUNDLE_TOP
+        and not is_signature_name(p.name)
+        and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+    )
+    if unrelated:
+        shown = ", ".join(unrelated[:5]) + (" ..." if len(unrelated) > 5 else "")
+        raise BundleError(
+            f"{folder} is not empty and holds files that are not part of a bundle ({shown}); "
+            "they would travel with it unlisted. Choose an empty or new folder, or pass --force "
+            "to make the bundle there anyway.",
+            path=folder,
+        )
+
+
 def create_bundle(
     settings: Settings,
     folder: Path,
@@ -93,8 +129,13 @@ def create_bundle(
     catalog_file: Path | None = None,
     dry_run: bool = False,
     progress: ProgressFactory = _no_progress,
+    force: bool = False,
+    sign_key: PrivateKey | None = None,
 ) -> BundlePlan | CreatedBundle:
-    """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest."""
+    """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest
+    (then sign it with `sign_key`, the lock still held)."""
+    if not dry_run:
+        refuse_unrelated(folder, force)
     catalog = _catalog(settings, catalog_file)
     tags = list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
     endpoints = settings.endpoints
@@ -124,7 +165,13 @@ def create_bundle(
             targets["sources"] = endpoints_note(endpoints)
             created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
-            return CreatedBundle(folder, plan, manifest, write_manifest(folder, manifest))
+            written = write_manifest(folder, manifest)
+            signature = None
+            if sign_key is not None:
+                from kubeferry.services.keys import sign_held_bundle
+
+                signature = sign_held_bundle(folder, sign_key, expected=manifest).signature
+            return CreatedBundle(folder, plan, manifest, written, signature)
 
 
 def check_bundle(folder: Path, settings: Settings | None = None) -> VerifyReport:
@@ -136,8 +183,11 @@ def check_bundle(folder: Path, settings: Settings | None = None) -> VerifyReport
         return verify_bundle(folder)
 
 
-def install_into_target(settings: Settings, folder: Path, *, link: bool = False) -> InstallReport:
-    """Verify `folder` and place it into the target's cache and kuberlr folders.
+def install_into_target(
+    settings: Settings, folder: Path, *, link: bool = False, trust: Trust | None = None
+) -> InstallReport:
+    """Verify `folder` (its signature first, when trusted keys are configured) and place it
+    into the target's cache and kuberlr folders.
 
     Locks, always in this order: the bundle (when it can hold a lock file: it may be on
     read-only media), the cache, each kuberlr folder.
@@ -146,4 +196,10 @@ def install_into_target(settings: Settings, folder: Path, *, link: bool = False)
     if not folder.is_dir():
         return install_bundle(folder, target, link=link)  # the error names the missing manifest
     with hold(folder, announce=settings.announce, what=f"the bundle {folder}", optional=True):
-        return install_held(folder, target, announce=settings.announce, link=link)
+        return install_held(
+            folder,
+            target,
+            announce=settings.announce,
+            link=link,
+            trust=trust or Trust(environ=settings.environ),
+        )

@@ -14,11 +14,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # aiohttp loads only when a mirror is served
     from kubeferry.mirror.export import ExportReport
     from kubeferry.mirror.routes import Bundle
+    from kubeferry.verification.keys import Trust
 
 
-def _bundles(folders: Sequence[Path]) -> list[Bundle]:
+def _bundles(
+    folders: Sequence[Path], trust: Trust | None, consequence: str = "the mirror did not start"
+) -> list[Bundle]:
+    """Each bundle read; with trusted keys configured, every signature checked first (a refused
+    bundle is never served nor exported)."""
     from kubeferry.mirror.files import read_bundle
 
+    if trust is not None:
+        from kubeferry.verification.trust import require_trusted
+
+        for folder in folders:
+            require_trusted(folder, trust, consequence=consequence)
     return [read_bundle(folder) for folder in folders]
 
 
@@ -37,6 +47,7 @@ def serve_mirror(
     tls: tuple[Path, Path] | None = None,
     access_log: Path | None = None,
     on_ready: Callable[[str], None],
+    trust: Trust | None = None,
 ) -> int:
     """Serve the bundles in `folders` until SIGINT or SIGTERM; the exit code (130 after SIGINT).
 
@@ -44,16 +55,22 @@ def serve_mirror(
     """
     from kubeferry.mirror.server import ServeOptions, serve_forever
 
-    loaded = _bundles(folders)
+    loaded = _bundles(folders, trust)
     cert, key = tls if tls else (None, None)
     options = ServeOptions(host, port, cert, key, access_log)
     return asyncio.run(serve_forever(loaded, options, on_ready))
 
 
 def export_mirror(
-    folders: Sequence[Path], target: Path, *, base_url: str = "", force: bool = False
+    folders: Sequence[Path],
+    target: Path,
+    *,
+    base_url: str = "",
+    force: bool = False,
+    trust: Trust | None = None,
 ) -> ExportReport:
     """Write the bundles in `folders` as static files into `target`, with an nginx snippet."""
     from kubeferry.mirror.export import export_mirror as export
 
-    return export(_bundles(folders), target, base=base_url.rstrip("/"), force=force)
+    loaded = _bundles(folders, trust, consequence="nothing was exported")
+    return export(loaded, target, base=base_url.rstrip("/"), force=force)

@@ -27,6 +27,7 @@ from kubeferry.services.common import local_target, transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
 from kubeferry.transport import http
+from kubeferry.verification.keys import Trust
 
 PULL_STAGING: Final = ".kubeferry-pulled-bundles"
 """Under the cache folder: a `bundle install REF` pulls here (kept for resume if it fails)."""
@@ -87,8 +88,10 @@ def pull_bundle_from(
     access: RegistryAccess,
     *,
     progress: ProgressFactory = _no_progress,
+    trust: Trust | None = None,
 ) -> BundleTransfer:
-    """Pull `reference` into `folder` (resumable; verified before it returns).
+    """Pull `reference` into `folder` (resumable; its signatures checked before any file is
+    fetched when trusted keys are configured; verified before it returns).
 
     The folder's lock is held throughout, as `bundle create` holds it: a second run into the
     same folder waits (saying for whom) instead of sharing its `.part` files.
@@ -100,7 +103,13 @@ def pull_bundle_from(
             access.client(ref.registry, settings) as client,  # the offline gate comes first
             hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
         ):
-            return pull_bundle(client, ref, folder, progress=progress)
+            return pull_bundle(
+                client,
+                ref,
+                folder,
+                progress=progress,
+                trust=trust or Trust(environ=settings.environ),
+            )
     except BaseException:
         if not existed:
             with contextlib.suppress(OSError):
@@ -123,24 +132,32 @@ def install_from_registry(
     *,
     link: bool = False,
     progress: ProgressFactory = _no_progress,
+    trust: Trust | None = None,
 ) -> InstallReport:
     """Pull `reference` beside the cache, verify, install; the pulled copy is then removed.
 
     The pulled folder's lock is held from the pull to the removal, so two runs of the same
-    reference take turns instead of pulling into, or deleting, each other's files.
+    reference take turns instead of pulling into, or deleting, each other's files. A failed
+    run keeps what it pulled (the next run resumes), but never an empty folder.
     """
+    trust = trust or Trust(environ=settings.environ)
     folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
-        ref = parse_reference(reference)
-        with access.client(ref.registry, settings) as client:
-            pull_bundle(client, ref, folder, progress=progress)
-        target = local_target(settings)
-        result = install_held(folder, target, announce=settings.announce, link=link)
-        for item in folder.iterdir():  # all but the lock file, which goes with the lock
-            if item != lock:
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+    trust = trust or Trust(environ=settings.environ)
+    try:
+        with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
+            ref = parse_reference(reference)
+            with access.client(ref.registry, settings) as client:
+                pull_bundle(client, ref, folder, progress=progress, trust=trust)
+            target = local_target(settings)
+            result = install_held(
+                folder, target, announce=settings.announce, link=link, trust=trust
+            )
+            for item in folder.iterdir():  # all but the lock file, which goes with the lock
+                if item != lock:
+                    shutil.rmtree(item) if item.is_dir() else item.unlink()
+    finally:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: a failed pull keeps its files for the resume
     return result
 
 

@@ -21,6 +21,8 @@ from kubeferry.errors import BundleError, ChecksumError, ManifestError
 from kubeferry.files.hashing import copy_hashing
 from kubeferry.files.safe import FileKey, file_key, open_inside
 from kubeferry.files.textfiles import decode_text, read_bytes
+from kubeferry.verification.keys import Trust
+from kubeferry.verification.trust import SignatureCheck, is_signature_name, require_trusted
 
 
 @dataclass
@@ -96,7 +98,11 @@ def verify_files(folder: Path, manifest: Manifest) -> VerifyReport:
     listed = {entry.path for entry in manifest.files} | {MANIFEST_NAME, LOCK_NAME}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
-        if (path.is_file() or path.is_symlink()) and relative not in listed:
+        if (
+            (path.is_file() or path.is_symlink())
+            and relative not in listed
+            and not is_signature_name(relative)
+        ):
             report.extra.append(relative)
     return report
 
@@ -182,3 +188,16 @@ def copy_verified(
             actual=digests["sha256"],
         )
     return digests
+
+
+def trusted_and_verified(
+    folder: Path, trust: Trust, *, consequence: str = "nothing was placed"
+) -> tuple[SignatureCheck, VerifyReport]:
+    """`require_trusted`, then every file re-hashed against the very manifest that was checked;
+    an error (nothing used) for an untrusted or broken bundle."""
+    check = require_trusted(folder, trust, consequence=consequence)
+    verified = verify_bundle(folder)
+    if check.manifest is not None and verified.manifest != check.manifest:
+        verified.bad.append((MANIFEST_NAME, "changed while its signature was being checked"))
+    verified.require_ok()
+    return check, verified
