@@ -14,11 +14,11 @@ from kubeferry.cli.render import emit, human_size
 from kubeferry.cli.trust_options import trust_options
 from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
-from kubeferry.verification.keys import Trust
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
     from kubeferry.registry.bundle_artifact import BundleTransfer
+    from kubeferry.verification.keys import Trust
 
 
 def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console], None]:

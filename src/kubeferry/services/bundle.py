@@ -168,7 +168,7 @@ def create_bundle(
             written = write_manifest(folder, manifest)
             signature = None
             if sign_key is not None:
-                from kubeferry.services.keys import sign_held_bundle
+                from kubeferry.bundle.sign import sign_held_bundle
 
                 signature = sign_held_bundle(folder, sign_key, expected=manifest).signature
             return CreatedBundle(folder, plan, manifest, written, signature)
