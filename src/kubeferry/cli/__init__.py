@@ -43,7 +43,7 @@ SUMMARIES: Final = {
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "doctor": "Offline readiness: cached versions, checksums, kubectl coverage.",
     "images": "Push the k3s airgap images into a registry.",
-    "keys": "Signing keys for bundles: generate a key pair, print its fingerprint.",
+    "keys": "Signing keys for bundles (a key pair and its fingerprint): generate.",
     "kubectl": "kubectl binaries in the kuberlr folder: list, get, remove, which.",
     "mirror": "Serve or export bundles as a mirror of the upstream download sites.",
     "registries": "Check or write the registries.yaml k3s uses.",

@@ -104,7 +104,8 @@ def parse_json(
         )
     if json_depth_exceeds(data, max_depth):
         raise error(
-            f"{source} is not valid: arrays and objects nested more than {max_depth} deep. {fix}",
+            f"{source} is not valid: nested too deeply (arrays and objects nested more than "
+            f"{max_depth} deep). {fix}",
             **where,
         )
     try:
