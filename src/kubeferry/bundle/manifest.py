@@ -41,7 +41,7 @@ class ManifestFile:
 
     @property
     def kind(self) -> str:
-        """`catalog`, `k3s` or `kubectl`."""
+        """`catalog`, `k3s`, `kubectl` or `image`."""
         return self.place.kind
 
     def as_dict(self) -> dict[str, object]:
@@ -92,8 +92,8 @@ def classify(path: str, *, source: str) -> BundlePath:
         return place
     raise UnsafePathError(
         f"{source} lists {path!r}, which is not a place a kubeferry bundle writes "
-        "(k3s/<tag>/<asset>, kuberlr/<os>-<arch>/kubectl<version>). The bundle was refused and "
-        "nothing was placed.",
+        "(k3s/<tag>/<asset>, kuberlr/<os>-<arch>/kubectl<version>, images/blobs/sha256/<hex>). "
+        "The bundle was refused and nothing was placed.",
         path=source,
     )
 

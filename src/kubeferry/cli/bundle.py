@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubeferry.bundle.images import pins_from_targets
 from kubeferry.bundle.install import InstallReport
 from kubeferry.cli import bundle_oci
+from kubeferry.cli.image_options import image_options
 from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
@@ -19,6 +21,7 @@ from kubeferry.services.bundle import (
     create_bundle,
     install_into_target,
 )
+from kubeferry.services.bundle_images import ImageRequest
 from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
 from kubeferry.verification.bundle import VerifyReport
@@ -60,6 +63,7 @@ def bundle() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and total size; download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@image_options
 @connections_option
 @click.pass_obj
 def create(
@@ -70,9 +74,11 @@ def create(
     catalog_file: Path | None,
     dry_run: bool,
     as_json: bool,
+    images: ImageRequest,
     connections: int | None,
 ) -> None:
-    """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest."""
+    """Fill FOLDER with k3s versions, kubectl binaries, a catalog, workload images (--image)
+    and a manifest. `--k3s none` makes a bundle of images only."""
     settings = with_connections(settings, connections)
     with progress_board(enabled=not as_json and settings.verbosity >= 0 and not dry_run) as board:
         made = create_bundle(
@@ -83,6 +89,7 @@ def create(
             catalog_file=catalog_file,
             dry_run=dry_run,
             progress=board.callback,
+            images=images,
         )
     if isinstance(made, BundlePlan):
         plan = made.as_dict()
@@ -103,6 +110,11 @@ def create(
             f"k3s {', '.join(plan['k3s'])} ({', '.join(plan['arches'])}); kubectl "
             f"{', '.join(plan['kubectl']) or 'none'} ({', '.join(plan['os'])})"
         )
+        for pin in pins_from_targets(manifest.targets):
+            console.print(
+                f"image {pin.reference} -> {pin.digest} "
+                f"({', '.join(pin.platforms) or 'one manifest'})"
+            )
         console.print(f"on the offline machine: kubeferry bundle install {folder}")
 
     emit(made.as_dict(), as_json=as_json, text=draw)
@@ -162,12 +174,37 @@ def _draw_inspect(console: Console, contents: BundleContents) -> None:
         for e in contents.kubectls
     ]
     console.print(table(("KUBECTL", "FOR", "COVERS K3S", "SIZE"), rows) if rows else "no kubectl")
+    _draw_images(console, contents)
     for gap in contents.missing:
         console.print(f"missing: {gap}")
     for path in contents.absent_on_disk:
         console.print(f"absent on disk: {path} (listed in the manifest)")
     if not contents.missing and not contents.absent_on_disk:
         console.print("nothing missing for the targets it was made for")
+
+
+def _draw_images(console: Console, contents: BundleContents) -> None:
+    from kubeferry.services.inspect import image_dict
+
+    rows = []
+    for pin in contents.images:
+        shown = image_dict(pin)
+        rows.append(
+            (
+                pin.reference,
+                ", ".join(pin.platforms) or "-",
+                pin.digest[:19] + "…",
+                human_size(pin.blobs_size),
+            )
+        )
+        if shown["left_out"]:
+            console.print(
+                f"note {pin.reference}: the index keeps upstream's digest {pin.digest}, but "
+                f"{', '.join(shown['left_out'])} were left out (a registry push writes a "
+                "filtered index, whose digest is not upstream's)"
+            )
+    if rows:
+        console.print(table(("IMAGE", "PLATFORMS", "DIGEST", "SIZE"), rows))
 
 
 @bundle.command()

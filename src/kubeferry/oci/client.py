@@ -25,6 +25,7 @@ from kubeferry.transport import http
 
 PIECE: Final = 1024 * 1024
 UPLOAD_READ_TIMEOUT: Final = 300.0  # the registry may hash a large blob before it answers
+MAX_MANIFEST: Final = 4 * 1024 * 1024  # Distribution's own limit for a manifest body
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,14 @@ class RegistryClient:
         *,
         credentials: Credentials | None = None,
         plain_http: bool = False,
+        endpoint: str | None = None,
     ) -> None:
         self.registry = registry
-        self.url = f"{'http' if plain_http else 'https'}://{registry}"
+        self.url = (
+            endpoint.rstrip("/")
+            if endpoint
+            else f"{'http' if plain_http else 'https'}://{registry}"
+        )
         self._token_client = http.open_client()
         self.auth = RegistryAuth(self.url, credentials, self._token_client)
         self.client = http.open_client()
@@ -99,10 +105,12 @@ class RegistryClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, *, upload: bool = False, **kwargs: Any
+        self, method: str, url: str, *, upload: bool = False, stream: bool = False, **kwargs: Any
     ) -> httpx.Response:
         client = self._upload_client if upload else self.client
         try:
+            if stream:
+                return client.send(client.build_request(method, url, **kwargs), stream=True)
             return client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from exc
@@ -264,21 +272,46 @@ class RegistryClient:
     ) -> tuple[str, bytes]:
         """(media type, body) of a manifest; RegistryError when it does not exist."""
         url = f"{self.url}/v2/{repository}/manifests/{reference}"
-        response = self._send("GET", url, headers={"Accept": ", ".join(accept)})
-        if response.status_code == 404:
-            raise RegistryError(
-                f"{self.registry}/{repository}:{reference} does not exist in the registry "
-                f"{self.url} (404). Check the name and tag, or push it first.",
-                url=url,
-                actual="404",
-            )
-        self._expect(response, (200,), f"GET manifest {repository}:{reference}")
+        response = self._send("GET", url, headers={"Accept": ", ".join(accept)}, stream=True)
+        try:
+            if response.status_code == 404:
+                raise RegistryError(
+                    f"{self.registry}/{repository}:{reference} does not exist in the registry "
+                    f"{self.url} (404). Check the name and tag, or push it first.",
+                    url=url,
+                    actual="404",
+                )
+            self._expect(response, (200,), f"GET manifest {repository}:{reference}")
+            body = self._bounded_body(response, url)
+        finally:
+            response.close()
         kind = response.headers.get("Content-Type", "").split(";")[0].strip()
         try:
-            kind = kind or str(json.loads(response.content).get("mediaType", ""))
+            kind = kind or str(json.loads(body).get("mediaType", ""))
         except (ValueError, AttributeError):
             kind = ""
-        return kind, response.content
+        return kind, body
+
+    def _bounded_body(self, response: httpx.Response, url: str) -> bytes:
+        """The body of a manifest answer, refused past MAX_MANIFEST bytes (never held whole)."""
+        too_big = RegistryError(
+            f"the registry {self.url} sent a manifest larger than {MAX_MANIFEST} bytes for "
+            f"{url}; real manifests are a few kilobytes, so it was refused and nothing was "
+            "stored. Check the reference and the registry.",
+            url=url,
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_MANIFEST:
+            raise too_big
+        body = bytearray()
+        try:
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > MAX_MANIFEST:
+                    raise too_big
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from exc
+        return bytes(body)
 
     def fetch_blob(
         self,

@@ -23,6 +23,8 @@ from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag, KubeVersion
 from kubeferry.download.engine import ProgressFactory
+from kubeferry.errors import UsageError
+from kubeferry.services.bundle_images import ImageRequest, collect_into_bundle
 from kubeferry.services.catalog import fetch_upstream_catalog
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
@@ -91,13 +93,24 @@ def create_bundle(
     catalog_file: Path | None = None,
     dry_run: bool = False,
     progress: ProgressFactory = _no_progress,
+    images: ImageRequest | None = None,
 ) -> BundlePlan | CreatedBundle:
-    """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest."""
-    catalog = _catalog(settings, catalog_file)
-    tags = list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
+    """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest.
+
+    `--k3s none` makes a bundle of workload images only (no catalog, k3s or kubectl)."""
+    images = images or ImageRequest()
+    no_k3s = k3s_specs == ("none",)
+    if no_k3s and not images.references and images.images_file is None:
+        raise UsageError("--k3s none makes a bundle of images only: give --image or --images-file.")
+    catalog = None if no_k3s else _catalog(settings, catalog_file)
+    tags = (
+        []
+        if catalog is None
+        else list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
+    )
     endpoints = settings.endpoints
     with network(settings, endpoints.k3s_download_url) as client:
-        kubectls = kubectl_versions(client, endpoints, kubectl_choice, tags)
+        kubectls = kubectl_versions(client, endpoints, kubectl_choice, tags) if tags else []
         files = plan_bundle(
             client, endpoints, tags, kubectls, arches=settings.arches, oses=settings.target_oses
         )
@@ -115,11 +128,16 @@ def create_bundle(
                 progress=progress,
                 connections=settings.connections,
             )
-            entries.append(write_bundle_catalog(folder, catalog, tags))
+            pins, image_files = collect_into_bundle(settings, folder, images, progress=progress)
+            entries += image_files
+            if catalog is not None:
+                entries.append(write_bundle_catalog(folder, catalog, tags))
             summary = plan.as_dict()
             keys = ("k3s", "arches", "os", "kubectl")
             targets: dict[str, Any] = {key: summary[key] for key in keys}
             targets["sources"] = endpoints_note(endpoints)
+            if pins:
+                targets["images"] = [pin.as_dict() for pin in pins]
             created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
             return CreatedBundle(folder, plan, manifest, write_manifest(folder, manifest))

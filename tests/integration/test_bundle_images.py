@@ -1,0 +1,116 @@
+"""`bundle create --image` from a real Distribution standing in for docker.io; verify, inspect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.support import registry as registry_support
+from tests.support.registry import Registry, start_registry
+from tests.support.workload import busybox_image, busybox_path, have_skopeo, multiarch_image, push
+
+pytestmark = [
+    pytest.mark.skipif(
+        registry_support.available() is not None, reason=str(registry_support.available())
+    ),
+    pytest.mark.skipif(not have_skopeo(), reason="skopeo is not installed: apt-get install skopeo"),
+    pytest.mark.skipif(busybox_path() is None, reason="busybox-static is not installed"),
+]
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    running = start_registry(tmp_path / "registry")
+    yield running
+    running.stop()
+
+
+def _create(cli: Cli, bundle: Path, registry: Registry, *args: str) -> dict:
+    result = cli(
+        "bundle", "create", str(bundle), "--k3s", "none", "--kubectl", "none",
+        "--source-endpoint", f"docker.io={registry.url}", "--json", *args,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_create_stores_an_oci_layout_that_verify_covers_and_inspect_lists(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    image = busybox_image(tmp_path / "built", "1.0")
+    push(image, f"{registry.host}/library/hello:1.0")
+    bundle = tmp_path / "bundle"
+    _create(cli, bundle, registry, "--image", "hello:1.0")
+    index = json.loads((bundle / "images" / "index.json").read_text())
+    (entry,) = index["manifests"]
+    assert entry["digest"] == image.digest
+    assert (
+        entry["annotations"]["org.opencontainers.image.ref.name"] == "docker.io/library/hello:1.0"
+    )
+    assert entry["annotations"]["io.containerd.image.name"] == "docker.io/library/hello:1.0"
+    assert (bundle / "images" / "blobs" / "sha256" / image.layers[0][7:]).is_file()
+    manifest = json.loads((bundle / "kubeferry-bundle.json").read_text())
+    paths = {f["path"] for f in manifest["files"]}
+    blobs = {
+        p.relative_to(bundle).as_posix() for p in (bundle / "images").rglob("*") if p.is_file()
+    }
+    assert blobs <= paths
+    (pin,) = manifest["targets"]["images"]
+    assert (pin["reference"], pin["digest"]) == ("docker.io/library/hello:1.0", image.digest)
+    verified = cli("bundle", "verify", str(bundle), "--json")
+    assert verified.code == 0, verified.stdout
+    assert verified.json()["verified"] == len(paths)
+    inspected = cli("bundle", "inspect", str(bundle), "--json").json()
+    (listed,) = inspected["images"]
+    assert listed["digest"] == image.digest and listed["upstream_digest"] is True
+    text = cli("bundle", "inspect", str(bundle)).stdout
+    assert "docker.io/library/hello:1.0" in text and image.digest[:19] in text
+    # one layer byte changed: verify names the blob
+    layer = bundle / "images" / "blobs" / "sha256" / image.layers[0][7:]
+    data = bytearray(layer.read_bytes())
+    data[100] ^= 1
+    layer.write_bytes(bytes(data))
+    broken = cli("bundle", "verify", str(bundle))
+    assert broken.code == 1 and image.layers[0][7:] in broken.stdout
+
+
+def test_a_second_create_fetches_no_blob_again_and_digest_references_work(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    image = busybox_image(tmp_path / "built", "2")
+    push(image, f"{registry.host}/library/hello:2")
+    bundle = tmp_path / "bundle"
+    _create(cli, bundle, registry, "--image", "hello:2")
+    before = len([r for r in registry.requests() if "/blobs/" in r[1] and r[0] == "GET"])
+    _create(cli, bundle, registry, "--image", f"docker.io/library/hello:2@{image.digest}")
+    after = len([r for r in registry.requests() if "/blobs/" in r[1] and r[0] == "GET"])
+    assert after == before
+    index = json.loads((bundle / "images" / "index.json").read_text())
+    name = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+    assert name == f"docker.io/library/hello:2@{image.digest}"
+
+
+def test_multiarch_keeps_the_upstream_index_and_only_chosen_children(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    image = multiarch_image(tmp_path / "built", "3")
+    push(image, f"{registry.host}/team/multi:3")
+    bundle = tmp_path / "bundle"
+    _create(cli, bundle, registry, "--image", "team/multi:3", "--platform", "linux/arm64")
+    blobs = bundle / "images" / "blobs" / "sha256"
+    assert (blobs / image.digest[7:]).is_file()
+    assert (blobs / image.platforms["linux/arm64"][7:]).is_file()
+    assert not (blobs / image.platforms["linux/amd64"][7:]).exists()
+    inspected = cli("bundle", "inspect", str(bundle), "--json").json()
+    (listed,) = inspected["images"]
+    assert listed["platforms"] == ["linux/arm64"]
+    assert listed["digest"] == image.digest
+    assert set(listed["left_out"]) == {"linux/amd64", "linux/arm/v7"}
+    every = tmp_path / "every"
+    _create(cli, every, registry, "--image", "team/multi:3", "--platform", "all")
+    for child in image.platforms.values():
+        assert (every / "images" / "blobs" / "sha256" / child[7:]).is_file()
