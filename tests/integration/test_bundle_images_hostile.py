@@ -1,4 +1,4 @@
-"""`bundle create --image` against a source registry that misbehaves: clear errors, nothing stored."""
+"""`bundle create --image` from a source registry that misbehaves: clear errors, no bytes kept."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ class Hostile:
 
 def _storage(log: list[dict[str, str]]) -> type[BaseHTTPRequestHandler]:
     class Storage(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             log.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(200)
             self.send_header("Content-Length", str(len(LAYER)))
@@ -83,7 +83,7 @@ def _registry(storage_url: str) -> type[BaseHTTPRequestHandler]:
                 with contextlib.suppress(ConnectionError):  # the client may stop reading
                     self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.headers.get("Authorization") != AUTH:
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="hostile"')
@@ -111,7 +111,7 @@ def _registry(storage_url: str) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
 
-        do_HEAD = do_GET  # noqa: N815
+        do_HEAD = do_GET
 
         def log_message(self, *args: object) -> None:
             return None
