@@ -167,3 +167,41 @@ def push(image: BuiltImage, destination: str) -> None:
 
 def have_skopeo() -> bool:
     return shutil.which("skopeo") is not None
+
+
+def busybox_docker_archive(path: Path, name: str) -> str:
+    """A docker-save archive (`.tar` or `.tar.zst`, like k3s's airgap archives) with one
+    busybox image named `name` whose Cmd prints GREETING; the layer's digest."""
+    import zstandard
+
+    source = busybox_path()
+    assert source is not None, "busybox-static is not installed"
+    layer = gzip.decompress(_layer({"bin/busybox": (source.read_bytes(), 0o755)}))
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Cmd": ["/bin/busybox", "echo", f"{GREETING} (airgap)"],
+                "Env": ["PATH=/bin"],
+            },
+            "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
+        }
+    ).encode()
+    members = [
+        (f"{digest(config)[7:]}.json", config),
+        (f"{digest(layer)[7:]}/layer.tar", layer),
+    ]
+    manifest = [{"Config": members[0][0], "RepoTags": [name], "Layers": [members[1][0]]}]
+    members.append(("manifest.json", json.dumps(manifest).encode()))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for member, data in members:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    data = out.getvalue()
+    if path.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor(level=1).compress(data)
+    path.write_bytes(data)
+    return digest(layer)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit, human_size
+from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,6 +35,12 @@ def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
     return [read_bundle(folder) for folder in folders]
 
 
+def _default_blob_cache(settings: Settings) -> Path:
+    xdg = settings.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path(settings.environ.get("HOME") or settings.home) / ".cache"
+    return base / "kubeferry" / "mirror-blobs"
+
+
 @click.group()
 def mirror() -> None:
     """Serve verified bundles to a fleet, in the upstream URL layouts."""
@@ -49,14 +56,25 @@ def mirror() -> None:
 @click.option(
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
+@click.option(
+    "--blob-cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the k3s airgap archives are unpacked once for /v2/ (default: "
+    "~/.cache/kubeferry/mirror-blobs).",
+)
+@click.pass_obj
 def serve(
+    settings: Settings,
     bundles: tuple[Path, ...],
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
+    blob_cache: Path | None,
 ) -> None:
-    """Serve BUNDLE... until Ctrl-C; the first line says where."""
+    """Serve BUNDLE... until Ctrl-C; the first line says where. The registry API (/v2/) serves
+    the bundles' workload images and k3s airgap images, read-only."""
     from kubeferry.mirror.documents import client_settings
     from kubeferry.mirror.server import ServeOptions, serve_forever
 
@@ -64,6 +82,12 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
     loaded = _bundles(bundles)
+    from kubeferry.mirror.image_store import build_store
+
+    cache = blob_cache or _default_blob_cache(settings)
+    images = build_store(loaded, cache)
+    for note in images.notes:
+        sys.stderr.write(f"kubeferry mirror: {note}\n")
 
     def ready(base: str) -> None:
         lines = [f"serving at {base}/"]
@@ -71,7 +95,7 @@ def serve(
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
-    options = ServeOptions(host, port, tls_cert, tls_key, access_log)
+    options = ServeOptions(host, port, tls_cert, tls_key, access_log, images)
     code = asyncio.run(serve_forever(loaded, options, ready))
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects
