@@ -18,7 +18,7 @@ from kubeferry.core.image_names import looks_like_host, parse_reference, parse_r
 from kubeferry.core.layouts import K3S_REGISTRIES_PATH, k3s_root
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.download.engine import ProgressFactory
-from kubeferry.errors import NotFoundError
+from kubeferry.errors import NotFoundError, UsageError
 from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
@@ -216,8 +216,31 @@ def registries_target(settings: Settings, target: str, root: Path) -> tuple[Path
 
 
 def write_registries_for(
-    settings: Settings, mirror: MirrorSettings, target: str, root: Path
+    settings: Settings,
+    mirror: MirrorSettings,
+    target: str,
+    root: Path,
+    hosts_dir: Path | None = None,
 ) -> WrittenFile:
-    """Build, validate and write the registries configuration for `target`, merged."""
+    """Build, validate and write the registries configuration for `target`, merged; for
+    `containerd`, one `hosts.toml` per registry under `hosts_dir`."""
+    if target == "containerd":
+        if hosts_dir is None:
+            raise UsageError("--for containerd needs the folder to write: --for containerd DIR.")
+        return write_hosts_dir(mirror, hosts_dir)
     path, kind = registries_target(settings, target, root)
     return write_registries(build_registries(mirror), path, kind)
+
+
+def write_hosts_dir(mirror: MirrorSettings, folder: Path) -> WrittenFile:
+    """`DIR/<registry>/hosts.toml` for each mirrored registry (containerd's config_path)."""
+    from kubeferry.files.safe import inside, write_text_atomically
+    from kubeferry.registry.hosts_toml import hosts_toml
+
+    build_registries(mirror)  # the same checks of --mirror and --registry
+    for registry in dict.fromkeys(mirror.registries):
+        if not looks_like_host(registry):
+            raise UsageError(f"--registry {registry!r} is not a registry host.")
+        path = inside(folder, (registry, "hosts.toml"))
+        write_text_atomically(path, hosts_toml(mirror, registry))
+    return WrittenFile(folder, "containerd-hosts", tuple(dict.fromkeys(mirror.registries)))
