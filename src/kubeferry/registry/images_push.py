@@ -56,6 +56,7 @@ class ImagesPush:
     images: tuple[PushedImage, ...]
     blobs: tuple[BlobOutcome, ...]
     unnamed: int
+    unnamed_images: tuple[str, ...] = ()  # how each unnamed image is known (digest, config)
 
     def as_dict(self) -> dict[str, Any]:
         """For --json."""
@@ -63,6 +64,7 @@ class ImagesPush:
             "archive": str(self.archive),
             "images": [i.as_dict() for i in self.images],
             "unnamed_images_skipped": self.unnamed,
+            "unnamed_images": list(self.unnamed_images),
             **summarize(self.blobs),
         }
 
@@ -227,8 +229,15 @@ def push_archive(
         for name, ref in targets[id(image)]:
             digest = _put_manifests(client, ref, image)
             pushed.append(PushedImage(name, str(ref), digest))
-    unnamed = sum(1 for image in images if not image.names)
-    return ImagesPush(archive, tuple(pushed), tuple(outcomes), unnamed)
+    unnamed = [_describe(image) for image in images if not image.names]
+    return ImagesPush(archive, tuple(pushed), tuple(outcomes), len(unnamed), tuple(unnamed))
+
+
+def _describe(image: ArchiveImage) -> str:
+    """An unnamed image as a person can find it: its manifest digest and config digest."""
+    _kind, body = image.manifests[-1]
+    config = image.blobs[0].digest if image.blobs else "?"
+    return f"manifest {sha256_digest(body)} (config {config})"
 
 
 def _put_manifests(client: RegistryClient, ref: Reference, image: ArchiveImage) -> str:

@@ -23,6 +23,7 @@ from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_co
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
 from kubeferry.registry.images_push import ImagesPush, push_archives
+from kubeferry.registry.layout_push import has_images, push_layout
 from kubeferry.registry.registries_yaml import MirrorSettings, build_registries
 from kubeferry.services.bundle import install_held_bundle
 from kubeferry.settings import Settings
@@ -175,7 +176,7 @@ def resolve_archives(settings: Settings, sources: tuple[str, ...]) -> list[Path]
             archives.append(path)
         elif path.is_dir():
             found = _in_folder(path)
-            if not found:
+            if not found and not has_images(path):
                 raise NotFoundError(
                     f"{path} holds no k3s/<tag>/k3s-airgap-images-* archive. Give a bundle "
                     "folder, an archive file, or a cached k3s version.",
@@ -196,14 +197,22 @@ def push_images(
     workers: int = 4,
     progress: ProgressFactory = _no_progress,
 ) -> list[ImagesPush]:
-    """Every image of the airgap archives into `registry`, repository paths kept."""
+    """Every image of the airgap archives, and of the bundles' `images/` layouts, into
+    `registry`, repository paths kept."""
     host, prefix = parse_registry(registry)
     archives = resolve_archives(settings, sources)
+    layouts = [Path(s) for s in sources if Path(s).is_dir() and has_images(Path(s))]
     with access.client(host, settings) as client:
         client.ping()
-        return push_archives(
+        reports = push_archives(
             client, archives, prefix=prefix, progress=progress, workers=max(1, workers)
         )
+        for folder in layouts:
+            with hold(
+                folder, announce=settings.announce, what=f"the bundle {folder}", optional=True
+            ):
+                reports.append(push_layout(client, folder, prefix=prefix, progress=progress))
+        return reports
 
 
 def registries_target(settings: Settings, target: str, root: Path) -> tuple[Path, str]:
