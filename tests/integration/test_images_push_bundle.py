@@ -97,3 +97,22 @@ def test_the_help_examples_parse(cli: Cli, tmp_path: Path) -> None:
         result = cli(*args, "--plain-http", "--offline")
         assert "Missing argument" not in result.stderr, example
         assert result.code == 1 and "kubeferry: error:" in result.stderr
+
+
+def test_bundle_push_and_pull_carry_the_images_layout(
+    cli: Cli, tmp_path: Path, registry: Registry
+) -> None:
+    source = start_registry(tmp_path / "source-registry")
+    try:
+        bundle, _ = make_image_bundle(cli, source, tmp_path)
+    finally:
+        source.stop()
+    ref = f"{registry.host}/offline/bundle:1"
+    assert cli("bundle", "push", str(bundle), ref, "--plain-http").code == 0
+    pulled = tmp_path / "pulled"
+    result = cli("bundle", "pull", ref, str(pulled), "--plain-http")
+    assert result.code == 0, result.stderr
+    assert (pulled / "images" / "index.json").read_bytes() == (
+        bundle / "images" / "index.json"
+    ).read_bytes()
+    assert cli("bundle", "verify", str(pulled)).code == 0
