@@ -106,16 +106,20 @@ def create(
             f"bundle {folder}: {len(manifest.files)} files, "
             f"{human_size(sum(f.size for f in manifest.files))}, verified"
         )
-        console.print(
-            f"k3s {', '.join(plan['k3s'])} ({', '.join(plan['arches'])}); kubectl "
-            f"{', '.join(plan['kubectl']) or 'none'} ({', '.join(plan['os'])})"
-        )
+        if plan["k3s"]:
+            console.print(
+                f"k3s {', '.join(plan['k3s'])} ({', '.join(plan['arches'])}); kubectl "
+                f"{', '.join(plan['kubectl']) or 'none'} ({', '.join(plan['os'])})"
+            )
         for pin in pins_from_targets(manifest.targets):
             console.print(
                 f"image {pin.reference} -> {pin.digest} "
                 f"({', '.join(pin.platforms) or 'one manifest'})"
             )
-        console.print(f"on the offline machine: kubeferry bundle install {folder}")
+        if plan["k3s"]:
+            console.print(f"on the offline machine: kubeferry bundle install {folder}")
+        else:
+            console.print(f"on the offline machine: kubeferry mirror serve {folder}")
 
     emit(made.as_dict(), as_json=as_json, text=draw)
 
