@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from kubeferry.core.image_names import normalize_image_name
 from kubeferry.errors import ChecksumError, KubeferryError
@@ -31,6 +31,10 @@ from kubeferry.registry.archive import (
 from kubeferry.verification.bundle import verify_file
 
 
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
 def _cache_route(cache: Path, digest: str, size: int) -> FileRoute:
     return FileRoute(cache, f"sha256/{digest[7:]}", size, digest[7:])
 
@@ -43,7 +47,7 @@ def _present(cache: Path, digest: str, size: int) -> bool:
         return False
 
 
-def _write_blob(cache: Path, digest: str, size: int, stream: IO[bytes]) -> None:
+def _write_blob(cache: Path, digest: str, size: int, stream: _Readable) -> None:
     """Copy `stream` into the cache under its digest, only when the bytes match it."""
     folder = cache / "sha256"
     folder.mkdir(parents=True, exist_ok=True)

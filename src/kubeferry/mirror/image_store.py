@@ -105,9 +105,9 @@ class ImageStore:
                 return self.repositories[(registry, rest)]
         found = [r for (_, name), r in self.repositories.items() if name == path]
         if len(found) > 1:
-            names = " and ".join(f"{r.registry}/{r.name}" for r in found)
+            both = " and ".join(f"{r.registry}/{r.name}" for r in found)
             raise Ambiguous(
-                f"{path} is in several registries ({names}); ask with ?ns=<registry host> (as "
+                f"{path} is in several registries ({both}); ask with ?ns=<registry host> (as "
                 "containerd does) or with the host in the path (/v2/<host>/<path>/...)."
             )
         return found[0] if found else None

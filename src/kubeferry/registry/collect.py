@@ -11,6 +11,7 @@ redirected to another host is fetched without the registry's credentials (`oci/a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -214,10 +215,11 @@ def collect_images(
     workers: int = 4,
 ) -> tuple[list[ImagePin], list[ManifestFile]]:
     """Resolve every reference (all checked first), then store manifests and fetch blobs."""
-    resolved = run_parallel(
-        [lambda r=r: resolve(clients(r.registry), r, platforms) for r in references],
-        workers=workers,
-    )
+    resolving: list[Callable[[], Resolved]] = [
+        functools.partial(lambda r: resolve(clients(r.registry), r, platforms), r)
+        for r in references
+    ]
+    resolved = run_parallel(resolving, workers=workers)
     entries: dict[str, ManifestFile] = {}
     for image in resolved:
         for body in (image.body, *(child for _, _, child in image.children)):
@@ -238,9 +240,10 @@ def collect_images(
         )
         return ManifestFile(relative, result.size, result.sha256, result.job.url)
 
-    fetched = run_parallel(
-        [lambda d=d, i=i, s=s: fetch(d, i, s) for d, (i, s) in wanted.items()], workers=workers
-    )
+    fetching: list[Callable[[], ManifestFile]] = [
+        functools.partial(fetch, d, i, s) for d, (i, s) in wanted.items()
+    ]
+    fetched = run_parallel(fetching, workers=workers)
     entries.update({entry.path: entry for entry in fetched})
     return [image.pin() for image in resolved], list(entries.values())
 
