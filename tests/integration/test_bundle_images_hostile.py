@@ -79,3 +79,21 @@ def test_unsafe_names_are_refused_before_anything_is_asked(
     assert result.code == 1
     assert "is not a registry reference" in result.stderr and "Traceback" not in result.stderr
     assert not bundle.exists() or not _stored(bundle)
+
+
+def test_username_and_password_stdin_reach_the_source_registry(cli: Cli, tmp_path: Path) -> None:
+    with hostile_registry() as running:  # no config.json in this home: only the options
+        bundle = tmp_path / "bundle"
+        result = cli(
+            "bundle", "create", str(bundle), "--k3s", "none", "--kubectl", "none",
+            "--source-endpoint", f"docker.io={running.url}", "--image", "moved:1",
+            "--username", "u", "--password-stdin", stdin="p\n",
+        )  # fmt: skip
+        assert result.code == 0, result.stderr
+        assert all("authorization" not in headers for headers in running.storage_headers)
+        wrong = cli(
+            "bundle", "create", str(tmp_path / "other"), "--k3s", "none", "--kubectl", "none",
+            "--source-endpoint", f"docker.io={running.url}", "--image", "moved:1",
+            "--username", "u", "--password-stdin", stdin="nope\n",
+        )  # fmt: skip
+        assert wrong.code == 1 and "401" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kubeferry.cli.registry_options import read_password
 from kubeferry.services.bundle_images import ImageRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +45,14 @@ def image_options(function: F) -> F:
         metavar="HOST=URL",
         help="Fetch images of HOST from URL (a pull-through cache); KUBEFERRY_SOURCE_ENDPOINTS.",
     )
+    @click.option(
+        "--username",
+        metavar="USER",
+        help="Source registry user for --image (else Docker's config.json).",
+    )
+    @click.option(
+        "--password-stdin", is_flag=True, help="Read the source registry password from stdin."
+    )
     @functools.wraps(function)
     def wrapper(
         *args: Any,
@@ -51,9 +60,14 @@ def image_options(function: F) -> F:
         images_file: Path | None,
         platforms: tuple[str, ...],
         source_endpoints: tuple[str, ...],
+        username: str | None,
+        password_stdin: bool,
         **kwargs: Any,
     ) -> Any:
-        kwargs["images"] = ImageRequest(image_refs, images_file, platforms, source_endpoints)
+        password = read_password(username, password_stdin)
+        kwargs["images"] = ImageRequest(
+            image_refs, images_file, platforms, source_endpoints, username, password
+        )
         return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -17,7 +17,7 @@ from kubeferry.errors import UsageError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.files.safe import inside, write_text_atomically
 from kubeferry.files.textfiles import decode_text, read_bytes
-from kubeferry.oci.auth import docker_config_credentials, docker_config_path
+from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.collect import collect_images, endpoint_for, parse_source_endpoints
 from kubeferry.settings import Settings
@@ -32,6 +32,8 @@ class ImageRequest:
     images_file: Path | None = None
     platforms: tuple[str, ...] = ()
     source_endpoints: tuple[str, ...] = ()
+    username: str | None = None  # for every source registry (one Artifactory, say)
+    password: str | None = None
 
     def parsed(self) -> tuple[Reference, ...]:
         """Every reference, expanded as Docker does, once each."""
@@ -55,8 +57,11 @@ class ImageRequest:
 class _Clients:
     """One registry client per source registry host, made on first use, closed at the end."""
 
-    def __init__(self, settings: Settings, endpoints: dict[str, str]) -> None:
+    def __init__(
+        self, settings: Settings, endpoints: dict[str, str], given: Credentials | None
+    ) -> None:
         self._settings = settings
+        self._given = given
         self._endpoints = endpoints
         self._made: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
@@ -71,7 +76,7 @@ class _Clients:
                 config = docker_config_path(self._settings.environ, home)
                 client = RegistryClient(
                     registry,
-                    credentials=docker_config_credentials(registry, config),
+                    credentials=self._given or docker_config_credentials(registry, config),
                     endpoint=endpoint,
                 )
                 self._made[registry] = client
@@ -83,8 +88,10 @@ class _Clients:
 
 
 @contextlib.contextmanager
-def _clients(settings: Settings, endpoints: dict[str, str]) -> Iterator[_Clients]:
-    made = _Clients(settings, endpoints)
+def _clients(
+    settings: Settings, endpoints: dict[str, str], given: Credentials | None
+) -> Iterator[_Clients]:
+    made = _Clients(settings, endpoints, given)
     try:
         yield made
     finally:
@@ -104,7 +111,10 @@ def collect_into_bundle(
         return [], []
     platforms = request.chosen_platforms(settings.arches)
     endpoints = parse_source_endpoints(request.source_endpoints, settings.environ)
-    with _clients(settings, endpoints) as clients:
+    given = None
+    if request.username is not None:
+        given = Credentials(request.username, request.password or "", source="--username")
+    with _clients(settings, endpoints, given) as clients:
         pins, entries = collect_images(clients, folder, references, platforms, progress=progress)
     layout = inside(folder, (IMAGES_FOLDER,))
     for name, text in (("oci-layout", LAYOUT_DOCUMENT), ("index.json", index_document(pins))):
