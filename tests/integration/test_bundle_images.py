@@ -114,3 +114,23 @@ def test_multiarch_keeps_the_upstream_index_and_only_chosen_children(
     _create(cli, every, registry, "--image", "team/multi:3", "--platform", "all")
     for child in image.platforms.values():
         assert (every / "images" / "blobs" / "sha256" / child[7:]).is_file()
+
+
+def test_a_blob_listed_under_another_digest_is_refused(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    image = busybox_image(tmp_path / "built", "4")
+    push(image, f"{registry.host}/library/hello:4")
+    bundle = tmp_path / "bundle"
+    _create(cli, bundle, registry, "--image", "hello:4")
+    manifest_path = bundle / "kubeferry-bundle.json"
+    manifest = json.loads(manifest_path.read_text())
+    layer = f"images/blobs/sha256/{image.layers[0][7:]}"
+    other = "images/blobs/sha256/" + "0" * 64
+    (bundle / other).write_bytes((bundle / layer).read_bytes())  # right bytes, lying name
+    for entry in manifest["files"]:
+        if entry["path"] == layer:
+            entry["path"] = other
+    manifest_path.write_text(json.dumps(manifest))
+    result = cli("bundle", "verify", str(bundle))
+    assert result.code == 1 and "a blob's name is its digest" in result.stderr

@@ -114,7 +114,13 @@ def _file_entry(entry: Any, source: str) -> ManifestFile:
             f"{source}: entry {entry!r:.120} needs 'path', a size and a 64-hex 'sha256'.",
             path=source,
         )
-    classify(path, source=source)  # names the real manifest file when it fails
+    place = classify(path, source=source)  # names the real manifest file when it fails
+    if place.kind == "image" and place.name.startswith("sha256:") and place.name[7:] != digest:
+        raise ManifestError(
+            f"{source} lists {path} with sha256 {digest}: a blob's name is its digest, so the "
+            "bundle is damaged or was edited. Recreate it with 'kubeferry bundle create'.",
+            path=source,
+        )
     return ManifestFile(path, size, digest, str(entry.get("url", "")))
 
 
