@@ -11,7 +11,14 @@ import pytest
 from tests.conftest import Cli
 from tests.support import registry as registry_support
 from tests.support.registry import Registry, start_registry
-from tests.support.workload import busybox_image, busybox_path, have_skopeo, multiarch_image, push
+from tests.support.workload import (
+    busybox_image,
+    busybox_path,
+    have_skopeo,
+    multiarch_image,
+    push,
+    skopeo,
+)
 
 pytestmark = [
     pytest.mark.skipif(
@@ -134,3 +141,35 @@ def test_a_blob_listed_under_another_digest_is_refused(
     manifest_path.write_text(json.dumps(manifest))
     result = cli("bundle", "verify", str(bundle))
     assert result.code == 1 and "a blob's name is its digest" in result.stderr
+
+
+def test_a_bearer_token_source_with_docker_config_credentials(cli: Cli, tmp_path: Path) -> None:
+    """Docker Hub / ghcr.io style: a 401 challenge names a token service; the credentials come
+    from Docker's config.json."""
+    import base64
+
+    from tests.support.registry import token_auth
+    from tests.support.token_server import TokenServer, TokenState, make_token_key
+
+    key = make_token_key(tmp_path)
+    with TokenServer(TokenState(key, users={"u": "p"})) as tokens:
+        running = start_registry(tmp_path / "token-registry", token_auth(tokens.realm, key))
+        try:
+            image = busybox_image(tmp_path / "built", "5")
+            skopeo(
+                "copy", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", "u:p",
+                f"oci:{image.layout}:5", f"docker://{running.host}/library/hello:5",
+            )  # fmt: skip
+            docker = cli.home / ".docker"
+            docker.mkdir()
+            auth = base64.b64encode(b"u:p").decode()
+            (docker / "config.json").write_text(
+                json.dumps({"auths": {"docker.io": {"auth": auth}}})
+            )
+            bundle = tmp_path / "bundle"
+            _create(cli, bundle, running, "--image", "hello:5")
+            assert (bundle / "images" / "blobs" / "sha256" / image.layers[0][7:]).is_file()
+            scopes = {scope for r in tokens.state.requests for scope in r["scope"]}
+            assert "repository:library/hello:pull" in scopes
+        finally:
+            running.stop()
