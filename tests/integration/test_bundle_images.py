@@ -173,3 +173,54 @@ def test_a_bearer_token_source_with_docker_config_credentials(cli: Cli, tmp_path
             assert "repository:library/hello:pull" in scopes
         finally:
             running.stop()
+
+
+def test_ctrl_c_mid_blob_then_a_second_create_resumes_it(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.interrupt import interrupt
+    from tests.support.throttle import ThrottleProxy
+    from tests.support.workload import random_image
+
+    size = 24 * 1024 * 1024
+    image = random_image(tmp_path / "built", "6", size)
+    push(image, f"{registry.host}/library/big:6")
+    bundle = tmp_path / "bundle"
+    part = bundle / "images" / "blobs" / "sha256" / f".{image.layers[0][7:]}.part"
+    args = ["bundle", "create", str(bundle), "--k3s", "none", "--kubectl", "none",
+            "--image", "big:6"]  # fmt: skip
+    with ThrottleProxy(registry.port, rate=4 * 1024 * 1024) as proxy:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kubeferry",
+                *args,
+                "--source-endpoint",
+                f"docker.io=http://{proxy.host}",
+            ],
+            env=cli.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            not part.exists() or part.stat().st_size < size // 4
+        ):
+            time.sleep(0.02)
+        ended = interrupt(child, guard=20)
+    assert ended.returncode == 128 + signal.SIGINT, ended.stderr
+    assert "Traceback" not in ended.stderr
+    kept = part.stat().st_size
+    assert size // 4 <= kept < size
+    assert not (bundle / "kubeferry-bundle.json").exists()
+    _create(cli, bundle, registry, "--image", "big:6")
+    ranged = [r for r in registry.requests() if image.layers[0] in r[1] and r[2] == 206]
+    assert ranged, "the second run did not resume with Range"
+    assert cli("bundle", "verify", str(bundle)).code == 0

@@ -205,3 +205,12 @@ def busybox_docker_archive(path: Path, name: str) -> str:
         data = zstandard.ZstdCompressor(level=1).compress(data)
     path.write_bytes(data)
     return digest(layer)
+
+
+def random_image(folder: Path, tag: str, size: int) -> BuiltImage:
+    """One gzip layer of `size` incompressible bytes (for resume and interrupt tests)."""
+    layout = _Layout(folder)
+    layer = _layer({"data/blob.bin": (random.Random(size).randbytes(size), 0o644)})
+    manifest, found = layout.image(layer, "amd64", ["/bin/true"])
+    layout.tag(tag, OCI_MANIFEST, manifest)
+    return BuiltImage(folder, tag, found, {"linux/amd64": found}, (digest(layer),))
