@@ -224,3 +224,20 @@ def test_ctrl_c_mid_blob_then_a_second_create_resumes_it(
     ranged = [r for r in registry.requests() if image.layers[0] in r[1] and r[2] == 206]
     assert ranged, "the second run did not resume with Range"
     assert cli("bundle", "verify", str(bundle)).code == 0
+
+
+def test_dry_run_resolves_images_and_writes_nothing(
+    registry: Registry, cli: Cli, tmp_path: Path
+) -> None:
+    image = multiarch_image(tmp_path / "built", "7")
+    push(image, f"{registry.host}/team/multi:7")
+    bundle = tmp_path / "bundle"
+    plan = _create(cli, bundle, registry, "--image", "team/multi:7", "--dry-run")
+    (pin,) = plan["images"]
+    assert pin["digest"] == image.digest and pin["platforms"] == ["linux/amd64"]
+    assert not bundle.exists() or not any(bundle.rglob("*"))
+    text = cli(
+        "bundle", "create", str(bundle), "--k3s", "none", "--kubectl", "none", "--dry-run",
+        "--source-endpoint", f"docker.io={registry.url}", "--image", "team/multi:7",
+    )  # fmt: skip
+    assert text.code == 0 and image.digest in text.stdout

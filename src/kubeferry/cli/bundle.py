@@ -134,7 +134,13 @@ def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bo
         )
         for f in plan["files"]
     ]
-    console.print(table(("FILE", "SIZE", *(["FROM"] if urls else [])), rows))
+    if rows:
+        console.print(table(("FILE", "SIZE", *(["FROM"] if urls else [])), rows))
+    for pin in plan.get("images", ()):
+        console.print(
+            f"image {pin['reference']} -> {pin['digest']} "
+            f"({', '.join(pin['platforms']) or 'one manifest'}; {human_size(pin['blobs_size'])})"
+        )
     unknown = f" (+{plan['unknown_sizes']} of unknown size)" if plan["unknown_sizes"] else ""
     console.print(
         f"plan for {folder}: {len(rows)} files, {human_size(plan['total_bytes'])}"

@@ -198,6 +198,21 @@ def resolve(client: RegistryClient, ref: Reference, platforms: Sequence[str]) ->
     return resolved
 
 
+def resolve_all(
+    clients: ClientFactory,
+    references: Sequence[Reference],
+    platforms: Sequence[str],
+    *,
+    workers: int = 4,
+) -> list[Resolved]:
+    """Every reference read and checked, in parallel (nothing written: `--dry-run` too)."""
+    resolving: list[Callable[[], Resolved]] = [
+        functools.partial(lambda r: resolve(clients(r.registry), r, platforms), r)
+        for r in references
+    ]
+    return run_parallel(resolving, workers=workers)
+
+
 def _write_manifest_blob(folder: Path, body: bytes) -> ManifestFile:
     relative = image_blob_path(sha256_digest(body))
     path = inside(folder, tuple(relative.split("/")))
@@ -215,11 +230,7 @@ def collect_images(
     workers: int = 4,
 ) -> tuple[list[ImagePin], list[ManifestFile]]:
     """Resolve every reference (all checked first), then store manifests and fetch blobs."""
-    resolving: list[Callable[[], Resolved]] = [
-        functools.partial(lambda r: resolve(clients(r.registry), r, platforms), r)
-        for r in references
-    ]
-    resolved = run_parallel(resolving, workers=workers)
+    resolved = resolve_all(clients, references, platforms, workers=workers)
     entries: dict[str, ManifestFile] = {}
     for image in resolved:
         for body in (image.body, *(child for _, _, child in image.children)):

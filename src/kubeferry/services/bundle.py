@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from kubeferry.bundle.create import (
     write_bundle_catalog,
     write_manifest,
 )
+from kubeferry.bundle.images import ImagePin
 from kubeferry.bundle.install import InstallReport, install_bundle
 from kubeferry.bundle.manifest import Manifest, build_manifest
 from kubeferry.bundle.plan import PlannedFile, total_size
@@ -24,7 +25,7 @@ from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.versions import K3sTag, KubeVersion
 from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import UsageError
-from kubeferry.services.bundle_images import ImageRequest, collect_into_bundle
+from kubeferry.services.bundle_images import ImageRequest, collect_into_bundle, plan_images
 from kubeferry.services.catalog import fetch_upstream_catalog
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
@@ -45,11 +46,14 @@ class BundlePlan:
     oses: tuple[str, ...]
     kubectls: tuple[KubeVersion, ...]
     files: tuple[PlannedFile, ...]
+    images: tuple[ImagePin, ...] = ()  # --dry-run only: the bundle manifest records them
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (`bundle create --dry-run --json`)."""
         known, unknown = total_size(self.files)
+        images = {"images": [pin.as_dict() for pin in self.images]} if self.images else {}
         return {
+            **images,
             "k3s": [str(t) for t in self.tags],
             "arches": list(self.arches),
             "os": list(self.oses),
@@ -118,7 +122,7 @@ def create_bundle(
             tuple(tags), settings.arches, settings.target_oses, tuple(kubectls), tuple(files)
         )
         if dry_run:
-            return plan
+            return replace(plan, images=tuple(plan_images(settings, images)))
         with hold(folder, announce=settings.announce, what=f"the bundle {folder}"):
             entries = fill_bundle(
                 client,

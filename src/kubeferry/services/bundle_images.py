@@ -19,7 +19,12 @@ from kubeferry.files.safe import inside, write_text_atomically
 from kubeferry.files.textfiles import decode_text, read_bytes
 from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
-from kubeferry.registry.collect import collect_images, endpoint_for, parse_source_endpoints
+from kubeferry.registry.collect import (
+    collect_images,
+    endpoint_for,
+    parse_source_endpoints,
+    resolve_all,
+)
 from kubeferry.settings import Settings
 from kubeferry.transport import http
 
@@ -98,6 +103,23 @@ def _clients(
         made.close()
 
 
+def _given(request: ImageRequest) -> Credentials | None:
+    if request.username is None:
+        return None
+    return Credentials(request.username, request.password or "", source="--username")
+
+
+def plan_images(settings: Settings, request: ImageRequest) -> list[ImagePin]:
+    """The pins `bundle create --dry-run` shows: manifests read and checked, no blob fetched."""
+    references = request.parsed()
+    if not references:
+        return []
+    platforms = request.chosen_platforms(settings.arches)
+    endpoints = parse_source_endpoints(request.source_endpoints, settings.environ)
+    with _clients(settings, endpoints, _given(request)) as clients:
+        return [image.pin() for image in resolve_all(clients, references, platforms)]
+
+
 def collect_into_bundle(
     settings: Settings,
     folder: Path,
@@ -111,10 +133,7 @@ def collect_into_bundle(
         return [], []
     platforms = request.chosen_platforms(settings.arches)
     endpoints = parse_source_endpoints(request.source_endpoints, settings.environ)
-    given = None
-    if request.username is not None:
-        given = Credentials(request.username, request.password or "", source="--username")
-    with _clients(settings, endpoints, given) as clients:
+    with _clients(settings, endpoints, _given(request)) as clients:
         pins, entries = collect_images(clients, folder, references, platforms, progress=progress)
     layout = inside(folder, (IMAGES_FOLDER,))
     for name, text in (("oci-layout", LAYOUT_DOCUMENT), ("index.json", index_document(pins))):
