@@ -163,3 +163,28 @@ def test_workload_and_airgap_images_only_need_the_bundle(cli: Cli, tmp_path: Pat
         assert curl("-o", "/dev/null", "-w", "%{http_code}", url).stdout == b"200"
     assert (cache / "sha256" / built["airgap_layer"][7:]).is_file()
     shutil.rmtree(cache)
+
+
+@pytest.mark.parametrize(
+    ("index", "noted"),
+    [(b"[1, 2]", True), (b'{"manifests": [1, {"digest": 3}]}', False), (b"not json", True)],
+    ids=["a-list", "odd-descriptors", "not-json"],
+)
+def test_a_damaged_images_index_is_reported_and_the_rest_still_served(
+    cli: Cli, tmp_path: Path, index: bytes, noted: bool
+) -> None:
+    registry = start_registry(tmp_path / "registry")
+    try:
+        bundle, _ = make_image_bundle(cli, registry, tmp_path)
+    finally:
+        registry.stop()
+    damaged = edit_bundle(bundle, tmp_path / "damaged", {"images/index.json": index})
+    extra = ("--blob-cache", str(tmp_path / "cache"))
+    with MirrorProcess(cli.env, damaged, extra=extra) as mirror:
+        hello = curl("-w", "%{http_code}", f"{mirror.base}/v2/library/hello/manifests/1.0")
+        assert hello.stdout.decode().endswith("404")
+        airgap = curl("-o", "/dev/null", "-w", "%{http_code}",
+                      f"{mirror.base}/v2/rancher/kubeferry-airgap/manifests/1")  # fmt: skip
+        assert airgap.stdout == b"200"
+    assert ("workload images" in mirror.stderr and "not served" in mirror.stderr) is noted
+    assert "Traceback" not in mirror.stderr

@@ -21,12 +21,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kubeferry.bundle.images import CONTAINERD_NAME, REF_NAME
 from kubeferry.core.image_names import DOCKER_HUB, Reference, looks_like_host, parse_image_reference
 from kubeferry.core.layouts import image_blob_path
 from kubeferry.errors import KubeferryError, MirrorError
 from kubeferry.mirror.routes import Bundle, BundleEntry, FileRoute
+from kubeferry.oci.client import MAX_MANIFEST
 from kubeferry.oci.media import INDEX_TYPES, MANIFEST_TYPES, sha256_digest
 from kubeferry.verification.bundle import verify_file
 
@@ -130,12 +132,28 @@ def _names(annotations: object) -> list[Reference]:
 def _read_verified(bundle: Path, entry: BundleEntry) -> bytes:
     from kubeferry.files.safe import open_inside
 
+    if entry.size > MAX_MANIFEST:
+        raise MirrorError(
+            f"{bundle / entry.path} is {entry.size} bytes, too large for a manifest or index "
+            f"(at most {MAX_MANIFEST}); its images are not served."
+        )
     verify_file(bundle, entry.path, entry.size, entry.sha256, consequence="It is not served.")
     with open_inside(bundle, entry.path) as stream:
         data = stream.read(entry.size + 1)
     if sha256_digest(data)[7:] != entry.sha256:
         raise MirrorError(f"{bundle / entry.path} changed while it was read; it is not served.")
     return data
+
+
+def _json_object(bundle: Path, entry: BundleEntry) -> dict[str, Any]:
+    """A verified manifest, index or index.json, parsed; MirrorError unless a JSON object."""
+    try:
+        document = json.loads(_read_verified(bundle, entry))
+    except ValueError as exc:
+        raise MirrorError(f"{bundle / entry.path} is not JSON ({exc}); not served.") from exc
+    if not isinstance(document, dict):
+        raise MirrorError(f"{bundle / entry.path} is not a JSON object; not served.")
+    return document
 
 
 def _content(entries: dict[str, BundleEntry], digest: str, media_type: str) -> Content | None:
@@ -158,21 +176,22 @@ def _add_manifest(
     if content is None or content.route is None:
         return
     entry = entries[image_blob_path(digest)]
-    try:
-        document = json.loads(_read_verified(entry.bundle, entry))
-    except ValueError as exc:
-        raise MirrorError(f"{entry.bundle / entry.path} is not a JSON manifest ({exc}).") from exc
+    document = _json_object(entry.bundle, entry)
     kind = kind if kind in MANIFEST_TYPES else str(document.get("mediaType") or kind)
     store.manifests.setdefault(digest, Content(digest, content.size, kind, route=content.route))
     repository.digests.add(digest)
-    if kind in INDEX_TYPES:
-        for child in document.get("manifests") or []:
+    children = document.get("manifests")
+    if kind in INDEX_TYPES and isinstance(children, list):
+        for child in children:
             if isinstance(child, dict) and isinstance(child.get("digest"), str):
                 _add_manifest(
                     store, entries, repository, child["digest"], str(child.get("mediaType", ""))
                 )
         return
-    for part in [document.get("config") or {}, *(document.get("layers") or [])]:
+    layers = document.get("layers")
+    for part in [document.get("config"), *(layers if isinstance(layers, list) else [])]:
+        if not isinstance(part, dict):
+            continue
         blob = _content(entries, str(part.get("digest", "")), str(part.get("mediaType", "")))
         if blob is not None:
             store.blobs.setdefault(blob.digest, blob)
@@ -185,11 +204,11 @@ def add_workload_images(store: ImageStore, bundle: Bundle) -> None:
     index_entry = entries.get("images/index.json")
     if index_entry is None:
         return
-    try:
-        index = json.loads(_read_verified(bundle.folder, index_entry))
-    except ValueError as exc:
-        raise MirrorError(f"{bundle.folder}/images/index.json is not JSON ({exc}).") from exc
-    for descriptor in index.get("manifests") or []:
+    index = _json_object(bundle.folder, index_entry)
+    descriptors = index.get("manifests")
+    for descriptor in descriptors if isinstance(descriptors, list) else []:
+        if not isinstance(descriptor, dict):
+            continue
         digest, kind = str(descriptor.get("digest", "")), str(descriptor.get("mediaType", ""))
         for reference in _names(descriptor.get("annotations")):
             repository = store.repository(reference.registry, reference.repository)
@@ -204,7 +223,10 @@ def build_store(bundles: Sequence[Bundle], blob_cache: Path | None) -> ImageStor
 
     store = ImageStore()
     for bundle in bundles:
-        add_workload_images(store, bundle)
+        try:
+            add_workload_images(store, bundle)
+        except (KubeferryError, OSError) as exc:  # its files are still served (or refused)
+            store.notes.append(f"the workload images of {bundle.folder} are not served: {exc}")
         if blob_cache is not None:
             add_airgap_images(store, bundle, blob_cache)
     return store
