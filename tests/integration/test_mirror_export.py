@@ -167,3 +167,19 @@ def test_export_never_replaces_a_folder_that_holds_a_bundle(
         refused = maker("mirror", "export", str(copy), str(target), "--force")
         assert refused.code == 1 and "would delete the bundle" in refused.stderr, target
     assert sorted(p.relative_to(parent).as_posix() for p in parent.rglob("*")) == before
+
+
+def test_catalog_update_from_a_plain_static_host_falls_back_to_channels_json(
+    exported: Path, public: Path, tmp_path: Path
+) -> None:
+    """No nginx snippet (S3 or Artifactory hosting): `channels` is a folder, answered 403."""
+    with Nginx(exported, public / "nginx-plain") as plain:
+        folder = curl("-o", "/dev/null", "-w", "%{http_code}", "-L",
+                      f"{plain.url}/update.k3s.io/v1-release/channels").stdout  # fmt: skip
+        assert folder == b"403"
+        home = tmp_path / "home"
+        home.mkdir()
+        client = Cli(home, child_environment(home))
+        result = client("catalog", "update", "--json", env={"KUBEFERRY_MIRROR": plain.url})
+        assert result.code == 0, result.stderr
+        assert result.json()["channels"]["stable"] == STABLE.split("+")[0].lstrip("v")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubeferry.bundle.images import ImagePin, pins_from_targets
 from kubeferry.bundle.manifest import Manifest, ManifestFile
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.skew import parse_version, within_skew
@@ -69,6 +70,7 @@ class BundleContents:
     kubectls: tuple[KubectlEntry, ...]
     missing: tuple[str, ...]
     absent_on_disk: tuple[str, ...]
+    images: tuple[ImagePin, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (`bundle inspect --json`)."""
@@ -82,7 +84,23 @@ class BundleContents:
             "kubectls": [entry.as_dict() for entry in self.kubectls],
             "missing": list(self.missing),
             "absent_on_disk": list(self.absent_on_disk),
+            "images": [image_dict(pin) for pin in self.images],
         }
+
+
+def image_dict(pin: ImagePin) -> dict[str, Any]:
+    """One workload image for `bundle inspect --json`: the bundle keeps upstream's digest; an
+    index whose platforms were left out lists them (a push then writes a filtered index)."""
+    left_out = [p for p in pin.upstream_platforms if p not in pin.platforms]
+    return {
+        "reference": pin.reference,
+        "digest": pin.digest,
+        "media_type": pin.media_type,
+        "platforms": list(pin.platforms),
+        "size": pin.blobs_size,
+        "upstream_digest": True,
+        "left_out": left_out,
+    }
 
 
 def _minor(text: str) -> tuple[int, int] | None:
@@ -187,4 +205,5 @@ def inspect_bundle(folder: Path) -> BundleContents:
         kubectls=kubectls,
         missing=_missing(manifest, k3s, kubectls),
         absent_on_disk=absent,
+        images=pins_from_targets(manifest.targets),
     )

@@ -45,7 +45,7 @@ class ManifestFile:
 
     @property
     def kind(self) -> str:
-        """`catalog`, `k3s` or `kubectl`."""
+        """`catalog`, `k3s`, `kubectl` or `image`."""
         return self.place.kind
 
     def as_dict(self) -> dict[str, object]:
@@ -96,8 +96,8 @@ def classify(path: str, *, source: str) -> BundlePath:
         return place
     raise UnsafePathError(
         f"{source} lists {path!r}, which is not a place a kubeferry bundle writes "
-        "(k3s/<tag>/<asset>, kuberlr/<os>-<arch>/kubectl<version>). The bundle was refused and "
-        "nothing was placed.",
+        "(k3s/<tag>/<asset>, kuberlr/<os>-<arch>/kubectl<version>, images/blobs/sha256/<hex>). "
+        "The bundle was refused and nothing was placed.",
         path=source,
     )
 
@@ -118,7 +118,13 @@ def _file_entry(entry: Any, source: str) -> ManifestFile:
             f"{source}: entry {entry!r:.120} needs 'path', a size and a 64-hex 'sha256'.",
             path=source,
         )
-    classify(path, source=source)  # names the real manifest file when it fails
+    place = classify(path, source=source)  # names the real manifest file when it fails
+    if place.kind == "image" and place.name.startswith("sha256:") and place.name[7:] != digest:
+        raise ManifestError(
+            f"{source} lists {path} with sha256 {digest}: a blob's name is its digest, so the "
+            "bundle is damaged or was edited. Recreate it with 'kubeferry bundle create'.",
+            path=source,
+        )
     return ManifestFile(path, size, digest, str(entry.get("url", "")))
 
 

@@ -37,6 +37,14 @@ class Upstream:
         """The channel collection as JSON."""
         url = self.endpoints.channels_url
         response = http.get(self.client, url, headers={"Accept": "application/json"})
+        if response.status_code in (403, 404) and url.rstrip("/").endswith("/channels"):
+            # A static host serving `mirror export` without its nginx snippet (S3, Artifactory):
+            # `channels` is a folder there, its collection is the file `channels.json`.
+            fallback = http.get(
+                self.client, url.rstrip("/") + ".json", headers={"Accept": "application/json"}
+            )
+            if fallback.status_code == 200:
+                response = fallback
         if response.status_code != 200:
             raise http.status_error(response, _RETRY_HINT)
         document = http.decode_json(response, _RETRY_HINT)

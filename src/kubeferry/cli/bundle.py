@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubeferry.cli import bundle_oci
+from kubeferry.cli.image_options import image_options
 from kubeferry.cli.keys import sign as sign_command
 from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
@@ -16,10 +17,12 @@ from kubeferry.cli.render import CommandFailed, emit, human_size, table
 from kubeferry.cli.trust_options import password_option, trust_options
 from kubeferry.services.bundle import (
     BundlePlan,
+    CreatedBundle,
     check_bundle,
     create_bundle,
     install_into_target,
 )
+from kubeferry.services.bundle_images import ImageRequest
 from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.services.trust import signatures_of
 from kubeferry.settings import Settings
@@ -75,6 +78,7 @@ def bundle() -> None:
     "--force", is_flag=True, help="Make the bundle in a folder that holds unrelated files."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@image_options
 @connections_option
 @click.pass_obj
 def create(
@@ -88,10 +92,11 @@ def create(
     password: bytes | None,
     force: bool,
     as_json: bool,
+    images: ImageRequest,
     connections: int | None,
 ) -> None:
-    """Fill FOLDER with k3s versions, kubectl binaries, a catalog and a manifest (and sign it
-    with --sign-key)."""
+    """Fill FOLDER with k3s versions, kubectl binaries, a catalog, workload images (--image)
+    and a manifest (and sign it with --sign-key). `--k3s none` makes a bundle of images only."""
     settings = with_connections(settings, connections)
     key = None
     if sign_key is not None and not dry_run:  # read first: a wrong passphrase fails at once
@@ -109,6 +114,7 @@ def create(
             progress=board.callback,
             force=force,
             sign_key=key,
+            images=images,
         )
     if isinstance(made, BundlePlan):
         plan = made.as_dict()
@@ -118,22 +124,33 @@ def create(
             text=lambda console: _draw_plan(console, plan, folder, urls=settings.verbosity > 0),
         )
         return
-    plan, manifest = made.plan.as_dict(), made.manifest
+    emit(made.as_dict(), as_json=as_json, text=lambda console: _draw_made(console, made))
 
-    def draw(console: Console) -> None:
-        console.print(
-            f"bundle {folder}: {len(manifest.files)} files, "
-            f"{human_size(sum(f.size for f in manifest.files))}, verified"
-        )
+
+def _draw_made(console: Console, made: CreatedBundle) -> None:
+    """What `bundle create` made: files, versions, images, signature, the next command."""
+    from kubeferry.services.inspect import pinned_images
+
+    plan, manifest, folder = made.plan.as_dict(), made.manifest, made.folder
+    console.print(
+        f"bundle {folder}: {len(manifest.files)} files, "
+        f"{human_size(sum(f.size for f in manifest.files))}, verified"
+    )
+    if plan["k3s"]:
         console.print(
             f"k3s {', '.join(plan['k3s'])} ({', '.join(plan['arches'])}); kubectl "
             f"{', '.join(plan['kubectl']) or 'none'} ({', '.join(plan['os'])})"
         )
-        if made.signature is not None:
-            console.print(f"signed: {made.signature.name}")
+    for pin in pinned_images(manifest.targets):
+        console.print(
+            f"image {pin.reference} -> {pin.digest} ({', '.join(pin.platforms) or 'one manifest'})"
+        )
+    if made.signature is not None:
+        console.print(f"signed: {made.signature.name}")
+    if plan["k3s"]:
         console.print(f"on the offline machine: kubeferry bundle install {folder}")
-
-    emit(made.as_dict(), as_json=as_json, text=draw)
+    else:
+        console.print(f"on the offline machine: kubeferry mirror serve {folder}")
 
 
 def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bool) -> None:
@@ -146,7 +163,13 @@ def _draw_plan(console: Console, plan: dict[str, Any], folder: Path, *, urls: bo
         )
         for f in plan["files"]
     ]
-    console.print(table(("FILE", "SIZE", *(["FROM"] if urls else [])), rows))
+    if rows:
+        console.print(table(("FILE", "SIZE", *(["FROM"] if urls else [])), rows))
+    for pin in plan.get("images", ()):
+        console.print(
+            f"image {pin['reference']} -> {pin['digest']} "
+            f"({', '.join(pin['platforms']) or 'one manifest'}; {human_size(pin['blobs_size'])})"
+        )
     unknown = f" (+{plan['unknown_sizes']} of unknown size)" if plan["unknown_sizes"] else ""
     console.print(
         f"plan for {folder}: {len(rows)} files, {human_size(plan['total_bytes'])}"
@@ -203,12 +226,37 @@ def _draw_inspect(console: Console, contents: BundleContents) -> None:
         for e in contents.kubectls
     ]
     console.print(table(("KUBECTL", "FOR", "COVERS K3S", "SIZE"), rows) if rows else "no kubectl")
+    _draw_images(console, contents)
     for gap in contents.missing:
         console.print(f"missing: {gap}")
     for path in contents.absent_on_disk:
         console.print(f"absent on disk: {path} (listed in the manifest)")
     if not contents.missing and not contents.absent_on_disk:
         console.print("nothing missing for the targets it was made for")
+
+
+def _draw_images(console: Console, contents: BundleContents) -> None:
+    from kubeferry.services.inspect import image_summary
+
+    rows = []
+    for pin in contents.images:
+        shown = image_summary(pin)
+        rows.append(
+            (
+                pin.reference,
+                ", ".join(pin.platforms) or "-",
+                pin.digest[:19] + "…",
+                human_size(pin.blobs_size),
+            )
+        )
+        if shown["left_out"]:
+            console.print(
+                f"note {pin.reference}: the index keeps upstream's digest {pin.digest}, but "
+                f"{', '.join(shown['left_out'])} were left out (a registry push writes a "
+                "filtered index, whose digest is not upstream's)"
+            )
+    if rows:
+        console.print(table(("IMAGE", "PLATFORMS", "DIGEST", "SIZE"), rows))
 
 
 @bundle.command()

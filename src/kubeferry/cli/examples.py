@@ -90,10 +90,11 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry shim install --dir /usr/local/bin --force",
     ),
     "shim uninstall": ("kubeferry shim uninstall", "kubeferry shim uninstall --dir /usr/local/bin"),
-    "images": ("kubeferry images push --to registry.local:5000",),
+    "images": ("kubeferry images push /media/bundle --to registry.local:5000",),
     "images push": (
-        "kubeferry images push --to registry.local:5000",
-        "kubeferry images push --to registry.local:5000 k3s-airgap-images-amd64.tar.zst",
+        "kubeferry images push /media/bundle --to registry.local:5000",
+        "kubeferry images push v1.30.6+k3s1 --to registry.local:5000/k3s",
+        "kubeferry images push k3s-airgap-images-amd64.tar.zst --to registry.local:5000",
     ),
     "mirror": ("kubeferry mirror serve /media/bundle",),
     "mirror serve": (
@@ -139,6 +140,10 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
         "Bytes/s below which a download counts as stalled (default 1024; 0: never).",
     ),
     ("KUBEFERRY_SPEED_TIME", "Seconds below the speed limit before a stall (default 30)."),
+    (
+        "KUBEFERRY_SOURCE_ENDPOINTS",
+        "A comma list of HOST=URL: fetch images of HOST from URL (like --source-endpoint).",
+    ),
     ("KUBEFERRY_TIMEOUT", "Seconds one download attempt may take in all (like --timeout)."),
     ("KUBEFERRY_VERSION_CACHE_TTL", "Wrapper: seconds a cluster's version answer stays fresh."),
     (
@@ -182,6 +187,7 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
         *_NETWORK,
         "KUBEFERRY_KUBECTL_MIRROR_URL",
         "KUBERLR_KUBEMIRRORURL",
+        "KUBEFERRY_SOURCE_ENDPOINTS",
         "KUBEFERRY_TRUSTED_KEYS",
         "KUBEFERRY_KEY_PASSWORD",
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import click
 
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
-from kubeferry.cli.render import emit, human_size
+from kubeferry.cli.render import CommandFailed, emit, human_size
 from kubeferry.services.registry import push_images
 from kubeferry.settings import Settings
 
@@ -34,11 +35,8 @@ def _draw(reports: list[ImagesPush], registry: str) -> Callable[[Console], None]
                 f"blobs uploaded ({human_size(data['transferred_bytes'])}), {data['mounted']} "
                 f"mounted, {data['present']} already in {registry}"
             )
-            if report.unnamed:
-                console.print(
-                    f"{report.unnamed} images have no repository name in the archive and were "
-                    "skipped"
-                )
+            for unnamed in report.unnamed_images:
+                console.print(f"skipped {unnamed}: it has no full name in {report.archive.name}")
 
     return draw
 
@@ -49,6 +47,11 @@ def _draw(reports: list[ImagesPush], registry: str) -> Callable[[Console], None]
     "--to", "registry", required=True, metavar="REGISTRY", help="HOST[:PORT][/PREFIX] to push into."
 )
 @click.option("--workers", default=4, show_default=True, help="Parallel blob uploads.")
+@click.option(
+    "--skip-unnamed",
+    is_flag=True,
+    help="Exit 0 even when some images have no full name (they are skipped either way).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @registry_options
 @click.pass_obj
@@ -57,10 +60,13 @@ def push(
     sources: tuple[str, ...],
     registry: str,
     workers: int,
+    skip_unnamed: bool,
     as_json: bool,
     access: RegistryAccess,
 ) -> None:
-    """Push every image of the airgap archives into REGISTRY, repository paths kept."""
+    """Push every image of the airgap archives (a bundle's, a cached version's, or a file) and a
+    bundle's workload images into REGISTRY, repository paths kept. Exit 1 when an image has no
+    full name (unless --skip-unnamed) or nothing was pushed."""
     with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
         reports = push_images(
             settings, sources, registry, access, workers=workers, progress=board.callback
@@ -70,3 +76,13 @@ def push(
         as_json=as_json,
         text=_draw(reports, registry),
     )
+    unnamed = [u for report in reports for u in report.unnamed_images]
+    if not any(report.images for report in reports):
+        sys.stderr.write(f"kubeferry: error: nothing was pushed into {registry}.\n")
+        raise CommandFailed(1)
+    if unnamed and not skip_unnamed:
+        sys.stderr.write(
+            f"kubeferry: error: {len(unnamed)} images have no full name and were not pushed: "
+            f"{'; '.join(unnamed)}. Name them in the archive, or pass --skip-unnamed.\n"
+        )
+        raise CommandFailed(1)

@@ -10,6 +10,7 @@ import click
 
 from kubeferry.cli.render import CommandFailed, emit, human_size
 from kubeferry.cli.trust_options import trust_options
+from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
@@ -43,16 +44,27 @@ def mirror() -> None:
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
 @trust_options
+@click.option(
+    "--blob-cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the k3s airgap archives are unpacked once for /v2/ (default: "
+    "~/.cache/kubeferry/mirror-blobs).",
+)
+@click.pass_obj
 def serve(
+    settings: Settings,
     bundles: tuple[Path, ...],
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
     trust: Trust,
+    blob_cache: Path | None,
 ) -> None:
-    """Serve BUNDLE... until Ctrl-C; the first line says where."""
-    from kubeferry.services.mirror import mirror_status, serve_mirror
+    """Serve BUNDLE... until Ctrl-C; the first line says where. The registry API (/v2/) serves
+    the bundles' workload images and k3s airgap images, read-only."""
+    from kubeferry.services.mirror import default_blob_cache, mirror_status, serve_mirror
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
@@ -64,7 +76,15 @@ def serve(
 
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
     code = serve_mirror(
-        bundles, host, port, tls=tls, access_log=access_log, on_ready=ready, trust=trust
+        bundles,
+        host,
+        port,
+        tls=tls,
+        access_log=access_log,
+        on_ready=ready,
+        trust=trust,
+        blob_cache=blob_cache or default_blob_cache(settings),
+        warn=lambda note: sys.stderr.write(f"kubeferry mirror: {note}\n"),
     )
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects

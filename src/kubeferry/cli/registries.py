@@ -27,6 +27,7 @@ def registries() -> None:
 
 
 @registries.command()
+@click.argument("hosts_dir", required=False, type=click.Path(path_type=Path), metavar="[DIR]")
 @click.option("--mirror", required=True, metavar="REGISTRY", help="HOST[:PORT][/PREFIX] to use.")
 @click.option(
     "--registry",
@@ -40,8 +41,8 @@ def registries() -> None:
     "target",
     default="rancher-desktop",
     show_default=True,
-    metavar="rancher-desktop|k3s|FILE",
-    help="Where k3s will read it.",
+    metavar="rancher-desktop|k3s|containerd|FILE",
+    help="Where k3s will read it; 'containerd DIR' writes DIR/<host>/hosts.toml.",
 )
 @click.option("--root", type=click.Path(path_type=Path), default=Path("/"), hidden=True)
 @click.option("--plain-http", is_flag=True, help="The mirror speaks HTTP, not HTTPS.")
@@ -53,6 +54,7 @@ def registries() -> None:
 @click.pass_obj
 def write(
     settings: Settings,
+    hosts_dir: Path | None,
     mirror: str,
     hosts: tuple[str, ...],
     target: str,
@@ -64,7 +66,13 @@ def write(
     password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Write a validated registries.yaml pointing k3s at MIRROR, merged with what is there."""
+    """Write a validated registries.yaml pointing k3s at MIRROR, merged with what is there
+    (or containerd's hosts.toml files with --for containerd DIR).
+
+    A kubeferry mirror (`mirror serve`) keeps registry paths: give it without a path
+    (--mirror http://MIRROR:PORT --plain-http) and no rewrite is written."""
+    if hosts_dir is not None and target != "containerd":
+        raise click.UsageError(f"DIR ({hosts_dir}) is only for --for containerd DIR.")
     password = read_password(username, password_stdin)
     written = write_registries_for(
         settings,
@@ -79,13 +87,16 @@ def write(
         ),
         target,
         root,
+        hosts_dir,
     )
     kind = written.kind
 
     def draw(console: Console) -> None:
         console.print(f"wrote {written.path} ({written.kind})")
         console.print(f"mirrors {', '.join(written.mirrors)} -> {mirror}")
-        if kind != "registries.yaml":
+        if kind == "containerd-hosts":
+            console.print("containerd: config_path = that folder; ctr: --hosts-dir that folder")
+        elif kind != "registries.yaml":
             console.print("restart Rancher Desktop to apply it")
 
     emit(written.as_dict(), as_json=as_json, text=draw)

@@ -39,6 +39,13 @@ class Reference:
         suffix = f"@{self.digest}" if self.digest else f":{self.tag or 'latest'}"
         return f"{self.registry}/{self.repository}{suffix}"
 
+    @property
+    def full(self) -> str:
+        """`host/repository[:tag][@digest]`: both parts kept when both were given."""
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{self.registry}/{self.repository}{tag}{digest}"
+
 
 def looks_like_host(word: str) -> bool:
     """Docker's rule: the first part is a host when it has a dot or a port, or is localhost."""
@@ -103,6 +110,20 @@ def normalize_image_name(name: str) -> Reference:
     if host == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     return Reference(host, repository, tag or (None if digest else "latest"), digest)
+
+
+def parse_image_reference(text: str) -> Reference:
+    """A workload image reference as Docker reads it (short names expanded, tag and digest
+    both kept); RegistryError naming the text otherwise (`..`, absolute paths, uppercase...)."""
+    cleaned = text.strip()
+    if (
+        not cleaned
+        or cleaned.startswith("/")
+        or "//" in cleaned
+        or any(c.isspace() for c in cleaned)
+    ):
+        raise _bad(text, "an image reference is [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]")
+    return normalize_image_name(cleaned)
 
 
 def target_reference(image: Reference, registry: str, prefix: str = "") -> Reference:

@@ -6,6 +6,7 @@
     <bundle>/kubeferry-bundle.json                   a bundle's manifest
     <bundle>/k3s-versions.json, k3s/<tag>/<asset>    the cache layout inside a bundle
     <bundle>/kuberlr/<os>-<arch>/kubectl<M.m.p>      the kuberlr layout inside a bundle
+    <bundle>/images/oci-layout, index.json, blobs/sha256/<hex>   workload images (OCI layout)
     <mirror>/release/v<M.m.p>/bin/<os>/<arch>/kubectl[.exe]   dl.k8s.io's layout
     <download base>/<tag>/<asset>                    GitHub's release download layout
 
@@ -29,6 +30,9 @@ LOCK_NAME: Final = ".kubeferry.lock"
 """One run per target folder: the lock file `stores/lock.py` holds in it."""
 K3S_FOLDER: Final = "k3s"
 KUBERLR_FOLDER: Final = "kuberlr"
+IMAGES_FOLDER: Final = "images"
+IMAGES_LAYOUT_FILES: Final = ("oci-layout", "index.json")
+_HEX_DIGITS: Final = frozenset("0123456789abcdef")
 K3S_REGISTRIES_PATH: Final = Path("etc/rancher/k3s/registries.yaml")
 """Where k3s reads its registry mirrors, relative to the node's root."""
 WINDOWS_PROVISIONING_SCRIPT: Final = "kubeferry-registries.start"
@@ -130,7 +134,7 @@ class BundlePath:
     """A bundle-relative path, parsed: what it is and where it goes."""
 
     kind: str
-    """`catalog`, `k3s` or `kubectl`."""
+    """`catalog`, `k3s`, `kubectl` or `image` (the OCI layout under `images/`)."""
     path: str
     tag: str | None = None
     version: str | None = None
@@ -160,6 +164,22 @@ def split_relative_path(path: str) -> tuple[str, ...] | None:
     return parts
 
 
+def image_blob_path(digest: str) -> str:
+    """`images/blobs/sha256/<hex>` inside a bundle for a `sha256:<hex>` digest."""
+    return f"{IMAGES_FOLDER}/blobs/{digest.replace(':', '/', 1)}"
+
+
+def _image_path(path: str, parts: tuple[str, ...]) -> BundlePath | None:
+    """`images/oci-layout`, `images/index.json` or `images/blobs/sha256/<64 hex>`."""
+    if len(parts) == 2 and parts[1] in IMAGES_LAYOUT_FILES:
+        return BundlePath("image", path, name=parts[1])
+    if len(parts) == 4 and parts[1:3] == ("blobs", "sha256"):
+        hexdigest = parts[3]
+        if len(hexdigest) == 64 and set(hexdigest) <= _HEX_DIGITS:
+            return BundlePath("image", path, name=f"sha256:{hexdigest}")
+    return None
+
+
 def parse_bundle_path(path: str) -> BundlePath | None:
     """A bundle path kubeferry writes, parsed; None for anything else (unsafe ones included)."""
     # Here, not at import: settings reach this module, and `version` needs no tag parsing.
@@ -170,6 +190,8 @@ def parse_bundle_path(path: str) -> BundlePath | None:
         return None
     if parts == (CATALOG_FILE_NAME,):
         return BundlePath("catalog", path, name=CATALOG_FILE_NAME)
+    if parts[0] == IMAGES_FOLDER:
+        return _image_path(path, parts)
     if len(parts) != 3:
         return None
     top, middle, name = parts

@@ -30,6 +30,8 @@ from aiohttp import web
 from kubeferry.errors import KubeferryError, MirrorError
 from kubeferry.files.safe import FileKey, file_key
 from kubeferry.mirror import documents
+from kubeferry.mirror.image_store import ImageStore
+from kubeferry.mirror.registry_api import RegistryApi
 from kubeferry.mirror.routes import (
     Bundle,
     DigestRoute,
@@ -58,6 +60,7 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     access_log: Path | None = None
+    images: ImageStore | None = None  # the registry API under /v2/ (mirror/registry_api.py)
 
 
 class Verifier:
@@ -274,6 +277,8 @@ async def serve_forever(
     executor = concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, "kubeferry-hash")
     mirror = MirrorApp(bundles, Verifier(executor))
     app = web.Application()
+    if options.images is not None:
+        app.router.add_route("*", "/v2{tail:.*}", RegistryApi(options.images, mirror._file).handle)
     app.router.add_get("/{tail:.*}", mirror.handle)
     cert, key = options.tls_cert, options.tls_key  # both or neither (the command checks)
     context = tls_context(cert, key) if cert and key else None

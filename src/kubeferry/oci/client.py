@@ -16,21 +16,19 @@ from urllib.parse import urljoin
 
 import httpx
 
+from kubeferry.core.oci_media import MANIFEST_LIMIT, MANIFEST_TYPES, OCI_INDEX
 from kubeferry.download.engine import DownloadJob, DownloadResult, download
 from kubeferry.errors import RegistryAuthError, RegistryError
 from kubeferry.files.textfiles import parse_json
 from kubeferry.jobs.cancel import CancelToken
 from kubeferry.jobs.progress import Progress
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
-from kubeferry.oci.media import MANIFEST_TYPES, OCI_INDEX
 from kubeferry.transport import http
 from kubeferry.transport.documents import Document, fetch_document
 from kubeferry.transport.policy import TransferPolicy
 
 PIECE: Final = 1024 * 1024
 UPLOAD_READ_TIMEOUT: Final = 300.0  # the registry may hash a large blob before it answers
-MANIFEST_LIMIT: Final = 4 * 1024 * 1024
-"""Manifests and indexes: CNCF Distribution refuses to store one over 4 MiB; none is read."""
 PING_LIMIT: Final = 1024 * 1024
 
 
@@ -90,9 +88,14 @@ class RegistryClient:
         plain_http: bool = False,
         policy: TransferPolicy | None = None,
         cancel: CancelToken | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self.registry = registry
-        self.url = f"{'http' if plain_http else 'https'}://{registry}"
+        self.url = (
+            endpoint.rstrip("/")
+            if endpoint
+            else f"{'http' if plain_http else 'https'}://{registry}"
+        )
         self.cancel = cancel or CancelToken()
         # Tokens and manifests: watched from the request on (one connection each); blobs:
         # watched by the download engine; all under the same policy (stall, timeout, retries)
@@ -123,10 +126,12 @@ class RegistryClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, *, upload: bool = False, **kwargs: Any
+        self, method: str, url: str, *, upload: bool = False, stream: bool = False, **kwargs: Any
     ) -> httpx.Response:
         client = self._upload_client if upload else self.client
         try:
+            if stream:
+                return client.send(client.build_request(method, url, **kwargs), stream=True)
             return client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from exc

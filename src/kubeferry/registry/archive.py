@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from kubeferry.errors import ImageArchiveError
-from kubeferry.oci.media import (
+from kubeferry.core.oci_media import (
     INDEX_TYPES,
     OCI_CONFIG,
     OCI_LAYER_TAR,
@@ -28,6 +27,7 @@ from kubeferry.oci.media import (
     manifest_json,
     sha256_digest,
 )
+from kubeferry.errors import ImageArchiveError
 
 SMALL: Final = 4 * 1024 * 1024  # configs, manifests and indexes are far smaller
 SMALL_TOTAL: Final = 256 * 1024 * 1024

@@ -11,6 +11,7 @@ from pathlib import Path
 from kubeferry.core.layouts import k3s_bundle_path, k3s_root, parse_bundle_path
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.errors import NotFoundError
+from kubeferry.registry.layout_push import has_images
 
 
 def archives_in_folder(folder: Path) -> list[Path]:
@@ -67,7 +68,7 @@ def resolve_archives(
             archives.append(path)
         elif path.is_dir():
             found = archives_in_folder(path)
-            if not found:
+            if not found and not has_images(path):
                 raise NotFoundError(
                     f"{path} holds no k3s/<tag>/k3s-airgap-images-* archive. Give a bundle "
                     "folder, an archive file, or a cached k3s version.",

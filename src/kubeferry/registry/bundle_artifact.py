@@ -26,13 +26,19 @@ from kubeferry.bundle.manifest import (
 )
 from kubeferry.core.image_names import Reference
 from kubeferry.core.layouts import MANIFEST_NAME
+from kubeferry.core.oci_media import (
+    MANIFEST_LIMIT,
+    OCI_MANIFEST,
+    descriptor,
+    manifest_json,
+    sha256_digest,
+)
 from kubeferry.errors import RegistryError, SignatureError, UnsafePathError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.files.textfiles import decode_text, parse_json, read_bytes
 from kubeferry.jobs.parallel import run_parallel
 from kubeferry.jobs.progress import ProgressFactory
-from kubeferry.oci.client import MANIFEST_LIMIT, BlobSource, RegistryClient
-from kubeferry.oci.media import OCI_MANIFEST, descriptor, manifest_json, sha256_digest
+from kubeferry.oci.client import BlobSource, RegistryClient
 from kubeferry.registry.blobs import (
     EMPTY_CONFIG,
     EMPTY_CONFIG_DIGEST,

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kubeferry.core.image_names import Reference, normalize_image_name, target_reference
+from kubeferry.core.oci_media import sha256_digest
 from kubeferry.errors import ImageArchiveError
 from kubeferry.jobs.parallel import run_parallel
 from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import PIECE, BlobSource, RegistryClient
-from kubeferry.oci.media import sha256_digest
 from kubeferry.registry.archive import (
     ArchiveImage,
     ArchiveScan,
@@ -57,6 +57,7 @@ class ImagesPush:
     images: tuple[PushedImage, ...]
     blobs: tuple[BlobOutcome, ...]
     unnamed: int
+    unnamed_images: tuple[str, ...] = ()  # how each unnamed image is known (digest, config)
 
     def as_dict(self) -> dict[str, Any]:
         """For --json."""
@@ -64,6 +65,7 @@ class ImagesPush:
             "archive": str(self.archive),
             "images": [i.as_dict() for i in self.images],
             "unnamed_images_skipped": self.unnamed,
+            "unnamed_images": list(self.unnamed_images),
             **summarize(self.blobs),
         }
 
@@ -231,8 +233,15 @@ def push_archive(
         for name, ref in targets[id(image)]:
             digest = _put_manifests(client, ref, image)
             pushed.append(PushedImage(name, str(ref), digest))
-    unnamed = sum(1 for image in images if not image.names)
-    return ImagesPush(archive, tuple(pushed), tuple(outcomes), unnamed)
+    unnamed = [_describe(image) for image in images if not image.names]
+    return ImagesPush(archive, tuple(pushed), tuple(outcomes), len(unnamed), tuple(unnamed))
+
+
+def _describe(image: ArchiveImage) -> str:
+    """An unnamed image as a person can find it: its manifest digest and config digest."""
+    _kind, body = image.manifests[-1]
+    config = image.blobs[0].digest if image.blobs else "?"
+    return f"manifest {sha256_digest(body)} (config {config})"
 
 
 def _put_manifests(client: RegistryClient, ref: Reference, image: ArchiveImage) -> str:

@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from kubeferry.core.image_names import Reference
+from kubeferry.core.oci_media import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    descriptor,
+    manifest_json,
+    sha256_digest,
+)
 from kubeferry.errors import RegistryError, SignatureError
 from kubeferry.oci.client import BlobSource, RegistryClient
-from kubeferry.oci.media import OCI_INDEX, OCI_MANIFEST, descriptor, manifest_json, sha256_digest
 from kubeferry.registry.blobs import (
     EMPTY_CONFIG,
     EMPTY_CONFIG_DIGEST,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from kubeferry.bundle.create import (
     write_bundle_catalog,
     write_manifest,
 )
+from kubeferry.bundle.images import ImagePin
 from kubeferry.bundle.install import InstallReport, install_bundle, install_held
 from kubeferry.bundle.manifest import Manifest, build_manifest
 from kubeferry.bundle.plan import PlannedFile, total_size
@@ -24,8 +26,9 @@ from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.catalog.upstream import fetch_catalog
 from kubeferry.core.layouts import CATALOG_FILE_NAME, LOCK_NAME, MANIFEST_NAME
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
-from kubeferry.errors import BundleError
+from kubeferry.errors import BundleError, UsageError
 from kubeferry.jobs.progress import ProgressFactory
+from kubeferry.services.bundle_images import ImageRequest, collect_into_bundle, plan_images
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
@@ -50,11 +53,14 @@ class BundlePlan:
     oses: tuple[str, ...]
     kubectls: tuple[KubeVersion, ...]
     files: tuple[PlannedFile, ...]
+    images: tuple[ImagePin, ...] = ()  # --dry-run only: the bundle manifest records them
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (`bundle create --dry-run --json`)."""
         known, unknown = total_size(self.files)
+        images = {"images": [pin.as_dict() for pin in self.images]} if self.images else {}
         return {
+            **images,
             "k3s": [str(t) for t in self.tags],
             "arches": list(self.arches),
             "os": list(self.oses),
@@ -120,6 +126,33 @@ def refuse_unrelated(folder: Path, force: bool) -> None:
         )
 
 
+def _k3s_choice(
+    settings: Settings,
+    k3s_specs: tuple[str, ...],
+    catalog_file: Path | None,
+    images: ImageRequest,
+) -> tuple[Catalog | None, list[K3sTag]]:
+    """The catalog and the k3s tags asked for; `--k3s none` (images only): neither."""
+    if k3s_specs == ("none",):
+        if not images.references and images.images_file is None:
+            raise UsageError(
+                "--k3s none makes a bundle of images only: give --image or --images-file."
+            )
+        return None, []
+    catalog = _catalog(settings, catalog_file)
+    return catalog, list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
+
+
+def _targets(plan: BundlePlan, sources: Any, pins: Sequence[ImagePin]) -> dict[str, Any]:
+    """What the bundle was made for (the manifest's `targets`), images pinned included."""
+    summary = plan.as_dict()
+    targets: dict[str, Any] = {key: summary[key] for key in ("k3s", "arches", "os", "kubectl")}
+    targets["sources"] = sources
+    if pins:
+        targets["images"] = [pin.as_dict() for pin in pins]
+    return targets
+
+
 def create_bundle(
     settings: Settings,
     folder: Path,
@@ -131,16 +164,19 @@ def create_bundle(
     progress: ProgressFactory = _no_progress,
     force: bool = False,
     sign_key: PrivateKey | None = None,
+    images: ImageRequest | None = None,
 ) -> BundlePlan | CreatedBundle:
     """Plan (HEAD requests) and, unless `dry_run`, fill `folder` and write catalog + manifest
-    (then sign it with `sign_key`, the lock still held)."""
+    (then sign it with `sign_key`, the lock still held).
+
+    `--k3s none` makes a bundle of workload images only (no catalog, k3s or kubectl)."""
     if not dry_run:
         refuse_unrelated(folder, force)
-    catalog = _catalog(settings, catalog_file)
-    tags = list(dict.fromkeys(resolve_k3s_spec(catalog, s) for s in k3s_specs))
+    images = images or ImageRequest()
+    catalog, tags = _k3s_choice(settings, k3s_specs, catalog_file, images)
     endpoints = settings.endpoints
     with network(settings, endpoints.k3s_download_url) as client:
-        kubectls = kubectl_versions(client, endpoints, kubectl_choice, tags)
+        kubectls = kubectl_versions(client, endpoints, kubectl_choice, tags) if tags else []
         files = plan_bundle(
             client, endpoints, tags, kubectls, arches=settings.arches, oses=settings.target_oses
         )
@@ -148,7 +184,7 @@ def create_bundle(
             tuple(tags), settings.arches, settings.target_oses, tuple(kubectls), tuple(files)
         )
         if dry_run:
-            return plan
+            return replace(plan, images=tuple(plan_images(settings, images)))
         with hold(folder, announce=settings.announce, what=f"the bundle {folder}"):
             entries = fill_bundle(
                 client,
@@ -158,11 +194,11 @@ def create_bundle(
                 progress=progress,
                 connections=settings.connections,
             )
-            entries.append(write_bundle_catalog(folder, catalog, tags))
-            summary = plan.as_dict()
-            keys = ("k3s", "arches", "os", "kubectl")
-            targets: dict[str, Any] = {key: summary[key] for key in keys}
-            targets["sources"] = endpoints_note(endpoints)
+            pins, image_files = collect_into_bundle(settings, folder, images, progress=progress)
+            entries += image_files
+            if catalog is not None:
+                entries.append(write_bundle_catalog(folder, catalog, tags))
+            targets = _targets(plan, endpoints_note(endpoints), pins)
             created = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             manifest = build_manifest(created, f"kubeferry {__version__}", targets, entries)
             written = write_manifest(folder, manifest)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubeferry.settings import Settings
+
 if TYPE_CHECKING:  # aiohttp loads only when a mirror is served
     from kubeferry.mirror.export import ExportReport
     from kubeferry.mirror.routes import Bundle
@@ -48,16 +50,23 @@ def serve_mirror(
     access_log: Path | None = None,
     on_ready: Callable[[str], None],
     trust: Trust | None = None,
+    blob_cache: Path | None = None,
+    warn: Callable[[str], object] = lambda note: None,
 ) -> int:
     """Serve the bundles in `folders` until SIGINT or SIGTERM; the exit code (130 after SIGINT).
 
     `on_ready(base)` is called once the socket listens (with port 0, `base` names the real one).
     """
+    from kubeferry.mirror.image_store import build_store
     from kubeferry.mirror.server import ServeOptions, serve_forever
 
     loaded = _bundles(folders, trust)
+    cache = blob_cache or Path.home() / ".cache" / "kubeferry" / "mirror-blobs"
+    images = build_store(loaded, cache)
+    for note in images.notes:
+        warn(note)
     cert, key = tls if tls else (None, None)
-    options = ServeOptions(host, port, cert, key, access_log)
+    options = ServeOptions(host, port, cert, key, access_log, images)
     return asyncio.run(serve_forever(loaded, options, on_ready))
 
 
@@ -74,3 +83,11 @@ def export_mirror(
 
     loaded = _bundles(folders, trust, consequence="nothing was exported")
     return export(loaded, target, base=base_url.rstrip("/"), force=force)
+
+
+def default_blob_cache(settings: Settings) -> Path:
+    """Where `mirror serve` unpacks k3s airgap archives once for /v2/:
+    `${XDG_CACHE_HOME:-~/.cache}/kubeferry/mirror-blobs`."""
+    xdg = settings.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path(settings.environ.get("HOME") or settings.home) / ".cache"
+    return base / "kubeferry" / "mirror-blobs"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubeferry.errors import UsageError
 from kubeferry.registry.registries_yaml import DEFAULT_REGISTRIES, MirrorSettings, build_registries
 from kubeferry.settings import Settings
 from kubeferry.targets.registries import (
@@ -15,6 +16,7 @@ from kubeferry.targets.registries import (
     WrittenFile,
     find_and_check,
     registries_destination,
+    write_hosts_dir,
     write_registries,
 )
 
@@ -27,9 +29,18 @@ __all__ = [
 
 
 def write_registries_for(
-    settings: Settings, mirror: MirrorSettings, target: str, root: Path
+    settings: Settings,
+    mirror: MirrorSettings,
+    target: str,
+    root: Path,
+    hosts_dir: Path | None = None,
 ) -> WrittenFile:
-    """Build, validate and write the registries configuration for `target`, merged."""
+    """Build, validate and write the registries configuration for `target`, merged; for
+    `containerd`, one `hosts.toml` per registry under `hosts_dir`."""
+    if target == "containerd":
+        if hosts_dir is None:
+            raise UsageError("--for containerd needs the folder to write: --for containerd DIR.")
+        return write_hosts_dir(mirror, hosts_dir)
     path, kind = registries_destination(
         target, root, settings.target_os, settings.home, settings.environ
     )

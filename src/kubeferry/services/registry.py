@@ -23,6 +23,7 @@ from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.archives import resolve_archives
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
 from kubeferry.registry.images_push import ImagesPush, push_archives
+from kubeferry.registry.layout_push import has_images, push_layout
 from kubeferry.services.common import local_target, transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
@@ -170,11 +171,19 @@ def push_images(
     workers: int = 4,
     progress: ProgressFactory = _no_progress,
 ) -> list[ImagesPush]:
-    """Every image of the airgap archives into `registry`, repository paths kept."""
+    """Every image of the airgap archives, and of the bundles' `images/` layouts, into
+    `registry`, repository paths kept."""
     host, prefix = parse_registry(registry)
     archives = resolve_archives(sources, settings.cache_dir, settings.arches)
+    layouts = [Path(s) for s in sources if Path(s).is_dir() and has_images(Path(s))]
     with access.client(host, settings) as client:
         client.ping()
-        return push_archives(
+        reports = push_archives(
             client, archives, prefix=prefix, progress=progress, workers=max(1, workers)
         )
+        for folder in layouts:
+            with hold(
+                folder, announce=settings.announce, what=f"the bundle {folder}", optional=True
+            ):
+                reports.append(push_layout(client, folder, prefix=prefix, progress=progress))
+        return reports

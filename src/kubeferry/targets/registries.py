@@ -26,11 +26,14 @@ from typing import Any, Final
 
 import yaml
 
+from kubeferry.core.image_names import looks_like_host
 from kubeferry.core.layouts import K3S_REGISTRIES_PATH, rancher_desktop_provisioning_path
-from kubeferry.errors import KubeferryError, RegistriesFileError
-from kubeferry.files.safe import open_plain, write_text_atomically
+from kubeferry.errors import KubeferryError, RegistriesFileError, UsageError
+from kubeferry.files.safe import inside, open_plain, write_text_atomically
 from kubeferry.files.textfiles import read_bytes
 from kubeferry.registry.registries_yaml import (
+    MirrorSettings,
+    build_registries,
     check_registries,
     has_credentials,
     load_yaml,
@@ -305,3 +308,16 @@ def find_and_check(
     rd, rd_kind = rancher_desktop_file(target_os, home, environ)
     found = [check_file(root / K3S_REGISTRIES_PATH, "registries.yaml"), check_file(rd, rd_kind)]
     return [check for check in found if check is not None]
+
+
+def write_hosts_dir(mirror: MirrorSettings, folder: Path) -> WrittenFile:
+    """`DIR/<registry>/hosts.toml` for each mirrored registry (containerd's `config_path`)."""
+    from kubeferry.registry.hosts_toml import hosts_toml
+
+    build_registries(mirror)  # the same checks of --mirror and --registry
+    for registry in dict.fromkeys(mirror.registries):
+        if not looks_like_host(registry):
+            raise UsageError(f"--registry {registry!r} is not a registry host.")
+        path = inside(folder, (registry, "hosts.toml"))
+        write_text_atomically(path, hosts_toml(mirror, registry))
+    return WrittenFile(folder, "containerd-hosts", tuple(dict.fromkeys(mirror.registries)))

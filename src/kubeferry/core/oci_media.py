@@ -30,3 +30,7 @@ def manifest_json(document: Mapping[str, Any]) -> bytes:
 def sha256_digest(data: bytes) -> str:
     """`sha256:<hex>` of `data`."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+MANIFEST_LIMIT: Final = 4 * 1024 * 1024
+"""Manifests and indexes: CNCF Distribution refuses to store one over 4 MiB; none is read."""
