@@ -49,12 +49,27 @@ def mirror() -> None:
 @click.option(
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
+@click.option("--public-url", default="", help="The base URL clients use: all links point there.")
+@click.option(
+    "--public-name",
+    "public_names",
+    multiple=True,
+    help="A host name clients use (repeatable): a Host header naming it is used in links.",
+)
+@click.option(
+    "--copies-dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the private verified copies it sends from (default: the temp folder).",
+)
 def serve(
     bundles: tuple[Path, ...],
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
+    public_url: str,
+    public_names: tuple[str, ...],
+    copies_dir: Path | None,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
     from kubeferry.mirror.documents import client_settings
@@ -63,6 +78,10 @@ def serve(
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{public_url!r} is not an http:// or https:// URL", param_hint="--public-url"
+        )
     loaded = _bundles(bundles)
 
     def ready(base: str) -> None:
@@ -71,7 +90,9 @@ def serve(
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
-    options = ServeOptions(host, port, tls_cert, tls_key, access_log)
+    options = ServeOptions(
+        host, port, tls_cert, tls_key, access_log, public_url, public_names, copies_dir
+    )
     code = asyncio.run(serve_forever(loaded, options, ready))
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects

@@ -1,7 +1,7 @@
 """Files inside a target: the one module that opens, writes and stages them.
 
-- Never through a link: ONOFOLLOW on the last step of a path, and `open_inside` walks every
-  folder from the root's descriptor with ONOFOLLOW | ODIRECTORY, so nothing can be swapped
+- Never through a link: O_NOFOLLOW on the last step of a path, and `open_inside` walks every
+  folder from the root's descriptor with O_NOFOLLOW | O_DIRECTORY, so nothing can be swapped
   for a link between a check and a use.
 - Regular files only: O_NONBLOCK keeps a FIFO from blocking the open, the fstat refuses FIFOs,
   devices and folders.
@@ -16,13 +16,14 @@ import io
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from kubeferry.errors import KubeferryError, StorageError, TextFileError, UnsafePathError
 
-NOFOLLOW: Final = getattr(os, "ONOFOLLOW", 0)
-DIRECTORY: Final = getattr(os, "ODIRECTORY", 0)
+NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 BINARY: Final = getattr(os, "O_BINARY", 0)
 
@@ -47,25 +48,61 @@ def file_key(status: os.stat_result) -> FileKey:
 
 def open_inside(folder: Path, relative: str) -> BinaryIO:
     """Open `folder/relative` for reading, refusing links and anything but a regular file."""
+    root = open_folder(folder)
+    try:
+        handle = open_under(root, folder, relative)
+    finally:
+        os.close(root)
+    return os.fdopen(handle, "rb", buffering=0)
+
+
+def open_folder(folder: Path) -> int:
+    """A read-only descriptor of the folder `folder` (the root that `open_under` walks from)."""
+    return os.open(folder, os.O_RDONLY | DIRECTORY)
+
+
+def open_under(root: int, folder: Path, relative: str) -> int:
+    """A read-only descriptor of `relative` under the folder descriptor `root` (named `folder` in
+    messages): every step opened with O_NOFOLLOW from the one before, so no link is followed
+    anywhere on the way, even when folders are swapped meanwhile; a regular file only."""
     parts = relative.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise UnsafePathError(f"{relative!r} is not a plain relative path.", path=folder)
-    descriptor = os.open(folder, os.O_RDONLY | DIRECTORY)
+    descriptor = root
     try:
         for part in parts[:-1]:
             following = _open_part(descriptor, part, folder, os.O_RDONLY | DIRECTORY)
-            os.close(descriptor)
+            if descriptor != root:
+                os.close(descriptor)
             descriptor = following
-        handle = _open_part(descriptor, parts[-1], folder, os.O_RDONLY)
+        handle = _open_part(descriptor, parts[-1], folder, os.O_RDONLY | NONBLOCK)
     finally:
-        os.close(descriptor)
+        if descriptor != root:
+            os.close(descriptor)
     if not stat.S_ISREG(os.fstat(handle).st_mode):
         os.close(handle)
         raise UnsafePathError(
             f"{folder / relative} is not a regular file; a bundle holds plain files only.",
             path=folder / relative,
         )
-    return os.fdopen(handle, "rb", buffering=0)
+    os.set_blocking(handle, True)
+    return handle
+
+
+def anonymous_file(folder: Path) -> int:
+    """A read-write descriptor of a new file in `folder` that has no name (O_TMPFILE, or a
+    name removed at once where that is missing): only this process can reach it, and it is
+    gone when the descriptor is closed, even after a kill."""
+    tmpfile = getattr(os, "O_TMPFILE", 0)
+    if tmpfile:
+        try:
+            return os.open(folder, os.O_RDWR | tmpfile | NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=".kubeferry-")
+    Path(name).unlink()
+    return descriptor
 
 
 def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
@@ -73,7 +110,7 @@ def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
         return os.open(name, flags | NOFOLLOW, dir_fd=directory)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR) or (
-            exc.errno == errno.EMLINK  # FreeBSD says EMLINK for ONOFOLLOW on a link
+            exc.errno == errno.EMLINK  # FreeBSD says EMLINK for O_NOFOLLOW on a link
         ):
             raise UnsafePathError(
                 f"{name} under {folder} is a symbolic link; a bundle holds plain files only and "
@@ -87,7 +124,7 @@ def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
 def open_for_writing(path: Path, *, append: bool) -> io.BufferedWriter:
     """`path` opened for writing (appending or from empty), refusing links and non-regular files.
 
-    The lstat comes first so that truncation never reaches a FIFO or device; ONOFOLLOW then
+    The lstat comes first so that truncation never reaches a FIFO or device; O_NOFOLLOW then
     closes the window in which a link could be planted.
     """
     plain_or_absent(path)
@@ -123,11 +160,11 @@ def open_plain(
 ) -> int:
     """A descriptor of `path` opened with `flags`, never through a link, only a regular file.
 
-    The one way kubeferry opens a file inside a target: ONOFOLLOW refuses a planted link (its
+    The one way kubeferry opens a file inside a target: O_NOFOLLOW refuses a planted link (its
     target is left untouched), O_NONBLOCK keeps a FIFO from blocking the open, and the fstat
     refuses FIFOs, devices and folders.
     """
-    extra = getattr(os, "ONOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    extra = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(path, flags | extra, 0o644)
     except OSError as exc:
@@ -165,7 +202,7 @@ def write_text_atomically(
     A failure (no space, no permission, a missing folder) names `path`, not the temporary file.
     """
     temporary = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "ONOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(temporary, flags | BINARY, mode)

@@ -183,3 +183,43 @@ def copy_verified(
             actual=digests["sha256"],
         )
     return digests
+
+
+def copy_verified_descriptor(
+    source: int,
+    target: int,
+    path: Path,
+    size: int,
+    sha256: str,
+    algorithms: Iterable[str] = (),
+    *,
+    consequence: str = "It was not used.",
+) -> Verified:
+    """Copy the open bundle file `source` into `target` (a file only the caller can write),
+    hashing the bytes copied: the copy holds exactly the bytes hashed. The key is the fstat of
+    `source` before it was read; ChecksumError when it changed while read or does not match."""
+    before = os.fstat(source)
+    hashers = {name: hashlib.new(name) for name in ("sha256", *algorithms)}
+    with (
+        os.fdopen(os.dup(source), "rb", buffering=0) as reader,
+        os.fdopen(os.dup(target), "wb") as writer,
+    ):
+        reader.seek(0)
+        written = copy_hashing(reader, writer, hashers.values())
+    after = os.fstat(source)
+    if file_key(before) != file_key(after):
+        raise ChecksumError(
+            f"{path} changed while it was being checked; it is not used until it is stable.",
+            path=path,
+        )
+    digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+    if written != size or digests["sha256"] != sha256:
+        raise ChecksumError(
+            f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
+            f"{sha256}; found {written} bytes, sha256 {digests['sha256']}). {consequence} "
+            "Copy the bundle again or run 'kubeferry bundle verify' on it.",
+            path=path,
+            expected=sha256,
+            actual=digests["sha256"],
+        )
+    return Verified(file_key(before), digests)
