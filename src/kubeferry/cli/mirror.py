@@ -84,8 +84,10 @@ def serve(
         )
     loaded = _bundles(bundles)
 
-    def ready(base: str) -> None:
-        lines = [f"serving at {base}/"]
+    def ready(listening: str, base: str) -> None:
+        lines = [
+            f"serving at {listening}/" + (f" (links point at {base}/)" if base != listening else "")
+        ]
         lines += [f"{s.line}    # {s.note}" for s in client_settings(base)]
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()

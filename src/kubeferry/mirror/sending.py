@@ -53,9 +53,9 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         suffix = int(last)
         return (max(0, size - suffix), size) if suffix and size else UNSATISFIABLE
     start = int(first)
-    end = int(last) + 1 if last else size
-    if end <= start:
+    if last and int(last) < start:
         return None  # last < first: invalid, ignored
+    end = int(last) + 1 if last else size
     return (start, min(end, size)) if start < size else UNSATISFIABLE
 
 

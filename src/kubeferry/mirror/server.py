@@ -163,9 +163,10 @@ def _server(
 
 
 async def serve_forever(
-    bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str], None]
+    bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str, str], None]
 ) -> int:
-    """Serve until SIGINT or SIGTERM; the exit code (130 for SIGINT, 0 for SIGTERM)."""
+    """Serve until SIGINT or SIGTERM; the exit code (130 for SIGINT, 0 for SIGTERM).
+    `on_ready(listening, public)`: the address it listens on, the base its links point at."""
     _logger(LOG.name, None, "kubeferry mirror: %(message)s")  # verifications and refusals
     errors = _logger("kubeferry.mirror.errors", None, "kubeferry mirror: %(message)s")
     _logger("asyncio", None, "kubeferry mirror: %(message)s").setLevel(logging.WARNING)
@@ -194,14 +195,15 @@ async def serve_forever(
         scheme = "https" if context else "http"
         bases = Bases(scheme, address, options.public_url, options.public_names)
         mirror = MirrorApp(bundles, copies, bases)
-        base = options.public_url.rstrip("/") or f"{scheme}://{address}"
+        listening_base = f"{scheme}://{address}"
+        base = options.public_url.rstrip("/") or listening_base
         mirror.table(base)  # build once now, so a conflict shows before anyone connects
         server = _server(mirror, connections, options, errors)
         handshake = {"ssl_handshake_timeout": HEADER_TIMEOUT} if context else {}
         listener = await loop.create_server(
             server, sock=listening, ssl=context, backlog=BACKLOG, **handshake
         )
-        on_ready(base)
+        on_ready(listening_base, base)
         return await stopped
     finally:
         if listener is not None:
