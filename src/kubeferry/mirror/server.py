@@ -43,7 +43,8 @@ from kubeferry.mirror.routes import Bundle, build_routes
 
 LOG: Final = logging.getLogger("kubeferry.mirror")
 HASH_WORKERS: Final = 2
-BACKLOG: Final = 128
+BACKLOG: Final = 128  # connections accepted per event-loop turn (the open-files reserve)
+LISTEN_QUEUE: Final = 4096  # a burst of connections waits in the kernel rather than SYN retries
 MAX_LINE: Final = 8190  # request line and each header field, as nginx's large buffers
 
 
@@ -203,6 +204,7 @@ async def serve_forever(
         listener = await loop.create_server(
             server, sock=listening, ssl=context, backlog=BACKLOG, **handshake
         )
+        listening.listen(LISTEN_QUEUE)  # the kernel's queue; accept() still takes BACKLOG a turn
         on_ready(listening_base, base)
         return await stopped
     finally:

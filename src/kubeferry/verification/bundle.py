@@ -1,8 +1,8 @@
 """Verify a bundle: every way kubeferry checks a bundle file against its manifest.
 
 `verify_files` re-hashes them all (`bundle verify`, before install and push); `verify_file`
-checks one (the mirror, before it serves it); `copy_verified` checks the bytes while it copies
-them (install, export). Files are opened through `files.safe.open_inside` (no link followed at
+checks one; `copy_verified` checks the bytes while it copies them (install, export), and
+`copy_verified_descriptor` does so from an open descriptor into the mirror's private copy. Files are opened through `files.safe.open_inside` (no link followed at
 any step, regular files only); nothing from the bundle is trusted.
 """
 
