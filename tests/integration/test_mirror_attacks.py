@@ -89,14 +89,14 @@ def test_a_missing_file_is_503_not_404(mirror: MirrorProcess, bundle: Path) -> N
 
 
 def test_idle_and_half_sent_connections_under_a_low_cap(bundle: Path, tmp_path: Path) -> None:
-    """With 256 open files allowed the cap is about 60: 80 connections that send nothing or part
+    """With 180 open files allowed the cap is about 47: 80 connections that send nothing or part
     of a header close the longest-idle ones, the header deadline (10 s) closes the rest, and a
     normal client is answered at once throughout."""
-    with MirrorProcess(_env(tmp_path), bundle, open_files=256) as mirror:
+    with MirrorProcess(_env(tmp_path), bundle, open_files=180) as mirror:
         host, port = _address(mirror)
         report = attacks.idle_attack(host, port, connections=80, seconds=11.5)
         assert mirror.stop() == 0
-    assert report.probes >= 15 and report.probe_failures == 0, report
+    assert report.probes >= 8 and report.probe_failures == 0, report
     assert report.slowest_probe < 1.0, report
     assert report.closed_by_server >= 80, report  # evicted past the cap, then timed out
     assert "Traceback" not in mirror.stderr and len(mirror.stderr) < 20_000

@@ -27,7 +27,11 @@ HEADER_TIMEOUT: Final = 10.0
 IDLE_TIMEOUT: Final = 15.0
 LOG_INTERVAL: Final = 10.0
 MAX_CONNECTIONS: Final = 10_000
-RESERVED_FILES: Final = 64 + 128  # logs, bundles, copies, hashing; 128: one accept() batch
+ACCEPT_BATCH: Final = 16  # connections asyncio accepts per event-loop turn
+# Logs, bundle folders, copies, hashing: 64. And asyncio holds sockets the cap has not counted
+# yet: one accept batch, the batch whose protocols are still being made (a task each), and the
+# batch of connections closed for room (closed a turn later): 4 batches to be safe.
+RESERVED_FILES: Final = 64 + 4 * ACCEPT_BATCH
 
 
 def raise_open_files_limit() -> int:

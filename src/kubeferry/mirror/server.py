@@ -27,6 +27,7 @@ from aiohttp import web
 from kubeferry.errors import MirrorError
 from kubeferry.files.safe import anonymous_file, open_folder
 from kubeferry.mirror.connections import (
+    ACCEPT_BATCH,
     HEADER_TIMEOUT,
     IDLE_TIMEOUT,
     Connections,
@@ -43,7 +44,6 @@ from kubeferry.mirror.routes import Bundle, build_routes
 
 LOG: Final = logging.getLogger("kubeferry.mirror")
 HASH_WORKERS: Final = 2
-BACKLOG: Final = 128  # connections accepted per event-loop turn (the open-files reserve)
 LISTEN_QUEUE: Final = 4096  # a burst of connections waits in the kernel rather than SYN retries
 MAX_LINE: Final = 8190  # request line and each header field, as nginx's large buffers
 
@@ -202,9 +202,9 @@ async def serve_forever(
         server = _server(mirror, connections, options, errors)
         handshake = {"ssl_handshake_timeout": HEADER_TIMEOUT} if context else {}
         listener = await loop.create_server(
-            server, sock=listening, ssl=context, backlog=BACKLOG, **handshake
+            server, sock=listening, ssl=context, backlog=ACCEPT_BATCH, **handshake
         )
-        listening.listen(LISTEN_QUEUE)  # the kernel's queue; accept() still takes BACKLOG a turn
+        listening.listen(LISTEN_QUEUE)  # the kernel's queue; accept() takes ACCEPT_BATCH a turn
         on_ready(listening_base, base)
         return await stopped
     finally:
