@@ -127,6 +127,11 @@ The swap's 503s are the moments the linked sibling was in place (the link is ref
 is logged once per 10 s). The in-place downloads that began before a change finish with the
 verified copy's bytes; those that begin while the file differs from its manifest get 503, and
 after the byte is flipped back (a new ctime) the file is checked and copied again.
+Past the connection cap (the open-files limit minus a reserve: 891 connections under
+`ulimit -n 1024`) each new connection closes the one idle the longest, so the attacker's
+reopened connections churn through; the normal client sends its request at once, is busy
+rather than idle, and is answered. Without reopening, the held connections would simply be
+closed by the 10 s header deadline.
 """
     print(section)
     if options.write_results:

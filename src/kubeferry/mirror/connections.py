@@ -19,7 +19,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiohttp import web_protocol
 
@@ -156,7 +156,7 @@ class GuardedHandler(web_protocol.RequestHandler):
         self._admitted = False
         super().connection_made(transport)
         if not self.connections.admit(self):
-            transport.abort()
+            cast(asyncio.Transport, transport).abort()
             return
         self._admitted = True
         self._arm(HEADER_TIMEOUT)

@@ -46,6 +46,7 @@ class Bases:
         self, scheme: str, listen: str, public_url: str = "", names: Iterable[str] = ()
     ) -> None:
         self.scheme = scheme
+        self.listen = listen
         self.public_url = public_url.rstrip("/")
         self.port = listen.rsplit(":", 1)[1]
         allowed = {listen.lower()}

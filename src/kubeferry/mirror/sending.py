@@ -22,7 +22,7 @@ import email.utils
 import os
 import re
 from datetime import datetime
-from typing import Final
+from typing import IO, Final, cast
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -163,7 +163,7 @@ class VerifiedFileResponse(web.StreamResponse):
         plain = transport.get_extra_info("sslcontext") is None
         offset, end = self._first, self._first + self._length
         loop = asyncio.get_running_loop()
-        descriptor = _Descriptor(self._served.descriptor)
+        descriptor = cast(IO[bytes], _Descriptor(self._served.descriptor))
         try:
             while offset < end:
                 size = min(SEND_CHUNK, end - offset)
@@ -174,7 +174,7 @@ class VerifiedFileResponse(web.StreamResponse):
                         )
                     else:
                         data = await loop.run_in_executor(
-                            None, os.pread, descriptor.fd, size, offset
+                            None, os.pread, self._served.descriptor, size, offset
                         )
                         if not data:
                             break

@@ -163,6 +163,28 @@ def _server(
     )
 
 
+def _stopped_by_signals(loop: asyncio.AbstractEventLoop) -> asyncio.Future[int]:
+    """A future that SIGINT sets to 130 and SIGTERM to 0."""
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def stop(code: int) -> None:
+        if not stopped.done():
+            stopped.set_result(code)
+
+    for number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
+        loop.add_signal_handler(number, stop, code)
+    return stopped
+
+
+def _bases(
+    options: ServeOptions, listening: socket.socket, context: ssl.SSLContext | None
+) -> Bases:
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    address = f"{host}:{listening.getsockname()[1]}"
+    scheme = "https" if context else "http"
+    return Bases(scheme, address, options.public_url, options.public_names)
+
+
 async def serve_forever(
     bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str, str], None]
 ) -> int:
@@ -175,7 +197,11 @@ async def serve_forever(
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(rate_limited.loop_errors)
     build_routes(bundles, "")  # a conflict between bundles shows before anything listens
-    context = tls_context(options.tls_cert, options.tls_key) if options.tls_cert else None
+    context = (
+        tls_context(options.tls_cert, options.tls_key)
+        if options.tls_cert and options.tls_key
+        else None
+    )
     folder = _copies_folder(options.copies_dir)
     roots = _open_roots(bundles)
     files = sum(len(bundle.entries) for bundle in bundles)
@@ -184,25 +210,23 @@ async def serve_forever(
     )
     executor = concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, "kubeferry-hash")
     copies = VerifiedCopies(executor, folder, roots)
-    stopped: asyncio.Future[int] = loop.create_future()
-    for number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
-        loop.add_signal_handler(number, lambda c=code: stopped.done() or stopped.set_result(c))
+    stopped = _stopped_by_signals(loop)
     listener: asyncio.Server | None = None
     server: MirrorServer | None = None
     try:
         listening = bind(options.host, options.port)
-        host = f"[{options.host}]" if ":" in options.host else options.host
-        address = f"{host}:{listening.getsockname()[1]}"
-        scheme = "https" if context else "http"
-        bases = Bases(scheme, address, options.public_url, options.public_names)
+        bases = _bases(options, listening, context)
         mirror = MirrorApp(bundles, copies, bases)
-        listening_base = f"{scheme}://{address}"
+        listening_base = f"{bases.scheme}://{bases.listen}"
         base = options.public_url.rstrip("/") or listening_base
         mirror.table(base)  # build once now, so a conflict shows before anyone connects
         server = _server(mirror, connections, options, errors)
-        handshake = {"ssl_handshake_timeout": HEADER_TIMEOUT} if context else {}
         listener = await loop.create_server(
-            server, sock=listening, ssl=context, backlog=ACCEPT_BATCH, **handshake
+            server,
+            sock=listening,
+            ssl=context,
+            backlog=ACCEPT_BATCH,
+            ssl_handshake_timeout=HEADER_TIMEOUT if context else None,
         )
         listening.listen(LISTEN_QUEUE)  # the kernel's queue; accept() takes ACCEPT_BATCH a turn
         on_ready(listening_base, base)
