@@ -16,7 +16,6 @@ import io
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -100,6 +99,8 @@ def anonymous_file(folder: Path) -> int:
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
                 raise
+    import tempfile  # only where O_TMPFILE is missing; local commands never load it
+
     descriptor, name = tempfile.mkstemp(dir=folder, prefix=".kubeferry-")
     Path(name).unlink()
     return descriptor
