@@ -18,10 +18,11 @@ from typing import Any
 from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.catalog.file import merge_into_file
 from kubeferry.catalog.rules import Catalog, parse_catalog
-from kubeferry.core.layouts import CATALOG_FILE_NAME
+from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir
 from kubeferry.errors import BundleError, CatalogError
 from kubeferry.files.textfiles import decode_text, read_bytes
 from kubeferry.stores.cache import cached_folder_tags
+from kubeferry.stores.lock import Announce, hold_all
 from kubeferry.targets.local import LocalTarget
 from kubeferry.targets.placement import BundleFile, Placement
 from kubeferry.verification.bundle import VerifyReport, verify_bundle
@@ -100,3 +101,22 @@ def install_bundle(
     )
     result.catalog_changed, result.unreadable_catalog = merge.changed, merge.kept_aside
     return result
+
+
+def install_held(
+    folder: Path, target: LocalTarget, *, announce: Announce | None = None, link: bool = False
+) -> InstallReport:
+    """Verify `folder` (whose lock the caller holds), then lock the target and install.
+
+    Locks, always in this order: the bundle (the caller's), the cache, each kuberlr folder.
+    Nothing is locked, so no folder is created in the target, before the bundle verified.
+    """
+    folders = [(target.cache_dir, f"the cache {target.cache_dir}")]
+    folders += [
+        (kuberlr_dir(target.home, target.target_os, arch), "the kuberlr folder")
+        for arch in target.arches
+    ]
+    verified = verify_bundle(folder)
+    verified.require_ok()
+    with hold_all(folders, announce=announce):
+        return install_bundle(folder, target, link=link, verified=verified)

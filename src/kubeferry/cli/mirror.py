@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +11,7 @@ import click
 from kubeferry.cli.render import CommandFailed, emit, human_size
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from kubeferry.mirror.routes import Bundle
+    from kubeferry.cli.render import Console
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -26,12 +23,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not host or not port.isdigit() or int(port) > 65535:
         raise click.BadParameter(f"{text!r} is not HOST:PORT (like 127.0.0.1:8080; port 0 picks)")
     return host, int(port)
-
-
-def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
-    from kubeferry.mirror.files import read_bundle
-
-    return [read_bundle(folder) for folder in folders]
 
 
 @click.group()
@@ -72,8 +63,7 @@ def serve(
     copies_dir: Path | None,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
-    from kubeferry.mirror.documents import client_settings
-    from kubeferry.mirror.server import ServeOptions, serve_forever
+    from kubeferry.services.mirror import mirror_status, serve_mirror
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
@@ -82,20 +72,23 @@ def serve(
         raise click.BadParameter(
             f"{public_url!r} is not an http:// or https:// URL", param_hint="--public-url"
         )
-    loaded = _bundles(bundles)
 
     def ready(listening: str, base: str) -> None:
-        lines = [
-            f"serving at {listening}/" + (f" (links point at {base}/)" if base != listening else "")
-        ]
-        lines += [f"{s.line}    # {s.note}" for s in client_settings(base)]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write("\n".join(mirror_status(listening, base)) + "\n")
         sys.stdout.flush()
 
-    options = ServeOptions(
-        host, port, tls_cert, tls_key, access_log, public_url, public_names, copies_dir
+    tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
+    code = serve_mirror(
+        bundles,
+        host,
+        port,
+        tls=tls,
+        access_log=access_log,
+        public_url=public_url,
+        public_names=public_names,
+        copies_dir=copies_dir,
+        on_ready=ready,
     )
-    code = asyncio.run(serve_forever(loaded, options, ready))
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects
 
@@ -109,12 +102,12 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
     """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
-    from kubeferry.mirror.export import export_mirror
+    from kubeferry.services.mirror import export_mirror
 
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")
     *folders, target = arguments
-    report = export_mirror(_bundles(tuple(folders)), target, base=base_url.rstrip("/"), force=force)
+    report = export_mirror(folders, target, base_url=base_url, force=force)
 
     def draw(console: Console) -> None:
         console.print(

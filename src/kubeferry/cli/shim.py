@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from kubeferry.cli.render import emit, note
+from kubeferry.services.launcher import install_launcher, uninstall_launcher
 from kubeferry.settings import Settings
-from kubeferry.targets.launcher import install_launcher, uninstall_launcher
 
 FOLDER_HELP = "Folder on PATH for the kubectl launcher (default ~/.local/bin)."
 

@@ -25,6 +25,8 @@ from kubeferry.core.platforms import ARCHITECTURES, ASSET_NAMES, OPERATING_SYSTE
 
 CATALOG_FILE_NAME: Final = "k3s-versions.json"
 MANIFEST_NAME: Final = "kubeferry-bundle.json"
+LOCK_NAME: Final = ".kubeferry.lock"
+"""One run per target folder: the lock file `stores/lock.py` holds in it."""
 K3S_FOLDER: Final = "k3s"
 KUBERLR_FOLDER: Final = "kuberlr"
 K3S_REGISTRIES_PATH: Final = Path("etc/rancher/k3s/registries.yaml")

@@ -8,11 +8,11 @@ connections, stalls and attempts over the timeout are retried with bounded expon
 404 is not retried. The final name appears only after the digest matched (`os.replace`); a
 mismatch deletes the bad bytes.
 
-The digest is of the bytes on disk: the writer hashes exactly what it writes, and before the
-rename the `.part` must still be the same inode at the size written (fsynced). One writer per
-`.part` is guaranteed by the target's lock (`stores/lock.py`), so re-reading the file to hash it
-again would only double the disk reads; the inode and size check catches any other program that
-wrote to or replaced it meanwhile.
+The digest is of the bytes on disk: the writer hashes what it writes, and before the rename the
+`.part` must still be the same inode at the size written (fsynced). The target's lock
+(`stores/lock.py`) keeps one writer per `.part`, so hashing the file again would only double the
+disk reads; the inode and size check catches any other program writing to or replacing it.
+Errors name the URL that answered (a storage URL after a redirect) and the one asked.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from kubeferry.errors import (
 )
 from kubeferry.files.hashing import feed_file, hash_file, new_hashers
 from kubeferry.files.safe import remove_plain
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress, ProgressFactory
 from kubeferry.transport import http
 from kubeferry.transport.policy import (
     RetryNotice,
@@ -54,25 +56,19 @@ from kubeferry.transport.policy import (
     TransferPolicy,
     Watch,
     WatchTripped,
-    cancel_transfers,
-    check_cancelled,
-    pause,
+    client_policy,
     retry_after,
 )
 
-__all__ = [
+__all__ = [  # Progress and ProgressFactory live in jobs/progress.py; 0.2 imported them here
+    "Progress",
+    "ProgressFactory",
     "RetryNotice",
     "RetryPolicy",
     "TransferPolicy",
-    "cancel_transfers",
     "discard_partial",
     "part_path",
 ]
-
-Progress = Callable[[int, int | None], None]
-"""Called with the bytes of the file on disk so far (resumed ones included) and the total."""
-ProgressFactory = Callable[[str], Progress | None]
-"""Makes the reporter for one file from its label (None: no progress shown)."""
 
 RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -120,7 +116,16 @@ class _Transfer:
     job: DownloadJob
     policy: TransferPolicy
     progress: Progress | None
+    cancel: CancelToken
     fetched: int = 0
+    answered: str = ""  # the URL that answered last (a storage URL after a redirect)
+
+    @property
+    def source(self) -> str:
+        """The URL that answered, and the one asked when a redirect led there."""
+        if self.answered in ("", self.job.url):
+            return self.job.url
+        return f"{self.answered} (redirected from {self.job.url})"
 
 
 class _Retryable(Exception):
@@ -151,15 +156,15 @@ def _request_headers(job: DownloadJob, offset: int) -> dict[str, str]:
     return headers
 
 
-def _check_status(response: httpx.Response, job: DownloadJob) -> None:
+def _check_status(response: httpx.Response, transfer: _Transfer) -> None:
     status = response.status_code
     if status in (200, 206):
         return
     if status == 404:
         raise NotFoundError(
-            f"{job.url} answered 404 Not Found: the file does not exist there. Check the version "
-            "and the mirror address.",
-            url=job.url,
+            f"{transfer.source} answered 404 Not Found: the file does not exist there. Check the "
+            "version and the mirror address.",
+            url=str(response.url),
         )
     if status in RETRY_STATUSES:
         wait = retry_after(response.headers.get("Retry-After"))
@@ -168,16 +173,17 @@ def _check_status(response: httpx.Response, job: DownloadJob) -> None:
     raise http.status_error(response, "Check the URL and the mirror; nothing was saved.")
 
 
-def _open_body(response: httpx.Response, job: DownloadJob, offset: int) -> int:
+def _open_body(response: httpx.Response, transfer: _Transfer, offset: int) -> int:
     """Check the answer to a (ranged) request; the offset the body starts at."""
+    transfer.answered = str(response.url)
     if response.status_code == 416:
-        discard_partial(job.destination)
+        discard_partial(transfer.job.destination)
         raise _Retryable("HTTP 416: the partial file did not fit the server's file")
-    _check_status(response, job)
+    _check_status(response, transfer)
     if response.status_code == 200 or not offset:
         return 0
     if not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
-        discard_partial(job.destination)
+        discard_partial(transfer.job.destination)
         raise _Retryable("the server answered a different range")
     return offset
 
@@ -203,7 +209,7 @@ def _segments(
                 algorithms=algorithms,
                 connections=connections,
                 progress=progress,
-                cancelled=check_cancelled,
+                cancel=transfer.cancel,
                 policy=transfer.policy,
             )
         else:
@@ -217,7 +223,7 @@ def _segments(
                 connections=connections,
                 progress=progress,
                 response=response,  # it keeps streaming; helpers join only when it is slow
-                cancelled=check_cancelled,
+                cancel=transfer.cancel,
                 policy=transfer.policy,
             )
     except segmented.SegmentsRestart as exc:
@@ -245,7 +251,7 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
     watch: Watch | None = None
     try:
         with client.stream("GET", job.url, headers=_request_headers(job, offset)) as response:
-            offset = _open_body(response, job, offset)
+            offset = _open_body(response, transfer, offset)
             if not offset and segmented.wanted(response, connections):
                 whole = _segments(client, transfer, connections, response)
                 assert whole is not None  # a lead answer always ends in a result or an error
@@ -258,7 +264,7 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
             if progress:
                 progress(offset, total)
             done = offset
-            with Watch(transfer.policy, response, started) as watch:
+            with Watch(transfer.policy, response, started, transfer.cancel) as watch:
                 sink = HashingWriter(part, "ab" if offset else "wb", attempt.hashers)
                 with sink:
                     # No re-chunking in httpx: bytes it buffers would be lost when the peer drops.
@@ -271,12 +277,12 @@ def _stream_once(client: httpx.Client, transfer: _Transfer, connections: int = 1
                             progress(done, total)
                 attempt.identity = sink.identity
     except (httpx.HTTPError, WatchTripped) as exc:
-        check_cancelled()
+        transfer.cancel.check()
         if watch is not None and watch.reason:
             raise _Retryable(watch.reason) from exc
         if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-        raise http.transport_error(exc, job.url) from exc  # type: ignore[arg-type]
+        raise http.transport_error(exc, transfer.source) from exc  # type: ignore[arg-type]
     except UnsafePathError:
         raise
     except OSError as exc:
@@ -292,10 +298,10 @@ def _finish(transfer: _Transfer, attempt: _Attempt) -> DownloadResult:
         if digests[name] != expected:
             discard_partial(job.destination)
             raise ChecksumError(
-                f"{job.url} has {name} {digests[name]}, expected {expected}; the bad bytes were "
-                "deleted. The mirror or the sums file is wrong or the transfer was corrupted: "
-                "try again, or check the mirror.",
-                url=job.url,
+                f"{transfer.source} has {name} {digests[name]}, expected {expected}; the bad "
+                "bytes were deleted. The mirror or the sums file is wrong or the transfer was "
+                "corrupted: try again, or check the mirror.",
+                url=transfer.answered or job.url,
                 expected=expected,
                 actual=digests[name],
             )
@@ -322,14 +328,8 @@ def existing_match(job: DownloadJob) -> DownloadResult | None:
     return DownloadResult(job, size, 0, 0, digests["sha256"], skipped=True)
 
 
-def client_policy(client: httpx.Client) -> TransferPolicy:
-    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
-    found = getattr(client, "transfer_policy", None)
-    return found if isinstance(found, TransferPolicy) else TransferPolicy()
-
-
-def _failure(job: DownloadJob, attempts: int, last_error: str) -> UpstreamError:
-    part = part_path(job.destination)
+def _failure(transfer: _Transfer, attempts: int, last_error: str) -> UpstreamError:
+    part = part_path(transfer.job.destination)
     kept = part.is_file() and not part.is_symlink() and part.stat().st_size > 0
     what = (
         f"The partial file {part} was kept: run the same command again to resume."
@@ -337,7 +337,8 @@ def _failure(job: DownloadJob, attempts: int, last_error: str) -> UpstreamError:
         else "Nothing was saved; check the network and the mirror, then run the command again."
     )
     return UpstreamError(
-        f"{job.url} failed {attempts} times (last: {last_error}). {what}", url=job.url
+        f"{transfer.source} failed {attempts} times (last: {last_error}). {what}",
+        url=transfer.answered or transfer.job.url,
     )
 
 
@@ -347,25 +348,31 @@ def download(
     *,
     progress: Progress | None = None,
     retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = pause,
+    sleep: Callable[[float], None] | None = None,
     keep_existing: bool = False,
     policy: TransferPolicy | None = None,
-    connections: int = segmented.DEFAULT_CONNECTIONS,
+    connections: int | None = None,
+    cancel: CancelToken | None = None,
 ) -> DownloadResult:
     """Fetch one file, resuming and retrying; verified before it gets its final name.
 
     A file of 64 MiB or more from a server that serves ranges comes over `connections`
-    connections at once (download/segmented.py); 1 keeps to one.
+    connections at once (download/segmented.py; None: its default); 1 keeps to one. `cancel`
+    (default: the client's, `http.cancel_of`) stops it: TransferCancelled, the `.part` kept.
+    The pauses between attempts are `sleep` (default: the token's, ended early by a cancel).
     """
     policy = policy or client_policy(client)
     retry = retry or policy.retry
+    cancel = cancel or http.cancel_of(client)
+    connections = segmented.DEFAULT_CONNECTIONS if connections is None else connections
+    sleep = cancel.pause if sleep is None else sleep
     if keep_existing and (done := existing_match(job)):
         return done
     job.destination.parent.mkdir(parents=True, exist_ok=True)
-    transfer = _Transfer(job, policy, progress)
+    transfer = _Transfer(job, policy, progress, cancel)
     last_error, restarted = "", False
     for attempt_number in range(1, retry.attempts + 1):
-        check_cancelled()
+        cancel.check()
         try:
             attempt = _stream_once(client, transfer, connections)
         except _Retryable as exc:
@@ -387,7 +394,9 @@ def download(
             if wait is not None:
                 delay = min(policy.retry_after_cap, max(delay, wait))
             if policy.on_retry is not None:
-                notice = RetryNotice(job.url, last_error, attempt_number, retry.attempts, delay)
+                notice = RetryNotice(
+                    transfer.source, last_error, attempt_number, retry.attempts, delay
+                )
                 policy.on_retry(notice)
             sleep(delay)
-    raise _failure(job, retry.attempts, last_error)
+    raise _failure(transfer, retry.attempts, last_error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -21,6 +22,17 @@ if TYPE_CHECKING:  # `cache list` reads these names; the network stack loads onl
 
 PART_SUFFIX: Final = ".part"
 META_SUFFIX: Final = ".part.json"
+_WRITTEN = threading.Event()
+
+
+def note_partial() -> None:
+    """A `.part` file is being written by this process (Ctrl-C then says it was kept)."""
+    _WRITTEN.set()
+
+
+def partials_written() -> bool:
+    """True once this process wrote into a `.part` file."""
+    return _WRITTEN.is_set()
 
 
 def part_path(destination: Path) -> Path:
@@ -61,6 +73,7 @@ def validator_of(response: httpx.Response) -> str | None:
 
 def write_validator(destination: Path, url: str, response: httpx.Response) -> None:
     """Remember the ETag (or Last-Modified) the partial file is fetched under."""
+    note_partial()
     validator = validator_of(response)
     path = meta_path(destination)
     if validator:

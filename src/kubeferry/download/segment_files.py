@@ -13,15 +13,17 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from kubeferry.download.partfiles import note_partial
 from kubeferry.download.writeback import start_writeback
 from kubeferry.errors import KubeferryError
 from kubeferry.files.safe import open_plain, write_text_atomically
 from kubeferry.files.textfiles import read_bytes
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress
 from kubeferry.jobs.threads import ThreadGroup
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ STATE_SUFFIX: Final = ".part.segments.json"
 PIECE_SIZE: Final = 8 * 1024 * 1024
 HAND_OVER: Final = 1024 * 1024
 PARTIAL_EVERY: Final = 1.0
-
-Progress = Callable[[int, int | None], None]
 
 
 def state_path(destination: Path) -> Path:
@@ -48,7 +48,7 @@ def saved_state(destination: Path, url: str) -> dict[str, Any] | None:
     """
     try:  # never through a link, never blocking on a FIFO; anything odd means "no state"
         state = json.loads(read_bytes(state_path(destination), missing=""))
-    except (KubeferryError, OSError, ValueError):
+    except (KubeferryError, OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None
@@ -80,6 +80,7 @@ def _partial(found: object, size: int) -> dict[int, int]:
 
 def open_part(part: Path) -> int:
     """The part file for reading and writing, never through a link, and only a regular file."""
+    note_partial()
     return open_plain(part, os.O_RDWR | os.O_CREAT)
 
 
@@ -101,8 +102,8 @@ class Pieces:
     state_file: Path
     done: set[int]
     progress: Progress | None
-    cancelled: Callable[[], None] = lambda: None
-    """Raises when the user interrupted (Ctrl-C): checked after every chunk."""
+    cancel: CancelToken = field(default_factory=CancelToken)
+    """The job's token (Ctrl-C): checked after every chunk."""
     starts: dict[int, int] = field(default_factory=dict)
     """Where a piece begun earlier is continued from: one the lead gave up midway, or one an
     interrupted run had begun (its bytes so far are kept)."""
@@ -159,7 +160,7 @@ class Pieces:
             return index
 
     def received(self, count: int) -> None:
-        self.cancelled()
+        self.cancel.check()
         with self.lock:
             self.fetched += count
             now = self.had + self.fetched
@@ -318,10 +319,10 @@ def _hash_pieces(shared: Pieces, hashers: dict[str, hashlib._Hash], lead: bool) 
     """Hash the lead's bytes as they come, then the rest piece by piece, read back."""
     start = 0
     while lead and (batch := shared.lead_bytes.get()) is not None:
-        for block in batch:
+        for view in batch:
             for hasher in hashers.values():
-                hasher.update(block)
-            start += len(block)
+                hasher.update(view)
+            start += len(view)
     for index in range(start // PIECE_SIZE, shared.pieces):
         with shared.lock:
             while index not in shared.done and shared.failed is None:

@@ -19,7 +19,6 @@ import os
 import queue
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -30,7 +29,6 @@ from kubeferry.download.segment_files import (
     PIECE_SIZE,
     LeadWriter,
     Pieces,
-    Progress,
     hash_in_order,
     open_part,
     saved_state,
@@ -39,6 +37,8 @@ from kubeferry.download.segment_files import (
 )
 from kubeferry.errors import UpstreamError
 from kubeferry.files.hashing import new_hashers
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress
 from kubeferry.jobs.threads import STOP_GRACE, ThreadGroup
 from kubeferry.transport.policy import TransferPolicy, Watch, WatchTripped
 
@@ -115,7 +115,7 @@ def _fetch_piece(client: httpx.Client, shared: Pieces, index: int, policy: Trans
         _check_piece_answer(response, shared, start, end)
         # The watch bounds a stalled or endless piece and lets a failure elsewhere (or Ctrl-C)
         # wake this read at once.
-        with Watch(policy, response, began) as watch:
+        with Watch(policy, response, began, shared.cancel) as watch:
             shared.watching(watch, on=True)
             try:
                 for chunk in response.iter_raw():
@@ -143,7 +143,7 @@ def _helper(client: httpx.Client, shared: Pieces, from_back: bool, policy: Trans
                 if shared.failed is not None:
                     return None  # stopped by a failure elsewhere: that one is reported
                 try:
-                    shared.cancelled()  # Ctrl-C woke this read: stop rather than try again
+                    shared.cancel.check()  # Ctrl-C woke this read: stop rather than try again
                 except BaseException as stop:
                     return shared.fail(stop)
                 if attempt == PIECE_ATTEMPTS:
@@ -160,7 +160,7 @@ def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
     shared.claim(0)
     writer, start_helpers = LeadWriter(shared, crew.background), crew.start
     try:
-        with Watch(crew.policy, response, began) as watch:
+        with Watch(crew.policy, response, began, shared.cancel) as watch:
             shared.watching(watch, on=True)  # a helper's failure stops the lead too
             for chunk in response.iter_raw():
                 watch.count(len(chunk))
@@ -182,7 +182,7 @@ def _lead(response: httpx.Response, shared: Pieces, crew: _Crew) -> None:
                     if index >= shared.pieces or not shared.claim(index):
                         return
     except (httpx.HTTPError, WatchTripped):
-        shared.cancelled()  # a Ctrl-C that woke the read stops here; anything else: hand over
+        shared.cancel.check()  # a Ctrl-C that woke the read stops here; anything else: hand over
     finally:
         writer.close()  # before a helper may continue the piece: the bytes before are written
         shared.lead_bytes.put(None)
@@ -240,7 +240,7 @@ def fetch(
     response: httpx.Response | None = None,
     done: set[int] | None = None,
     partial: dict[int, int] | None = None,
-    cancelled: Callable[[], None] = lambda: None,
+    cancel: CancelToken | None = None,
     policy: TransferPolicy | None = None,
 ) -> Segmented:
     """Fill `part` with `size` bytes of `url`, hashed in order.
@@ -248,7 +248,7 @@ def fetch(
     With `response` (a fresh 200 answer) it leads and helpers join only when it is slow;
     without (a resume) `connections` helpers take the missing pieces, continuing the `partial`
     ones (index -> end of the bytes kept) where they stopped. Each answer is watched
-    as a one-connection download is (`policy`: low speed, the timeout, Ctrl-C). Raises
+    as a one-connection download is (`policy`: low speed, the timeout; `cancel`: Ctrl-C). Raises
     SegmentsRestart when the file changed, UpstreamError when a piece keeps failing, OSError
     when the part cannot be written (the part and its pieces state are kept: running again
     resumes).
@@ -267,7 +267,7 @@ def fetch(
             state_path(destination),
             set(done or ()),
             progress,
-            cancelled,
+            cancel or CancelToken(),
             starts=dict(partial or {}),
         )
         shared.save()  # before any byte: a part with holes is never taken for a sequential one
@@ -350,7 +350,7 @@ def resume(
     algorithms: set[str],
     connections: int,
     progress: Progress | None,
-    cancelled: Callable[[], None] = lambda: None,
+    cancel: CancelToken | None = None,
     policy: TransferPolicy | None = None,
 ) -> Segmented | None:
     """Continue an interrupted segmented download of `url` into `part`; None when there is none."""
@@ -373,6 +373,6 @@ def resume(
         progress=progress,
         done={int(i) for i in state["done"]},
         partial=state["partial"],
-        cancelled=cancelled,
+        cancel=cancel,
         policy=policy,
     )

@@ -6,12 +6,18 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, Protocol
 
 from kubeferry.errors import UnsafePathError
 from kubeferry.files.safe import open_regular
 
 CHUNK_SIZE: Final = 1024 * 1024
+
+
+class Readable(Protocol):
+    """A binary file read into a buffer (`readinto`): a raw or a buffered file."""
+
+    def readinto(self, buffer: bytearray, /) -> int | None: ...
 
 
 def new_hashers(algorithms: Iterable[str]) -> dict[str, hashlib._Hash]:
@@ -40,7 +46,7 @@ def feed_file(hashers: dict[str, hashlib._Hash], path: Path, length: int | None 
 
 
 def copy_hashing(
-    source: BinaryIO,
+    source: Readable,
     target: BinaryIO | None,
     hashers: Iterable[hashlib._Hash],
     length: int | None = None,

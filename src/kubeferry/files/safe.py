@@ -14,10 +14,9 @@ from __future__ import annotations
 import errno
 import io
 import os
-import shutil
 import stat
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 from kubeferry.errors import KubeferryError, StorageError, TextFileError, UnsafePathError
 
@@ -45,7 +44,7 @@ def file_key(status: os.stat_result) -> FileKey:
     )
 
 
-def open_inside(folder: Path, relative: str) -> BinaryIO:
+def open_inside(folder: Path, relative: str) -> io.FileIO:
     """Open `folder/relative` for reading, refusing links and anything but a regular file."""
     root = open_folder(folder)
     try:
@@ -69,12 +68,14 @@ def open_under(root: int, folder: Path, relative: str) -> int:
         raise UnsafePathError(f"{relative!r} is not a plain relative path.", path=folder)
     descriptor = root
     try:
-        for part in parts[:-1]:
-            following = _open_part(descriptor, part, folder, os.O_RDONLY | DIRECTORY)
+        for depth, part in enumerate(parts[:-1], 1):
+            shown = folder.joinpath(*parts[:depth])
+            following = _open_part(descriptor, part, shown, os.O_RDONLY | DIRECTORY)
             if descriptor != root:
                 os.close(descriptor)
             descriptor = following
-        handle = _open_part(descriptor, parts[-1], folder, os.O_RDONLY | NONBLOCK)
+        # O_NONBLOCK: a FIFO planted in the bundle must not block the open (the fstat refuses it)
+        handle = _open_part(descriptor, parts[-1], folder / relative, os.O_RDONLY | NONBLOCK)
     finally:
         if descriptor != root:
             os.close(descriptor)
@@ -84,7 +85,8 @@ def open_under(root: int, folder: Path, relative: str) -> int:
             f"{folder / relative} is not a regular file; a bundle holds plain files only.",
             path=folder / relative,
         )
-    os.set_blocking(handle, True)
+    if NONBLOCK and hasattr(os, "set_blocking"):
+        os.set_blocking(handle, True)  # a regular file: plain blocking reads
     return handle
 
 
@@ -106,7 +108,8 @@ def anonymous_file(folder: Path) -> int:
     return descriptor
 
 
-def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
+def _open_part(directory: int, name: str, shown: Path, flags: int) -> int:
+    """`name` in the open folder `directory`, never through a link; `shown` names it in errors."""
     try:
         return os.open(name, flags | NOFOLLOW, dir_fd=directory)
     except OSError as exc:
@@ -114,10 +117,10 @@ def _open_part(directory: int, name: str, folder: Path, flags: int) -> int:
             exc.errno == errno.EMLINK  # FreeBSD says EMLINK for O_NOFOLLOW on a link
         ):
             raise UnsafePathError(
-                f"{name} under {folder} is a symbolic link; a bundle holds plain files only and "
-                "kubeferry never follows a link out of it. Replace the link by the file (or make "
-                "the bundle again).",
-                path=folder,
+                f"{shown} is a symbolic link; a bundle holds plain files only and kubeferry "
+                "never follows a link out of it. Replace the link by the file (or make the "
+                "bundle again).",
+                path=shown,
             ) from exc
         raise
 
@@ -165,7 +168,7 @@ def open_plain(
     target is left untouched), O_NONBLOCK keeps a FIFO from blocking the open, and the fstat
     refuses FIFOs, devices and folders.
     """
-    extra = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    extra = NOFOLLOW | NONBLOCK | BINARY
     try:
         descriptor = os.open(path, flags | extra, 0o644)
     except OSError as exc:
@@ -203,7 +206,7 @@ def write_text_atomically(
     A failure (no space, no permission, a missing folder) names `path`, not the temporary file.
     """
     temporary = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(temporary, flags | BINARY, mode)
@@ -244,6 +247,8 @@ def fresh_folder(path: Path) -> None:
             path=path,
         )
     if found is not None:
+        import shutil  # here: shutil loads bz2, lzma and zlib (test_startup_imports.py)
+
         shutil.rmtree(path)
     path.mkdir(parents=True)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kubeferry.errors import NotFoundError
+from kubeferry.jobs.cancel import CancelToken, TransferCancelled
 from kubeferry.jobs.threads import STOP_GRACE, ThreadGroup
-from kubeferry.transport.policy import TransferCancelled, cancel_transfers, cancelled
 
 T = TypeVar("T")
 
@@ -26,12 +26,15 @@ def first_available(candidates: Sequence[str], attempt: Callable[[str], T]) -> T
     return attempt(candidates[-1])
 
 
-def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[T]:
+def run_parallel(
+    tasks: Sequence[Callable[[], T]], *, workers: int = 4, cancel: CancelToken | None = None
+) -> list[T]:
     """Run tasks in a bounded pool; results in input order; the first failure (in input order)
-    is raised once every task ended.
+    is raised once every task ended. `cancel` is the token of the job the tasks belong to: once
+    it is cancelled no further task starts.
 
     The workers are daemon threads (jobs/threads.py) rather than a ThreadPoolExecutor's: on
-    Ctrl-C the transfers are stopped (cancel_transfers wakes every read a watch guards) and the
+    Ctrl-C the job is cancelled (`cancel`: every read a watch of that token guards wakes) and the
     run ends within STOP_GRACE seconds even if a worker still waits for a server that never
     answered its request (no answer yet means no socket to wake, and an executor's threads are
     joined at exit, which waited out the 30 s read timeout). A worker cut short leaves at most a
@@ -39,6 +42,7 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
     """
     if not tasks:
         return []
+    cancel = cancel or CancelToken()
     queued = list(enumerate(tasks))[::-1]
     outcomes: dict[int, tuple[bool, Any]] = {}
     lock = threading.Lock()
@@ -46,7 +50,7 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
     def work() -> None:
         while True:
             with lock:
-                if not queued or cancelled():
+                if not queued or cancel.cancelled:
                     return
                 index, task = queued.pop()
             try:
@@ -62,11 +66,11 @@ def run_parallel(tasks: Sequence[Callable[[], T]], *, workers: int = 4) -> list[
     try:
         group.wait()
     except BaseException:  # Ctrl-C reaches the main thread only
-        cancel_transfers()
+        cancel.cancel()
         group.wait(STOP_GRACE)  # a moment for the workers to write what they hold
         raise
     for index in range(len(tasks)):
-        ok, value = outcomes.get(index, (False, TransferCancelled()))  # never ran: Ctrl-C
+        ok, value = outcomes.get(index, (False, TransferCancelled()))  # never ran: cancelled
         if not ok:
             raise value
     return [outcomes[index][1] for index in range(len(tasks))]

@@ -10,7 +10,6 @@ upload body never needs to be sent twice.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -23,11 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from kubeferry.errors import RegistryAuthError, RegistryError
+from kubeferry.files.textfiles import parse_json
+from kubeferry.transport.documents import fetch_document
 
 _CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
 _V2_PATH: Final = re.compile(r"^/v2/(?P<name>.+?)/(?:blobs|manifests|tags)/")
 TOKEN_MARGIN: Final = 10.0
 DEFAULT_TOKEN_LIFETIME: Final = 60.0
+TOKEN_LIMIT: Final = 1024 * 1024
+"""A token reply is a few kilobytes; more than 1 MiB is refused unread."""
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,16 @@ def _auth_key_host(key: str) -> str:
 
 def docker_config_credentials(registry: str, path: Path) -> Credentials | None:
     """The `auths` entry for `registry` in Docker's config.json (base64 `user:password`)."""
+    fix = "Fix or move it, or pass --username and --password-stdin."
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise RegistryAuthError(
-            f"{path} cannot be read as Docker's config.json ({exc}). Fix or move it, or pass "
-            "--username and --password-stdin.",
-            path=path,
+            f"{path} cannot be read as Docker's config.json ({exc}). {fix}", path=path
         ) from exc
+    document = parse_json(text, source=str(path), fix=fix, error=RegistryAuthError)
     auths = document.get("auths") if isinstance(document, dict) else None
     wanted = _auth_key_host(registry)
     for key, entry in (auths or {}).items():
@@ -109,6 +112,20 @@ def request_scopes(request: httpx.Request) -> tuple[str, ...]:
     if source:
         scopes.append(f"repository:{source[0]}:pull")
     return tuple(scopes)
+
+
+def refuse_weaker_realm(registry_url: str, target: str) -> None:
+    """An https registry's token realm must be https too: credentials never go out in clear."""
+    if urlsplit(registry_url).scheme == "https" and urlsplit(target).scheme != "https":
+        raise RegistryAuthError(
+            f"the registry {registry_url} asked for credentials to be sent to {target}, which is "
+            "not https: they (and the token that comes back) would travel in clear text, so "
+            "kubeferry sent nothing there. Fix the registry's token realm (auth.token.realm) to "
+            "an https URL.",
+            url=target,
+            expected=registry_url,
+            actual=target,
+        )
 
 
 class RegistryAuth(httpx.Auth):
@@ -153,44 +170,72 @@ class RegistryAuth(httpx.Auth):
                 f"({realm!r}). Check the registry's auth configuration.",
                 url=self.registry_url,
             )
-        params: list[tuple[str, str | int | float | bool | None]] = []
+        refuse_weaker_realm(self.registry_url, realm)
+        params: list[tuple[str, str]] = []
         if self._challenge.get("service"):
             params.append(("service", self._challenge["service"]))
         params += [("scope", scope) for scope in scopes]
         headers = {"Authorization": self._basic()} if self.credentials else {}
         try:
-            response = self._token_client.get(realm, params=params, headers=headers)
+            answer = fetch_document(
+                self._token_client,
+                realm,
+                limit=TOKEN_LIMIT,
+                what="a token reply",
+                headers=headers,
+                params=params,
+                error=RegistryError,
+                failed=self._unreachable,
+            )
         except httpx.HTTPError as exc:
-            raise RegistryError(
-                f"the token service {realm} of {self.registry_url} could not be reached "
-                f"({type(exc).__name__}: {exc}). Check the network and proxy settings.",
-                url=realm,
-            ) from exc
-        if response.status_code in (401, 403):
+            raise self._unreachable(realm, 1, f"{type(exc).__name__}: {exc}") from exc
+        if answer.status in (401, 403):
             raise RegistryAuthError(
                 f"the token service {realm} of {self.registry_url} refused the credentials"
-                f"{self._source()} (HTTP {response.status_code}). "
+                f"{self._source()} (HTTP {answer.status}). "
                 f"{login_hint(urlsplit(self.registry_url).netloc)}.",
                 url=realm,
-                actual=str(response.status_code),
+                actual=str(answer.status),
             )
-        try:
-            document = response.json()
-            token = document.get("token") or document.get("access_token")
-            lifetime = float(document.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (ValueError, AttributeError, TypeError) as exc:
+        return self._token_from(answer.status, answer.body, realm)
+
+    def _token_from(self, status: int, body: bytes, realm: str) -> tuple[str, float]:
+        """The token and its lifetime from a token reply (JSON, depth- and size-limited)."""
+        fix = "Check the registry's auth configuration."
+        if status != 200:
             raise RegistryError(
-                f"the token service {realm} answered HTTP {response.status_code} without a "
-                "token. Check the registry's auth configuration.",
+                f"the token service {realm} answered HTTP {status} without a token. {fix}",
                 url=realm,
-            ) from exc
-        if not isinstance(token, str) or not token or response.status_code != 200:
+                actual=str(status),
+            )
+        document = parse_json(
+            body,
+            source=f"the token reply of {realm}",
+            fix=fix,
+            error=RegistryError,
+            max_bytes=TOKEN_LIMIT,
+        )
+        if not isinstance(document, dict):
+            document = {}
+        token = document.get("token") or document.get("access_token")
+        try:
+            lifetime = float(document.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (ValueError, TypeError, OverflowError):
+            lifetime = -1.0
+        if not isinstance(token, str) or not token or not 0 <= lifetime < float("inf"):
             raise RegistryError(
-                f"the token service {realm} answered HTTP {response.status_code} without a "
-                "token. Check the registry's auth configuration.",
+                f"the token service {realm} answered HTTP 200 without a usable token (a 'token' "
+                f"string and a numeric 'expires_in'). {fix}",
                 url=realm,
             )
         return token, lifetime
+
+    def _unreachable(self, realm: str, attempts: int, last: str) -> RegistryError:
+        return RegistryError(
+            f"the token service {realm} of {self.registry_url} could not be reached or did not "
+            f"answer ({attempts} tries; last: {last}). Check the network and proxy settings.",
+            url=realm,
+        )
 
     def _source(self) -> str:
         return f" from {self.credentials.source}" if self.credentials else " (none were given)"

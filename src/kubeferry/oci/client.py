@@ -8,7 +8,6 @@ chunks first. Blob fetches reuse the download engine: a `.part` file beside the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,22 @@ from urllib.parse import urljoin
 
 import httpx
 
-from kubeferry.download.engine import DownloadJob, DownloadResult, Progress, download
+from kubeferry.download.engine import DownloadJob, DownloadResult, download
 from kubeferry.errors import RegistryAuthError, RegistryError
+from kubeferry.files.textfiles import parse_json
+from kubeferry.jobs.cancel import CancelToken
+from kubeferry.jobs.progress import Progress
 from kubeferry.oci.auth import Credentials, RegistryAuth, login_hint
 from kubeferry.oci.media import MANIFEST_TYPES
 from kubeferry.transport import http
+from kubeferry.transport.documents import Document, fetch_document
+from kubeferry.transport.policy import TransferPolicy
 
 PIECE: Final = 1024 * 1024
 UPLOAD_READ_TIMEOUT: Final = 300.0  # the registry may hash a large blob before it answers
+MANIFEST_LIMIT: Final = 4 * 1024 * 1024
+"""Manifests and indexes: CNCF Distribution refuses to store one over 4 MiB; none is read."""
+PING_LIMIT: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,15 @@ class BlobSource:
     offset: int = 0
     chunks: Iterable[bytes] | None = None
 
-    def stream(self, progress: Progress | None = None) -> Iterator[bytes]:
-        """The bytes, piece by piece, reporting progress as they go."""
+    def stream(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[bytes]:
+        """The bytes, piece by piece, reporting progress as they go; a cancel of `cancel` stops
+        them (TransferCancelled) before the next piece."""
         done = 0
         for piece in self._pieces():
+            if cancel is not None:
+                cancel.check()
             done += len(piece)
             if progress:
                 progress(done, self.size)
@@ -67,7 +79,8 @@ def _read_exactly(stream: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 class RegistryClient:
-    """One registry: `https://HOST` (or `http://` when asked), with its auth."""
+    """One registry: `https://HOST` (or `http://` when asked), with its auth. `cancel` is the
+    token of the job it works for: blob fetches and uploads stop when it is cancelled."""
 
     def __init__(
         self,
@@ -75,19 +88,30 @@ class RegistryClient:
         *,
         credentials: Credentials | None = None,
         plain_http: bool = False,
+        policy: TransferPolicy | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.registry = registry
         self.url = f"{'http' if plain_http else 'https'}://{registry}"
-        self._token_client = http.open_client()
+        self.cancel = cancel or CancelToken()
+        # Tokens and manifests: watched from the request on (one connection each); blobs:
+        # watched by the download engine; all under the same policy (stall, timeout, retries)
+        # and the same cancellation token.
+        self._token_client = http.open_client(policy=policy, cancel=self.cancel, fresh=True)
         self.auth = RegistryAuth(self.url, credentials, self._token_client)
-        self.client = http.open_client()
+        self._document_client = http.open_client(policy=policy, cancel=self.cancel, fresh=True)
+        self._document_client.auth = self.auth
+        self.client = http.open_client(policy=policy, cancel=self.cancel)
         self.client.auth = self.auth
-        self._upload_client = http.open_client(read_timeout=UPLOAD_READ_TIMEOUT)
+        self._upload_client = http.open_client(
+            read_timeout=UPLOAD_READ_TIMEOUT, policy=policy, cancel=self.cancel
+        )
         self._upload_client.auth = self.auth
 
     def close(self) -> None:
         """Close the connections."""
-        for client in (self.client, self._token_client, self._upload_client):
+        clients = (self.client, self._token_client, self._document_client, self._upload_client)
+        for client in clients:
             client.close()
 
     def __enter__(self) -> RegistryClient:
@@ -118,11 +142,36 @@ class RegistryClient:
             url=url,
         )
 
-    def failure(self, response: httpx.Response, what: str) -> RegistryError:
+    def _document(self, url: str, what: str, limit: int, **kwargs: Any) -> Document:
+        """A small answer (a manifest, /v2/): watched, bounded, retried, announced."""
+
+        def failed(url: str, attempts: int, last: str) -> RegistryError:
+            return RegistryError(
+                f"the registry {self.url} did not answer {what} ({url}) in {attempts} tries "
+                f"(last: {last}). Check the network and the registry; nothing was changed.",
+                url=url,
+            )
+
+        try:
+            return fetch_document(
+                self._document_client,
+                url,
+                limit=limit,
+                what=what,
+                error=RegistryError,
+                failed=failed,
+                **kwargs,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from exc
+
+    def failure(self, response: httpx.Response | Document, what: str) -> RegistryError:
         """A RegistryError (or RegistryAuthError) for an unexpected answer to `what`."""
-        url = str(response.request.url)
-        status = response.status_code
-        body = http.describe_body(response.read())
+        if isinstance(response, Document):
+            url, status, body = response.url, response.status, http.describe_body(response.body)
+        else:
+            url, status = str(response.request.url), response.status_code
+            body = http.describe_body(response.read())
         if status == 401:
             return RegistryAuthError(
                 f"the registry {self.url} wants credentials for {what} (HTTP 401: {body}). "
@@ -145,16 +194,19 @@ class RegistryClient:
             actual=str(status),
         )
 
-    def _expect(self, response: httpx.Response, statuses: tuple[int, ...], what: str) -> None:
-        if response.status_code not in statuses:
+    def _expect(
+        self, response: httpx.Response | Document, statuses: tuple[int, ...], what: str
+    ) -> None:
+        found = response.status if isinstance(response, Document) else response.status_code
+        if found not in statuses:
             raise self.failure(response, what)
 
     # -- API --------------------------------------------------------------------------------
 
     def ping(self) -> None:
         """`GET /v2/`: the registry answers and these credentials (if any) are accepted."""
-        response = self._send("GET", f"{self.url}/v2/")
-        if response.status_code == 404:
+        response = self._document(f"{self.url}/v2/", "GET /v2/", PING_LIMIT)
+        if response.status == 404:
             raise RegistryError(
                 f"{self.url}/v2/ answered 404: this is not an OCI registry (Docker Registry "
                 "HTTP API v2). Check the address and port.",
@@ -203,7 +255,7 @@ class RegistryClient:
                 "Location header. It does not follow the distribution API.",
                 url=self._uploads_url(repository),
             )
-        return urljoin(self.url, location)
+        return urljoin(self.url, str(location))  # headers are typed Any in httpx
 
     def upload_blob(
         self,
@@ -217,7 +269,7 @@ class RegistryClient:
         location = self._start_upload(repository)
         what = f"the upload of {blob.digest} into {repository}"
         headers = {"Content-Type": "application/octet-stream"}
-        body: Iterator[bytes] = blob.stream(progress)
+        body: Iterator[bytes] = blob.stream(progress, self.cancel)
         if chunk_size:
             location = self._patch_chunks(location, body, chunk_size, what)
             body, size = iter(()), 0
@@ -257,15 +309,16 @@ class RegistryClient:
             content=body,
         )
         self._expect(response, (201,), f"the manifest {repository}:{reference}")
-        return response.headers.get("Docker-Content-Digest", "")
+        return str(response.headers.get("Docker-Content-Digest", ""))
 
     def get_manifest(
         self, repository: str, reference: str, accept: tuple[str, ...] = MANIFEST_TYPES
     ) -> tuple[str, bytes]:
         """(media type, body) of a manifest; RegistryError when it does not exist."""
         url = f"{self.url}/v2/{repository}/manifests/{reference}"
-        response = self._send("GET", url, headers={"Accept": ", ".join(accept)})
-        if response.status_code == 404:
+        what = f"the manifest {repository}:{reference}"
+        response = self._document(url, what, MANIFEST_LIMIT, headers={"Accept": ", ".join(accept)})
+        if response.status == 404:
             raise RegistryError(
                 f"{self.registry}/{repository}:{reference} does not exist in the registry "
                 f"{self.url} (404). Check the name and tag, or push it first.",
@@ -274,11 +327,16 @@ class RegistryClient:
             )
         self._expect(response, (200,), f"GET manifest {repository}:{reference}")
         kind = response.headers.get("Content-Type", "").split(";")[0].strip()
-        try:
-            kind = kind or str(json.loads(response.content).get("mediaType", ""))
-        except (ValueError, AttributeError):
-            kind = ""
-        return kind, response.content
+        if not kind:
+            document = parse_json(
+                response.body,
+                source=url,
+                fix="The registry sent a damaged manifest; nothing was placed.",
+                error=RegistryError,
+                max_bytes=MANIFEST_LIMIT,
+            )
+            kind = str(document.get("mediaType", "")) if isinstance(document, dict) else ""
+        return kind, response.body
 
     def fetch_blob(
         self,
@@ -299,7 +357,9 @@ class RegistryClient:
             self.blob_url(repository, digest), destination, sha256=digest[7:], size=size
         )
         try:
-            return download(self.client, job, progress=progress, keep_existing=True)
+            return download(
+                self.client, job, progress=progress, keep_existing=True, cancel=self.cancel
+            )
         except RegistryAuthError:
             raise
         except httpx.HTTPError as exc:

@@ -60,7 +60,7 @@ class ArchiveScan:
             raise self.error(f"lacks {name} (or it is too large for a JSON document)")
         try:
             return json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise self.error(f"has a {name} that is not JSON ({exc})") from exc
 
     def error(self, what: str) -> ImageArchiveError:
@@ -213,7 +213,9 @@ def _oci_blob(scan: ArchiveScan, descriptor: dict[str, Any]) -> Blob:
     return Blob(digest, member.size, kind, member=name, data=scan.small.get(name))
 
 
-def _oci_manifest(scan: ArchiveScan, descriptor: dict[str, Any]) -> tuple[list, list[Blob]]:
+def _oci_manifest(
+    scan: ArchiveScan, descriptor: dict[str, Any]
+) -> tuple[list[tuple[str, bytes]], list[Blob]]:
     """(manifests children-first, blobs) for an image manifest or an index in the layout."""
     holder = _oci_blob(scan, descriptor)
     if holder.data is None or sha256_digest(holder.data) != holder.digest:

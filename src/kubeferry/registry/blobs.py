@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.jobs.parallel import run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import BlobSource, RegistryClient
 
 EMPTY_CONFIG_TYPE: Final = "application/vnd.oci.empty.v1+json"
@@ -19,16 +20,27 @@ EMPTY_CONFIG_DIGEST: Final = (
 
 @dataclass(frozen=True)
 class BlobOutcome:
-    """What happened to one blob: `present`, `mounted` or `uploaded`."""
+    """What happened to one blob: `present`, `mounted`, `uploaded` (push) or `fetched` (pull).
+
+    `transferred` is the bytes that really crossed the wire for it: the whole blob when it was
+    uploaded, the body bytes of every attempt when it was fetched (less than `size` on a resume).
+    """
 
     digest: str
     size: int
     how: str
     label: str = ""
+    transferred: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """For --json."""
-        return {"digest": self.digest, "size": self.size, "how": self.how, "label": self.label}
+        return {
+            "digest": self.digest,
+            "size": self.size,
+            "how": self.how,
+            "label": self.label,
+            "transferred_bytes": self.transferred,
+        }
 
 
 def ensure_blob(
@@ -49,7 +61,7 @@ def ensure_blob(
         if other != repository and client.mount_blob(repository, digest, other):
             return BlobOutcome(digest, size, "mounted", label)
     client.upload_blob(repository, source(), progress=progress(label))
-    return BlobOutcome(digest, size, "uploaded", label)
+    return BlobOutcome(digest, size, "uploaded", label, transferred=size)
 
 
 def ensure_blobs(
@@ -67,7 +79,8 @@ def ensure_blobs(
     )
     return run_parallel(
         [
-            lambda b=b: ensure_blob(
+            partial(
+                ensure_blob,
                 client,
                 repository,
                 b[3],
@@ -80,6 +93,7 @@ def ensure_blobs(
             for b in unique
         ],
         workers=workers,
+        cancel=client.cancel,
     )
 
 
@@ -89,9 +103,9 @@ def empty_config_source() -> BlobSource:
 
 
 def summarize(outcomes: Sequence[BlobOutcome]) -> dict[str, int]:
-    """Counts and uploaded bytes for a report."""
+    """Counts, and the bytes that crossed the wire (sent by a push, fetched by a pull)."""
     counts = {how: 0 for how in ("uploaded", "mounted", "present")}
     for outcome in outcomes:
         counts[outcome.how] = counts.get(outcome.how, 0) + 1
-    counts["transferred_bytes"] = sum(o.size for o in outcomes if o.how in ("uploaded", "fetched"))
+    counts["transferred_bytes"] = sum(o.transferred for o in outcomes)
     return counts

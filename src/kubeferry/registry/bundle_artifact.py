@@ -11,20 +11,27 @@ does, so an interrupted pull never looks like a finished bundle.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.bundle.manifest import Manifest, check_relative_path, parse_manifest
+from kubeferry.bundle.manifest import (
+    MAX_FILES,
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    check_relative_path,
+    parse_manifest,
+)
 from kubeferry.core.image_names import Reference
 from kubeferry.core.layouts import MANIFEST_NAME
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import RegistryError, UnsafePathError
 from kubeferry.files.hashing import sha256_file
+from kubeferry.files.textfiles import decode_text, parse_json, read_bytes
 from kubeferry.jobs.parallel import run_parallel
-from kubeferry.oci.client import BlobSource, RegistryClient
+from kubeferry.jobs.progress import ProgressFactory
+from kubeferry.oci.client import MANIFEST_LIMIT, BlobSource, RegistryClient
 from kubeferry.oci.media import OCI_MANIFEST, descriptor, manifest_json, sha256_digest
 from kubeferry.registry.blobs import (
     EMPTY_CONFIG,
@@ -98,7 +105,7 @@ def push_bundle(
                 digest,
                 entry.size,
                 entry.path,
-                lambda d=digest, s=entry.size, p=path: BlobSource(d, s, p),
+                partial(BlobSource, digest, entry.size, path),
             )
         )
     layers.append(
@@ -144,10 +151,13 @@ def _refuse(ref: Reference, what: str) -> UnsafePathError:
 
 def _artifact_layers(ref: Reference, kind: str, body: bytes) -> list[dict[str, Any]]:
     """The layers of a kubeferry bundle manifest; RegistryError for any other artifact."""
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise RegistryError(f"{ref}: the manifest is not JSON.", url=str(ref)) from exc
+    document = parse_json(
+        body,
+        source=f"the manifest of {ref}",
+        fix="The artifact was refused and nothing was placed.",
+        error=RegistryError,
+        max_bytes=MANIFEST_LIMIT,
+    )
     if (
         not isinstance(document, dict)
         or kind != OCI_MANIFEST
@@ -159,6 +169,12 @@ def _artifact_layers(ref: Reference, kind: str, body: bytes) -> list[dict[str, A
             f"{document.get('artifactType') if isinstance(document, dict) else None!r}). Check "
             "the reference; 'kubeferry bundle push' makes bundles.",
             url=str(ref),
+        )
+    if len(document["layers"]) > MAX_FILES + 1:
+        raise _refuse(
+            ref,
+            f"lists {len(document['layers'])} layers; a bundle holds at most {MAX_FILES} files "
+            "and its manifest",
         )
     return [layer for layer in document["layers"] if isinstance(layer, dict)]
 
@@ -210,6 +226,33 @@ def _plan_pull(
     return plan
 
 
+def _pull_manifest(
+    client: RegistryClient,
+    ref: Reference,
+    layers: list[dict[str, Any]],
+    pulling: Path,
+) -> Manifest:
+    """Fetch the bundle manifest layer into `pulling` (size-limited) and parse it; before any
+    bundle file is created, so a manifest listing too many files creates none."""
+    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
+    if len(manifest_layers) != 1:
+        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
+    head = manifest_layers[0]
+    size = head.get("size")
+    if not isinstance(size, int) or not 0 < size <= MAX_MANIFEST_BYTES:
+        raise _refuse(
+            ref,
+            f"has a {MANIFEST_NAME} layer of size {size!r}; kubeferry reads bundle manifests "
+            f"of at most {MAX_MANIFEST_BYTES} bytes",
+        )
+    client.fetch_blob(ref.repository, head["digest"], pulling, size=size)
+    source = f"{ref} ({MANIFEST_NAME})"
+    return parse_manifest(
+        decode_text(read_bytes(pulling, missing="", error=RegistryError), source=source),
+        source=source,
+    )
+
+
 def pull_bundle(
     client: RegistryClient,
     ref: Reference,
@@ -229,16 +272,9 @@ def pull_bundle(
             actual=sha256_digest(body),
         )
     layers = _artifact_layers(ref, kind, body)
-    manifest_layers = [layer for layer in layers if _title(ref, layer) == MANIFEST_NAME]
-    if len(manifest_layers) != 1:
-        raise _refuse(ref, f"has {len(manifest_layers)} {MANIFEST_NAME} layers, not one")
     folder.mkdir(parents=True, exist_ok=True)
     pulling = _no_links(folder, PULLING_NAME)
-    head = manifest_layers[0]
-    client.fetch_blob(ref.repository, head["digest"], pulling, size=head.get("size"))
-    manifest = parse_manifest(
-        pulling.read_text(encoding="utf-8"), source=f"{ref} ({MANIFEST_NAME})"
-    )
+    manifest = _pull_manifest(client, ref, layers, pulling)
     plan = _plan_pull(ref, layers, manifest)
 
     def fetch(layer: dict[str, Any]) -> BlobOutcome:
@@ -250,11 +286,12 @@ def pull_bundle(
             size=layer["size"],
             progress=progress(title),
         )
-        return BlobOutcome(
-            layer["digest"], layer["size"], "present" if result.skipped else "fetched", title
-        )
+        how = "present" if result.skipped else "fetched"
+        return BlobOutcome(layer["digest"], layer["size"], how, title, transferred=result.fetched)
 
-    outcomes = run_parallel([lambda layer=layer: fetch(layer) for layer in plan], workers=workers)
+    outcomes = run_parallel(
+        [partial(fetch, layer) for layer in plan], workers=workers, cancel=client.cancel
+    )
     report = verify_files(folder, manifest)  # before the manifest gets its name
     if report.bad:
         listing = "; ".join(f"{path}: {why}" for path, why in report.bad)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kubeferry.core.image_names import Reference, normalize_image_name, target_reference
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import ImageArchiveError
 from kubeferry.jobs.parallel import run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import PIECE, BlobSource, RegistryClient
 from kubeferry.oci.media import sha256_digest
 from kubeferry.registry.archive import (
@@ -102,7 +103,9 @@ class _Plan:
 def _plan(client: RegistryClient, needs: dict[str, dict[str, Blob]], workers: int) -> _Plan:
     pairs = [(r, d) for r, blobs in needs.items() for d in blobs]
     found = run_parallel(
-        [lambda p=p: client.blob_exists(p[0], p[1]) for p in pairs], workers=workers * 2
+        [partial(client.blob_exists, r, d) for r, d in pairs],
+        workers=workers * 2,
+        cancel=client.cancel,
     )
     return _Plan(needs, {pair: not there for pair, there in zip(pairs, found, strict=True)})
 
@@ -157,14 +160,15 @@ def _upload_homes(
         (d, r, b) for d, (r, b) in homes.items() if b.data is not None or not scan.compressed
     ]
     outcomes = run_parallel(
-        [lambda d=d, r=r, b=b: upload(r, _source_for(scan, b), label[d]) for d, r, b in seekable],
+        [partial(upload, r, _source_for(scan, b), label[d]) for d, r, b in seekable],
         workers=workers,
+        cancel=client.cancel,
     )
     streamed = {b.member: (d, r, b) for d, (r, b) in homes.items() if (d, r, b) not in seekable}
     if streamed:
         for member, stream in stream_members(scan, set(streamed)):  # type: ignore[arg-type]
             digest, repository, blob = streamed[member.name]
-            chunks = prefetched(iter(lambda s=stream: s.read(PIECE), b""))
+            chunks = prefetched(iter(partial(stream.read, PIECE), b""))
             source = BlobSource(digest, blob.size, chunks=chunks)
             outcomes.append(upload(repository, source, label[digest]))
     return outcomes
@@ -194,7 +198,7 @@ def _mount_rest(
             )
         return BlobOutcome(digest, size, "mounted", repository)
 
-    return run_parallel([lambda j=j: mount(*j) for j in jobs], workers=workers)
+    return run_parallel([partial(mount, *j) for j in jobs], workers=workers, cancel=client.cancel)
 
 
 def push_archive(
@@ -245,12 +249,11 @@ def push_archives(
     prefix: str = "",
     progress: ProgressFactory = lambda label: None,
     workers: int = 4,
-    on_done: Callable[[ImagesPush], None] = lambda report: None,
 ) -> list[ImagesPush]:
     """`push_archive` for each archive in turn."""
     reports = []
     for archive in archives:
-        report = push_archive(client, archive, prefix=prefix, progress=progress, workers=workers)
-        on_done(report)
-        reports.append(report)
+        reports.append(
+            push_archive(client, archive, prefix=prefix, progress=progress, workers=workers)
+        )
     return reports

@@ -79,6 +79,51 @@ def build_registries(settings: MirrorSettings) -> dict[str, Any]:
     return document
 
 
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (`*name`: a 400-byte file of nested aliases expands
+    to gigabytes) and without duplicate keys (PyYAML keeps the last one silently)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse an alias before it is expanded."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"uses the YAML alias *{event.anchor}; kubeferry reads registries files without "
+                "aliases (they can expand without bound): write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        """A mapping whose keys are unique (the key and both lines named otherwise)."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line
+                try:
+                    first = seen.get(key)
+                    seen.setdefault(key, line)
+                except TypeError:
+                    continue  # an unhashable key: the constructor names it
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"has the key {key!r} twice (lines {first + 1} and {line + 1}); YAML "
+                        "readers keep only one of them, so it is not clear which is meant: "
+                        "remove the other",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """One YAML document without aliases or duplicate keys (yaml.YAMLError otherwise)."""
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def render_registries(document: Mapping[str, Any]) -> str:
     """The YAML text, parsed back and checked before anyone writes it."""
     text = yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)

@@ -21,7 +21,7 @@ from kubeferry.stores.lock import hold, hold_all
 if TYPE_CHECKING:  # `cache list` is local: the download stack loads only to fetch
     import httpx
 
-    from kubeferry.download.engine import ProgressFactory
+    from kubeferry.jobs.progress import ProgressFactory
     from kubeferry.stores.cache_fill import Filler, FillResult
 
 
@@ -231,7 +231,7 @@ def add_versions(
         def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:
             return lambda: [filler.fill(tag, arch) for arch in by_tag[tag]]
 
-        groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2)
+        groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2, cancel=settings.cancel)
         merge = merge_into_file(
             settings.catalog_path,
             Catalog(versions=tuple(tags)),

@@ -72,5 +72,5 @@ def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     from kubeferry.transport import http
 
     http.ensure_online(settings.offline, url)
-    with http.open_client(policy=transfer_policy(settings)) as client:
+    with http.open_client(policy=transfer_policy(settings), cancel=settings.cancel) as client:
         yield client

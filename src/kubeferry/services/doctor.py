@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,7 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
 def _registries(settings: Settings) -> tuple[RegistriesCheck, ...]:
     """The registries files k3s and Rancher Desktop read (the node's own only for the host)."""
     rd_file = rancher_desktop_provisioning_path(settings.target_os, settings.home, settings.environ)
-    if not rd_file.exists() and not Path("/", K3S_REGISTRIES_PATH).exists():
+    if not os.path.lexists(rd_file) and not os.path.lexists(Path("/", K3S_REGISTRIES_PATH)):
         return ()  # nothing to read: YAML is not even imported (doctor --quick stays light)
     from kubeferry.targets.registries import find_and_check
 

@@ -129,9 +129,10 @@ def _decode(value: Any, what: str) -> bytes | None:
         raise KubeconfigError(f"{what} is not base64") from exc
 
 
-def _merge(paths: list[str]) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """name -> (kind, entry, folder), and the first current-context."""
-    merged: dict[str, dict[str, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
+def _merge(paths: list[str]) -> tuple[dict[str, dict[Any, Any]], str | None]:
+    """name -> (kind, entry, folder), and the first current-context (names as the YAML has
+    them: a missing one is None, as a reference that is missing is)."""
+    merged: dict[str, dict[Any, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
     current: str | None = None
     for path in paths:
         document = _load_yaml(path)

@@ -16,8 +16,9 @@ import httpx
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
-from kubeferry.download.engine import DownloadResult, ProgressFactory
+from kubeferry.download.engine import DownloadResult
 from kubeferry.errors import UnsafePathError
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.stores.cache import CachedVersion, State, inspect_folder, k3s_root
 from kubeferry.stores.release import fetch_release
 from kubeferry.targets.rancher_desktop import RancherDesktopCache

@@ -20,7 +20,8 @@ from kubeferry.stores.lock import hold
 if TYPE_CHECKING:  # listing binaries is a local command: the network stack loads on first use
     import httpx
 
-    from kubeferry.download.engine import DownloadResult, Progress
+    from kubeferry.download.engine import DownloadResult
+    from kubeferry.jobs.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,9 @@ def download_kubectl(
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
-    job = DownloadJob(url, destination, **{algorithm: digest})
-    extra = {} if connections is None else {"connections": connections}
-    result = download(client, job, keep_existing=True, progress=progress, **extra)
+    sha256, sha512 = (digest, None) if algorithm == "sha256" else (None, digest)
+    job = DownloadJob(url, destination, sha256=sha256, sha512=sha512)
+    result = download(client, job, keep_existing=True, progress=progress, connections=connections)
     destination.chmod(0o755)
     return result
 

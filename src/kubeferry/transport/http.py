@@ -18,6 +18,8 @@ import httpx  # kubeferry/__init__.py has kept httpx's own command line from loa
 
 from kubeferry import __version__
 from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
+from kubeferry.files.textfiles import parse_json
+from kubeferry.jobs.cancel import CancelToken
 from kubeferry.transport.policy import TransferPolicy
 
 SOCKET_READ_SIZE: Final = 1024 * 1024
@@ -60,11 +62,12 @@ def _hand_over_body_without_copies() -> None:
         if not self._data:
             return None
         if count >= len(self._data):
-            out, self._data = self._data, bytearray()
+            out: bytearray = self._data
+            self._data = bytearray()
             self._next_line_search = 0
             self._multiple_lines_search = 0
             return out
-        return extract(self, count)  # type: ignore[no-any-return]
+        return extract(self, count)
 
     ReceiveBuffer.maybe_extract_at_most = maybe_extract_at_most  # type: ignore[method-assign]
 
@@ -74,6 +77,9 @@ _hand_over_body_without_copies()
 CONNECT_TIMEOUT: Final = 10.0
 READ_TIMEOUT: Final = 30.0
 USER_AGENT: Final = f"kubeferry/{__version__}"
+DOCUMENT_LIMIT: Final = 64 * 1024 * 1024
+ERROR_BODY_LIMIT: Final = 64 * 1024
+"""`get` reads at most this much (a GitHub releases page is a few megabytes)."""
 
 
 def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
@@ -139,10 +145,10 @@ class TrustOnFirstUse(ssl.SSLContext):
             real.set_alpn_protocols(self._alpn)
         return real
 
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         return self._ready().wrap_socket(*args, **kwargs)
 
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         return self._ready().wrap_bio(*args, **kwargs)
 
 
@@ -166,25 +172,60 @@ def refuse_downgrade(response: httpx.Response) -> None:
         )
 
 
+def bound_other_bodies(response: httpx.Response) -> None:
+    """Read the body of a redirect or error answer here, at most ERROR_BODY_LIMIT bytes.
+
+    httpx reads the whole body of a redirect it follows and of a 401 an auth flow answers,
+    however large: a hostile server could fill memory that way. Read here first (the first
+    bytes are all an error message shows) and hand httpx what was read (`_content`, the
+    attribute `Response.read` returns when set); the rest is never read. 2xx bodies are read by
+    their callers, bounded (`transport/documents.py`).
+    """
+    if response.status_code < 300:
+        return
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > ERROR_BODY_LIMIT:
+            response.close()  # the connection goes with the rest of the body
+            break
+    response._content = bytes(body[:ERROR_BODY_LIMIT])
+
+
 def open_client(
     *,
     read_timeout: float = READ_TIMEOUT,
     connect_timeout: float = CONNECT_TIMEOUT,
     policy: TransferPolicy | None = None,
+    cancel: CancelToken | None = None,
+    fresh: bool = False,
 ) -> httpx.Client:
     """A client with timeouts on connect and read, proxies from the environment, redirects on
-    (never from https to http); `policy` bounds its downloads (`download.client_policy`)."""
+    (never from https to http); `policy` bounds its downloads (`policy.client_policy`), `cancel`
+    is the token of the job it works for (`cancel_of`).
+
+    `fresh`: one connection per request, so a watch knows each request's socket from the start
+    (`transport/documents.py`), and redirect and error bodies read at most ERROR_BODY_LIMIT.
+    """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     client = httpx.Client(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=0 if fresh else 20),
         timeout=timeout,
         follow_redirects=True,
         trust_env=True,
         verify=TrustOnFirstUse(),  # certificates load on the first https connection
         headers={"User-Agent": USER_AGENT},
-        event_hooks={"response": [refuse_downgrade]},
+        event_hooks={"response": [refuse_downgrade, *([bound_other_bodies] if fresh else [])]},
     )
     client.transfer_policy = policy or TransferPolicy()  # type: ignore[attr-defined]
+    client.cancel_token = cancel or CancelToken()  # type: ignore[attr-defined]
     return client
+
+
+def cancel_of(client: httpx.Client) -> CancelToken:
+    """The token `open_client` was given (a client opened elsewhere: one nothing cancels)."""
+    found = getattr(client, "cancel_token", None)
+    return found if isinstance(found, CancelToken) else CancelToken()
 
 
 def ensure_online(offline: bool, url: str) -> None:
@@ -236,11 +277,14 @@ def status_error(response: httpx.Response, hint: str) -> UpstreamError:
 
 
 def decode_json(response: httpx.Response, hint: str) -> Any:
-    """The JSON body of `response`; an HTML or otherwise non-JSON body is an UpstreamError."""
+    """The JSON body of `response`, nested at most MAX_JSON_DEPTH deep (checked before parsing);
+    an HTML or otherwise non-JSON body is an UpstreamError."""
     url = str(response.request.url)
     try:
-        return json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return parse_json(response.content, source=url, fix=hint, error=UpstreamError)
+    except UpstreamError as exc:
+        if not isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+            raise
         kind = response.headers.get("Content-Type", "unknown type")
         raise UpstreamError(
             f"{url} did not answer JSON (Content-Type {kind}; body starts "
@@ -250,11 +294,34 @@ def decode_json(response: httpx.Response, hint: str) -> Any:
 
 
 def get(
-    client: httpx.Client, url: str, *, headers: Mapping[str, str] | None = None
+    client: httpx.Client,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    limit: int = DOCUMENT_LIMIT,
 ) -> httpx.Response:
-    """GET `url` fully into memory (small documents only), translating transport errors."""
+    """GET `url` into memory (small documents only: at most `limit` bytes, read no further),
+    translating transport errors."""
     try:
-        return client.get(url, headers=dict(headers or {}))
+        with client.stream("GET", url, headers=dict(headers or {})) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise UpstreamError(
+                        f"{url} answered more than {limit} bytes (cut off there); kubeferry "
+                        "reads no more for one document, so nothing of it was used. Check the "
+                        "address or the mirror.",
+                        url=url,
+                    )
+            kept = [
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            return httpx.Response(
+                response.status_code, headers=kept, content=bytes(body), request=response.request
+            )
     except httpx.HTTPError as exc:
         raise transport_error(exc, url) from exc
 

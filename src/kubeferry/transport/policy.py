@@ -4,7 +4,8 @@ A socket read blocks until bytes arrive, so a worker thread cannot notice a stal
 itself. Each streaming response gets a `Watch`: a small thread that samples the bytes received
 every quarter second and, when the transfer is too slow for too long (curl's `--speed-limit` and
 `--speed-time`), runs longer than the timeout, or is cancelled, shuts the socket down so the
-blocked read returns at once. Ctrl-C is process-wide, so cancellation is too.
+blocked read returns at once. Cancellation is per job: each watch takes the job's token
+(jobs/cancel.py) and registers with it, so cancelling one job wakes only that job's reads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
+
+from kubeferry.jobs.cancel import CancelToken, TransferCancelled
+
+__all__ = ["TransferCancelled"]  # its home is jobs/cancel.py; callers of 0.2 import it here
 
 DEFAULT_SPEED_LIMIT: Final = 1024
 DEFAULT_SPEED_TIME: Final = 30.0
@@ -69,39 +74,10 @@ class TransferPolicy:
     on_retry: Callable[[RetryNotice], None] | None = None
 
 
-class TransferCancelled(KeyboardInterrupt):
-    """Ctrl-C reached a transfer; the `.part` file stays for the next run."""
-
-
-_CANCEL = threading.Event()
-_ACTIVE: set[Watch] = set()
-_ACTIVE_LOCK = threading.Lock()
-
-
-def cancel_transfers() -> None:
-    """Stop every transfer of this process now (the first Ctrl-C); `.part` files stay."""
-    _CANCEL.set()
-    with _ACTIVE_LOCK:
-        watches = list(_ACTIVE)
-    for watch in watches:
-        watch.trip("cancelled")
-
-
-def cancelled() -> bool:
-    """True once `cancel_transfers` ran (Ctrl-C)."""
-    return _CANCEL.is_set()
-
-
-def check_cancelled() -> None:
-    """Raise TransferCancelled once `cancel_transfers` ran."""
-    if _CANCEL.is_set():
-        raise TransferCancelled()
-
-
-def pause(seconds: float) -> None:
-    """Sleep between attempts, cut short by a cancellation."""
-    if _CANCEL.wait(seconds):
-        raise TransferCancelled()
+def client_policy(client: Any) -> TransferPolicy:
+    """The limits `http.open_client` attached to `client` (defaults otherwise)."""
+    found = getattr(client, "transfer_policy", None)
+    return found if isinstance(found, TransferPolicy) else TransferPolicy()
 
 
 def retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -131,11 +107,21 @@ def _socket_of(response: Any) -> socket.socket | None:
     return found if isinstance(found, socket.socket) else None
 
 
-class Watch:
-    """Watches one response body: trips on low speed, the timeout or a cancellation."""
+class _Streamed:
+    """A bare network stream dressed as a response, for `_socket_of`."""
 
-    def __init__(self, policy: TransferPolicy, response: Any, started: float) -> None:
+    def __init__(self, stream: Any) -> None:
+        self.extensions = {"network_stream": stream}
+
+
+class Watch:
+    """Watches one response body: trips on low speed, the timeout or a cancel of `cancel`."""
+
+    def __init__(
+        self, policy: TransferPolicy, response: Any, started: float, cancel: CancelToken
+    ) -> None:
         self.policy = policy
+        self.cancel = cancel
         self.reason: str | None = None
         self._received = 0
         self._started = started
@@ -145,17 +131,13 @@ class Watch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> Watch:
-        with _ACTIVE_LOCK:
-            _ACTIVE.add(self)
         self._thread.start()
-        if _CANCEL.is_set():
-            self.trip("cancelled")
+        self.cancel.watch(self)  # trips at once when the job was cancelled already
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
-        with _ACTIVE_LOCK:
-            _ACTIVE.discard(self)
+        self.cancel.unwatch(self)
         self._thread.join()
 
     def count(self, size: int) -> None:
@@ -163,6 +145,19 @@ class Watch:
         self._received += size
         if self.reason is not None:
             raise WatchTripped(self.reason)
+
+    def attach(self, stream: Any) -> None:
+        """Watch the socket of `stream` (a connection opened for this request) from now on.
+
+        A request's socket is known only once its answer started; a new connection's is known
+        earlier (httpcore's trace), so a stall in the answer's headers is caught as well.
+        """
+        found = _socket_of(_Streamed(stream))
+        if found is None:
+            return
+        self._socket = found
+        if self.reason is not None:
+            self.trip(self.reason)
 
     def trip(self, reason: str) -> None:
         """Stop the transfer: remember why, and wake the blocked read."""
@@ -176,7 +171,7 @@ class Watch:
         policy = self.policy
         while not self._done.wait(TICK_SECONDS):
             now = time.monotonic()
-            if _CANCEL.is_set():
+            if self.cancel.cancelled:
                 return self.trip("cancelled")
             if policy.timeout is not None and now - self._started > policy.timeout:
                 limit = policy.timeout

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kubeferry.bundle.manifest import Manifest, parse_manifest
-from kubeferry.core.layouts import MANIFEST_NAME
+from kubeferry.core.layouts import LOCK_NAME, MANIFEST_NAME
 from kubeferry.errors import BundleError, ChecksumError, ManifestError
 from kubeferry.files.hashing import copy_hashing
 from kubeferry.files.safe import FileKey, file_key, open_inside
 from kubeferry.files.textfiles import decode_text, read_bytes
-from kubeferry.stores.lock import LOCK_NAME
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Issue 9, the network side, through the real CLI against the local upstream: two runs at once,
-a trickling server, Retry-After, an https -> http redirect, Ctrl-C, and messages that are true."""
+"""Network failures through the real CLI against the local upstream: two runs at once, a
+trickling server, Retry-After, an https -> http redirect, Ctrl-C, a full disk, and messages
+that are true."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.conftest import Cli
@@ -79,6 +80,28 @@ def test_bundle_create_help_lists_arch_os_and_environment(cli: Cli) -> None:
     for option in ("--arch", "--os", "--cache-dir", "--home", "--offline", "-v", "-q"):
         assert option in globals_part
     assert "KUBEFERRY_OFFLINE" in out and "KUBEFERRY_MIRROR" in out
+
+
+def test_bundle_push_help_lists_only_the_variables_a_push_reads(cli: Cli) -> None:
+    push = cli("bundle", "push", "--help").stdout.split("Environment:")[1]
+    assert "KUBEFERRY_OFFLINE" in push
+    for unused in ("KUBEFERRY_MIRROR", "KUBEFERRY_KUBECTL_MIRROR_URL", "KUBERLR_KUBEMIRRORURL"):
+        assert unused not in push
+    assert "Environment:" not in cli("bundle", "verify", "--help").stdout
+    create = cli("bundle", "create", "--help").stdout.split("Environment:")[1]
+    assert "KUBEFERRY_KUBECTL_MIRROR_URL" in create  # the group's list still holds for create
+
+
+def test_group_summaries_name_every_subcommand() -> None:
+    from kubeferry.cli import SUMMARIES
+    from kubeferry.cli import cli as root
+
+    for name, summary in SUMMARIES.items():
+        group = root.get_command(click.Context(root), name)
+        if not isinstance(group, click.Group) or ": " not in summary:
+            continue
+        listed = set(summary.split(": ", 1)[1].rstrip(".").split(", "))
+        assert listed == set(group.commands), name
 
 
 def test_group_help_descriptions_are_whole(cli: Cli) -> None:

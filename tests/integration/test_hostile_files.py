@@ -1,4 +1,4 @@
-"""Issue 9, the file side, through the real CLI: links and FIFOs, unverified input, copies,
+"""Hostile and broken files through the real CLI: links and FIFOs, unverified input, copies,
 staged installs, leftovers, hostile JSON, kept catalogs, file modes and ASCII-only versions."""
 
 from __future__ import annotations
