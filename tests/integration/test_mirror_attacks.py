@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import child_environment
+from tests.conftest import Cli, child_environment
 from tests.support import attacks
 from tests.support.mirror import MirrorProcess, curl, header
 
@@ -186,3 +186,22 @@ def test_malformed_requests_get_400_and_one_line(mirror: MirrorProcess) -> None:
     assert all(
         line.startswith(("kubeferry mirror: ", "127.0.0.1 ")) for line in mirror.stderr_lines
     )
+
+
+def test_copies_dir_and_public_url_errors_are_clear(bundle: Path, tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "home", _env(tmp_path))
+    missing = cli("mirror", "serve", str(bundle), "--copies-dir", str(tmp_path / "nowhere"))
+    assert missing.code == 1 and "--copies-dir" in missing.stderr
+    assert str(tmp_path / "nowhere") in missing.stderr and "Traceback" not in missing.stderr
+    bad = cli("mirror", "serve", str(bundle), "--public-url", "mirror.lan:8080")
+    assert bad.code == 2 and "--public-url" in bad.stderr
+
+
+def test_copies_have_no_name_in_the_copies_dir(bundle: Path, tmp_path: Path) -> None:
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    with MirrorProcess(_env(tmp_path), bundle, extra=("--copies-dir", str(copies))) as mirror:
+        got = curl("-f", mirror.base + FILE_URL).stdout
+        assert got == (bundle / "k3s" / attacks.TAG / attacks.BIG).read_bytes()
+        assert list(copies.iterdir()) == []  # O_TMPFILE: nothing anyone else could open
+        assert mirror.stop() == 0
