@@ -2,8 +2,9 @@
 
 `verify_files` re-hashes them all (`bundle verify`, before install and push); `verify_file`
 checks one; `copy_verified` checks the bytes while it copies them (install, export), and
-`copy_verified_descriptor` does so from an open descriptor into the mirror's private copy. Files are opened through `files.safe.open_inside` (no link followed at
-any step, regular files only); nothing from the bundle is trusted.
+`copy_verified_descriptor` does so from an open descriptor into the mirror's private copy.
+Files are opened through `files.safe.open_inside` (no link followed at any step, regular files
+only); nothing from the bundle is trusted.
 """
 
 from __future__ import annotations
