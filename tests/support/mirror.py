@@ -75,7 +75,14 @@ def edit_bundle(source: Path, target: Path, changes: dict[str, bytes | None]) ->
 class MirrorProcess:
     """`kubeferry mirror serve ... --listen 127.0.0.1:0` in a child process."""
 
-    def __init__(self, env: dict[str, str], *bundles: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *bundles: Path,
+        extra: tuple[str, ...] = (),
+        open_files: int | None = None,
+    ) -> None:
+        self.open_files = open_files  # the child's open-files limit (soft and hard), if given
         self.args = [
             sys.executable,
             "-m",
@@ -101,6 +108,7 @@ class MirrorProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=self._limit if self.open_files else None,
         )
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
@@ -112,8 +120,14 @@ class MirrorProcess:
             raise AssertionError(f"mirror did not start: {first!r} {self.stderr}")
         self.lines = [first.rstrip("\n")]
         self.lines += [self.process.stdout.readline().rstrip("\n") for _ in range(4)]
-        self.base = first.split("serving at ", 1)[1].strip().rstrip("/")
+        self.base = first.split("serving at ", 1)[1].split()[0].rstrip("/")
         return self
+
+    def _limit(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _read_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None

@@ -43,6 +43,18 @@ def mirror() -> None:
 @click.option(
     "--access-log", type=click.Path(path_type=Path), help="Access log file (default: stderr)."
 )
+@click.option("--public-url", default="", help="The base URL clients use: all links point there.")
+@click.option(
+    "--public-name",
+    "public_names",
+    multiple=True,
+    help="A host name clients use (repeatable): a Host header naming it is used in links.",
+)
+@click.option(
+    "--copies-dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the private verified copies it sends from (default: the temp folder).",
+)
 @trust_options
 @click.option(
     "--blob-cache",
@@ -59,6 +71,9 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     access_log: Path | None,
+    public_url: str,
+    public_names: tuple[str, ...],
+    copies_dir: Path | None,
     trust: Trust,
     blob_cache: Path | None,
 ) -> None:
@@ -69,9 +84,13 @@ def serve(
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{public_url!r} is not an http:// or https:// URL", param_hint="--public-url"
+        )
 
-    def ready(base: str) -> None:
-        sys.stdout.write("\n".join(mirror_status(base)) + "\n")
+    def ready(listening: str, base: str) -> None:
+        sys.stdout.write("\n".join(mirror_status(listening, base)) + "\n")
         sys.stdout.flush()
 
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
@@ -81,6 +100,9 @@ def serve(
         port,
         tls=tls,
         access_log=access_log,
+        public_url=public_url,
+        public_names=public_names,
+        copies_dir=copies_dir,
         on_ready=ready,
         trust=trust,
         blob_cache=blob_cache or default_blob_cache(settings),

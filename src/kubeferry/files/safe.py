@@ -46,20 +46,39 @@ def file_key(status: os.stat_result) -> FileKey:
 
 def open_inside(folder: Path, relative: str) -> io.FileIO:
     """Open `folder/relative` for reading, refusing links and anything but a regular file."""
+    root = open_folder(folder)
+    try:
+        handle = open_under(root, folder, relative)
+    finally:
+        os.close(root)
+    return os.fdopen(handle, "rb", buffering=0)
+
+
+def open_folder(folder: Path) -> int:
+    """A read-only descriptor of the folder `folder` (the root that `open_under` walks from)."""
+    return os.open(folder, os.O_RDONLY | DIRECTORY)
+
+
+def open_under(root: int, folder: Path, relative: str) -> int:
+    """A read-only descriptor of `relative` under the folder descriptor `root` (named `folder` in
+    messages): every step opened with O_NOFOLLOW from the one before, so no link is followed
+    anywhere on the way, even when folders are swapped meanwhile; a regular file only."""
     parts = relative.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise UnsafePathError(f"{relative!r} is not a plain relative path.", path=folder)
-    descriptor = os.open(folder, os.O_RDONLY | DIRECTORY)
+    descriptor = root
     try:
         for depth, part in enumerate(parts[:-1], 1):
             shown = folder.joinpath(*parts[:depth])
             following = _open_part(descriptor, part, shown, os.O_RDONLY | DIRECTORY)
-            os.close(descriptor)
+            if descriptor != root:
+                os.close(descriptor)
             descriptor = following
         # O_NONBLOCK: a FIFO planted in the bundle must not block the open (the fstat refuses it)
         handle = _open_part(descriptor, parts[-1], folder / relative, os.O_RDONLY | NONBLOCK)
     finally:
-        os.close(descriptor)
+        if descriptor != root:
+            os.close(descriptor)
     if not stat.S_ISREG(os.fstat(handle).st_mode):
         os.close(handle)
         raise UnsafePathError(
@@ -68,7 +87,25 @@ def open_inside(folder: Path, relative: str) -> io.FileIO:
         )
     if NONBLOCK and hasattr(os, "set_blocking"):
         os.set_blocking(handle, True)  # a regular file: plain blocking reads
-    return os.fdopen(handle, "rb", buffering=0)
+    return handle
+
+
+def anonymous_file(folder: Path) -> int:
+    """A read-write descriptor of a new file in `folder` that has no name (O_TMPFILE, or a
+    name removed at once where that is missing): only this process can reach it, and it is
+    gone when the descriptor is closed, even after a kill."""
+    tmpfile = getattr(os, "O_TMPFILE", 0)
+    if tmpfile:
+        try:
+            return os.open(folder, os.O_RDWR | tmpfile | NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    import tempfile  # only where O_TMPFILE is missing; local commands never load it
+
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=".kubeferry-")
+    Path(name).unlink()
+    return descriptor
 
 
 def _open_part(directory: int, name: str, shown: Path, flags: int) -> int:

@@ -13,7 +13,6 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -165,9 +164,10 @@ def index_page(
     base: str,
     files: Sequence[tuple[str, int, str]],
     channels: Mapping[str, K3sTag],
-    bundles: Sequence[Path],
+    bundles: Sequence[tuple[str, str, str]],
 ) -> bytes:
-    """The `/` page: what is served, with digests, and how to point each client here."""
+    """The `/` page: what is served, with digests, and how to point each client here. Bundles
+    are named by (manifest sha256, creation date, contents), never by the server's folders."""
     esc = html.escape
     settings = "\n".join(f"{esc(s.line)}    # {esc(s.note)}" for s in client_settings(base))
     rows = "\n".join(
@@ -178,7 +178,11 @@ def index_page(
     channel_rows = "\n".join(
         f"<li>{esc(name)}: {esc(str(channels[name]))}</li>" for name in sort_channel_names(channels)
     )
-    sources = "\n".join(f"<li>{esc(str(folder))}</li>" for folder in bundles)
+    sources = "\n".join(
+        f"<li>manifest sha256 <code>{esc(digest or 'unknown')}</code>, made {esc(created)}: "
+        f"{esc(contents)}</li>"
+        for digest, created, contents in bundles
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>kubeferry mirror</title></head><body>
 <h1>kubeferry mirror</h1>

@@ -1,9 +1,8 @@
 """Bundle files on disk, opened without following links, and read as bundles (disk).
 
-Every folder on the way and the file itself are opened with `O_NOFOLLOW`, so a bundle file (or
-folder) that is a symbolic link is refused rather than followed; the file must be a regular
-file. The identity of what was hashed is `(size, mtime_ns, inode)`: when any of them changes,
-the file is hashed again before it is served again.
+Every folder on the way and the file itself are opened through `files.safe` from the bundle's
+folder descriptor, so a bundle file (or folder) that is a symbolic link is refused rather than
+followed; the file must be a regular file.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from kubeferry.catalog.rules import parse_catalog
-from kubeferry.core.layouts import CATALOG_FILE_NAME
+from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME
 from kubeferry.errors import ChecksumError
 from kubeferry.files.safe import open_inside
 from kubeferry.mirror.routes import Bundle, bundle_entries
@@ -22,9 +21,11 @@ from kubeferry.verification.bundle import read_manifest
 def read_bundle(folder: Path) -> Bundle:
     """A bundle's manifest and catalog; the catalog is used only when it matches the manifest."""
     created, entries = bundle_entries(folder, read_manifest(folder))
+    with open_inside(folder, MANIFEST_NAME) as stream:
+        digest = hashlib.sha256(stream.read()).hexdigest()
     catalog_entry = next((e for e in entries if e.kind == "catalog"), None)
     if catalog_entry is None:
-        return Bundle(folder, created, entries)
+        return Bundle(folder, created, entries, digest=digest)
     with open_inside(folder, CATALOG_FILE_NAME) as stream:
         data = stream.read()
     if hashlib.sha256(data).hexdigest() != catalog_entry.sha256:
@@ -35,4 +36,4 @@ def read_bundle(folder: Path) -> Bundle:
             expected=catalog_entry.sha256,
         )
     catalog = parse_catalog(data.decode("utf-8", "replace"), source=str(folder / CATALOG_FILE_NAME))
-    return Bundle(folder, created, entries, catalog)
+    return Bundle(folder, created, entries, catalog, digest)

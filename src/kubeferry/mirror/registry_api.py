@@ -28,7 +28,7 @@ _NAME: Final = r"(?P<name>[A-Za-z0-9._:\-\[\]]+(?:/[a-z0-9._\-]+)*)"
 _OBJECT: Final = re.compile(rf"^/v2/{_NAME}/(?P<kind>manifests|blobs)/(?P<ref>[A-Za-z0-9_.:\-]+)$")
 _TAGS: Final = re.compile(rf"^/v2/{_NAME}/tags/list$")
 _DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
-SendFile = Callable[[FileRoute], Awaitable[web.StreamResponse]]
+SendFile = Callable[[web.BaseRequest, FileRoute, str], Awaitable[web.StreamResponse]]
 
 
 def error(status: int, code: str, message: str, detail: object = None) -> web.Response:
@@ -49,7 +49,7 @@ class RegistryApi:
         self._store = store
         self._send_file = send_file
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """One request under `/v2/`."""
         if request.method not in ("GET", "HEAD"):
             return error(
@@ -78,10 +78,12 @@ class RegistryApi:
             listing = {"name": found["name"], "tags": sorted(repository.tags)}
             return web.json_response(listing, headers=API_VERSION)
         if found["kind"] == "manifests":
-            return await self._manifest(repository, found["ref"])
-        return await self._blob(repository, found["ref"])
+            return await self._manifest(request, repository, found["ref"])
+        return await self._blob(request, repository, found["ref"])
 
-    async def _manifest(self, repository: Repository, reference: str) -> web.StreamResponse:
+    async def _manifest(
+        self, request: web.BaseRequest, repository: Repository, reference: str
+    ) -> web.StreamResponse:
         digest = reference if _DIGEST.match(reference) else repository.tags.get(reference)
         content = self._store.manifests.get(digest or "")
         if content is None or content.digest not in repository.digests:
@@ -91,22 +93,26 @@ class RegistryApi:
                 f"{repository.registry}/{repository.name}:{reference} "
                 "is not in the mirror's bundles",
             )
-        return await self._send(content)
+        return await self._send(request, content)
 
-    async def _blob(self, repository: Repository, digest: str) -> web.StreamResponse:
+    async def _blob(
+        self, request: web.BaseRequest, repository: Repository, digest: str
+    ) -> web.StreamResponse:
         content = self._store.blobs.get(digest)
         if content is None or digest not in repository.digests:
             return error(404, "BLOB_UNKNOWN", f"{digest} is not a blob of {repository.name}")
-        return await self._send(content, "application/octet-stream")
+        return await self._send(request, content, "application/octet-stream")
 
-    async def _send(self, content: Content, media_type: str = "") -> web.StreamResponse:
+    async def _send(
+        self, request: web.BaseRequest, content: Content, media_type: str = ""
+    ) -> web.StreamResponse:
         headers = {**API_VERSION, "Docker-Content-Digest": content.digest}
         kind = media_type or content.media_type or "application/octet-stream"
         if content.body is not None:
             return web.Response(body=content.body, headers={**headers, "Content-Type": kind})
         assert content.route is not None
-        response = await self._send_file(content.route)
-        if response.status != 200:
-            return response  # the verification refused the file: its 503 names it
-        response.headers.update({**headers, "Content-Type": kind})
+        response = await self._send_file(request, content.route, kind)
+        if response.status >= 400:
+            return response  # refused (503: the verification failed) or a Range it cannot serve
+        response.headers.update(headers)
         return response

@@ -64,6 +64,21 @@ class Bundle:
     created: str
     entries: tuple[BundleEntry, ...]
     catalog: Catalog = field(default_factory=lambda: Catalog(versions=()))
+    digest: str = ""  # sha256 of its manifest: how the index page names it (never its folder)
+
+    def contents(self) -> str:
+        """What it holds, in a line: its k3s tags and kubectl versions with their platforms."""
+        tags = sorted({e.tag for e in self.entries if e.kind == "k3s" and e.tag})
+        kubectls: dict[str, set[str]] = {}
+        for e in self.entries:
+            if e.kind == "kubectl":
+                kubectls.setdefault(e.version, set()).add(f"{e.os}-{e.arch}")
+        parts = [f"k3s {', '.join(tags)}"] if tags else []
+        parts += [
+            f"kubectl {version} ({', '.join(sorted(platforms))})"
+            for version, platforms in sorted(kubectls.items())
+        ]
+        return "; ".join(parts) or "no files the mirror serves"
 
 
 def bundle_entries(folder: Path, manifest: Manifest) -> tuple[str, tuple[BundleEntry, ...]]:
@@ -248,7 +263,7 @@ def build_routes(bundles: Sequence[Bundle], base: str) -> RouteTable:
         base,
         [(path, route.size, route.sha256) for path, route in files],
         channels,
-        [bundle.folder for bundle in bundles],
+        [(bundle.digest, bundle.created, bundle.contents()) for bundle in bundles],
     )
     routes["/"] = TextRoute(index, HTML)
     return RouteTable(base, routes, channels, files)

@@ -1,25 +1,22 @@
 """`mirror serve`: verified bundles over HTTP(S) in the upstream URL layouts, on aiohttp.
 
-aiohttp's FileResponse answers `Range` (206), `HEAD`, `ETag`/`Last-Modified` and conditional
-requests, and sends with `sendfile` (zero-copy) on plain HTTP. What this module adds: every file
-is hashed against its manifest before it is first served and again whenever its
-(size, mtime_ns, inode) changes, in a thread pool, one hashing per file however many clients ask
-at once; a file that fails is refused with a 503 naming it, never sent.
+The pieces: `copies` (each file copied once into a private verified copy, checked per request),
+`sending` (conditionals, Range, sendfile from the copy), `handler` (addresses, routes, the access
+log), `connections` (deadlines, the connection cap, one-line logs). This module puts them on a
+listening socket and runs until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
-import hashlib
 import logging
 import os
 import signal
 import socket
 import ssl
-import stat
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,28 +24,29 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from kubeferry.errors import KubeferryError, MirrorError
-from kubeferry.files.safe import FileKey, file_key
-from kubeferry.mirror import documents
-from kubeferry.mirror.image_store import ImageStore
-from kubeferry.mirror.registry_api import RegistryApi
-from kubeferry.mirror.routes import (
-    Bundle,
-    DigestRoute,
-    FileRoute,
-    RedirectRoute,
-    ReleasesRoute,
-    RouteTable,
-    TextRoute,
-    build_routes,
-    route_path,
+from kubeferry.errors import MirrorError
+from kubeferry.files.safe import anonymous_file, open_folder
+from kubeferry.mirror.connections import (
+    ACCEPT_BATCH,
+    HEADER_TIMEOUT,
+    IDLE_TIMEOUT,
+    Connections,
+    GuardedHandler,
+    OneLineFormatter,
+    RateLimitedLog,
+    connection_cap,
+    handler_class,
+    raise_open_files_limit,
 )
-from kubeferry.verification.bundle import Verified, verify_file
+from kubeferry.mirror.copies import VerifiedCopies
+from kubeferry.mirror.handler import AccessLog, Bases, MirrorApp
+from kubeferry.mirror.image_store import ImageStore
+from kubeferry.mirror.routes import Bundle, build_routes
 
 LOG: Final = logging.getLogger("kubeferry.mirror")
-ACCESS_FORMAT: Final = '%a %t "%r" %s %b "%{User-Agent}i" %Tfs'
-MAX_TABLES: Final = 16
 HASH_WORKERS: Final = 2
+LISTEN_QUEUE: Final = 4096  # a burst of connections waits in the kernel rather than SYN retries
+MAX_LINE: Final = 8190  # request line and each header field, as nginx's large buffers
 
 
 @dataclass(frozen=True)
@@ -60,163 +58,22 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     access_log: Path | None = None
+    public_url: str = ""
+    public_names: tuple[str, ...] = ()
+    copies_dir: Path | None = None
     images: ImageStore | None = None  # the registry API under /v2/ (mirror/registry_api.py)
 
 
-class Verifier:
-    """Hashes each file once per (size, mtime_ns, inode); concurrent askers share one hashing."""
+class MirrorServer(web.Server):
+    """aiohttp's low-level server making GuardedHandler connections."""
 
-    def __init__(self, executor: concurrent.futures.Executor) -> None:
-        self._executor = executor
-        self._known: dict[FileRoute, tuple[FileKey, Verified | KubeferryError]] = {}
-        self._pending: dict[tuple[FileRoute, FileKey | None], asyncio.Future[Any]] = {}
+    def __init__(self, handler: Any, protocol: type[GuardedHandler], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._protocol = protocol
 
-    async def check(self, route: FileRoute) -> Verified | KubeferryError:
-        """The verified digests of `route`'s file, or the error that refuses it."""
-        current = _current_key(route)
-        known = self._known.get(route)
-        if known is not None and known[0] == current:
-            return known[1]
-        pending = self._pending.get((route, current))
-        if pending is None:
-            pending = asyncio.ensure_future(self._verify(route, current))
-            self._pending[(route, current)] = pending
-        outcome: Verified | KubeferryError = await asyncio.shield(pending)
-        return outcome
-
-    async def _verify(self, route: FileRoute, current: FileKey | None) -> Verified | KubeferryError:
-        extra = route.extra_digests
-        loop = asyncio.get_running_loop()
-        try:
-            outcome: Verified | KubeferryError = await loop.run_in_executor(
-                self._executor,
-                functools.partial(
-                    verify_file,
-                    route.bundle,
-                    route.relative,
-                    route.size,
-                    route.sha256,
-                    extra,
-                    consequence="It is not served.",
-                ),
-            )
-            LOG.info("verified %s", route.bundle / route.relative)
-        except KubeferryError as exc:
-            LOG.error("refusing %s: %s", route.bundle / route.relative, exc)
-            outcome = exc
-        except OSError as exc:
-            outcome = MirrorError(
-                f"{route.bundle / route.relative} cannot be read ({exc.strerror}); it is not "
-                "served. Check the bundle folder.",
-                path=route.bundle / route.relative,
-            )
-            LOG.error("refusing %s: %s", route.bundle / route.relative, outcome)
-        finally:
-            self._pending.pop((route, current), None)
-        key = outcome.key if isinstance(outcome, Verified) else current
-        if key is not None:
-            self._known[route] = (key, outcome)
-        return outcome
-
-
-def _current_key(route: FileRoute) -> FileKey | None:
-    try:
-        return file_key(os.lstat(route.bundle / route.relative))
-    except OSError:
-        return None
-
-
-class VerifiedFileResponse(web.FileResponse):
-    """A FileResponse for exactly the verified file: no compressed siblings, no links."""
-
-    def __init__(self, path: Path, key: FileKey, **kwargs: Any) -> None:
-        super().__init__(path, **kwargs)
-        self._verified_key = key
-
-    def _get_file_path_stat_encoding(
-        self, accept_encoding: str
-    ) -> tuple[Path, os.stat_result, str | None]:
-        # aiohttp would serve `<name>.gz`/`.br` beside the file: bytes nobody verified. And the
-        # file must still be the one verified (not replaced, not a link) when it is opened.
-        status = self._path.lstat()
-        if not stat.S_ISREG(status.st_mode) or file_key(status) != self._verified_key:
-            raise FileNotFoundError(f"{self._path} changed after it was verified")
-        return self._path, status, None
-
-
-def _text(status: int, message: str) -> web.Response:
-    return web.Response(status=status, text=message + "\n", content_type="text/plain")
-
-
-class MirrorApp:
-    """The request handler: route lookup, verification, the generated bodies."""
-
-    def __init__(self, bundles: Sequence[Bundle], verifier: Verifier) -> None:
-        self._bundles = bundles
-        self._verifier = verifier
-        self._tables: dict[str, RouteTable] = {}
-
-    def table(self, base: str) -> RouteTable:
-        """The route table whose links point at `base` (one per address clients use)."""
-        table = self._tables.get(base)
-        if table is None:
-            if len(self._tables) >= MAX_TABLES:
-                self._tables.clear()
-            table = self._tables[base] = build_routes(self._bundles, base)
-        return table
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Answer one GET or HEAD."""
-        path = route_path(request.raw_path)
-        if path is None:
-            return _text(400, f"refused: {request.raw_path!r} is not a plain path in the mirror")
-        base = f"{request.scheme}://{request.host}"
-        route = self.table(base).routes.get(path)
-        if route is None:
-            return _text(404, f"not found: {path} is not in the mirror's bundles (see {base}/)")
-        if isinstance(route, FileRoute):
-            return await self._file(route)
-        if isinstance(route, DigestRoute):
-            return await self._digest(request, route)
-        if isinstance(route, TextRoute):
-            return _body(request, route.body, route.content_type)
-        if isinstance(route, RedirectRoute):
-            raise web.HTTPFound(f"{base}{route.target}")
-        return self._releases(request, route, f"{base}{path}")
-
-    async def _file(self, route: FileRoute) -> web.StreamResponse:
-        verified = await self._verifier.check(route)
-        if isinstance(verified, KubeferryError):
-            return _text(503, f"refused: {verified}")
-        content_type = "text/plain" if route.relative.endswith(".txt") else None
-        headers = {"Content-Type": content_type or "application/octet-stream"}
-        return VerifiedFileResponse(route.bundle / route.relative, verified.key, headers=headers)
-
-    async def _digest(self, request: web.Request, route: DigestRoute) -> web.StreamResponse:
-        if route.algorithm == "sha256":
-            return _body(request, route.source.sha256.encode(), "text/plain")
-        verified = await self._verifier.check(route.source)
-        if isinstance(verified, KubeferryError):
-            return _text(503, f"refused: {verified}")
-        return _body(request, verified.digests[route.algorithm].encode(), "text/plain")
-
-    def _releases(self, request: web.Request, route: ReleasesRoute, url: str) -> web.Response:
-        page, per_page = documents.page_numbers(request.query)
-        body, link = documents.releases_page(route.releases, url, page, per_page)
-        response = _body(request, body, "application/json")
-        if link:
-            response.headers["Link"] = link
-        return response
-
-
-def _body(request: web.Request, body: bytes, content_type: str) -> web.Response:
-    """A generated body with a strong ETag, answering If-None-Match with 304."""
-    etag = hashlib.sha256(body).hexdigest()[:32]
-    if request.if_none_match and any(item.value == etag for item in request.if_none_match):
-        return web.Response(status=304, headers={"ETag": f'"{etag}"'})
-    response = web.Response(body=body, content_type=content_type.split(";")[0])
-    response.headers["ETag"] = f'"{etag}"'
-    return response
+    def __call__(self) -> GuardedHandler:
+        """A connection's protocol."""
+        return self._protocol(self, loop=self._loop, **self._kwargs)
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -239,7 +96,7 @@ def _logger(name: str, destination: Path | None, form: str) -> logging.Logger:
     handler: logging.Handler = (
         logging.FileHandler(destination) if destination else logging.StreamHandler(sys.stderr)
     )
-    handler.setFormatter(logging.Formatter(form))
+    handler.setFormatter(OneLineFormatter(form))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -264,45 +121,129 @@ def bind(host: str, port: int) -> socket.socket:
     return listening
 
 
-def _stop(stopped: asyncio.Future[int], code: int) -> None:
-    if not stopped.done():
-        stopped.set_result(code)
+def _open_roots(bundles: Sequence[Bundle], images: ImageStore | None) -> dict[Path, int]:
+    """A descriptor of every folder files are sent from: the bundles, and the blob cache the
+    registry API's airgap image blobs were unpacked into."""
+    folders = [bundle.folder for bundle in bundles]
+    if images is not None:
+        contents = (*images.manifests.values(), *images.blobs.values())
+        folders += [c.route.bundle for c in contents if c.route is not None]
+    roots: dict[Path, int] = {}
+    for folder in dict.fromkeys(folders):
+        try:
+            roots[folder] = open_folder(folder)
+        except OSError as exc:
+            raise MirrorError(
+                f"cannot open the folder {folder} ({exc.strerror}).", path=folder
+            ) from exc
+    return roots
+
+
+def _copies_folder(chosen: Path | None) -> Path:
+    """Where private copies go; checked now, so a bad folder fails before anything listens."""
+    folder = chosen or Path(tempfile.gettempdir())
+    try:
+        os.close(anonymous_file(folder))
+    except OSError as exc:
+        raise MirrorError(
+            f"cannot make private copies in {folder} ({exc.strerror}); the mirror sends only "
+            "from copies it verified. Choose a writable folder with --copies-dir DIR.",
+            path=folder,
+        ) from exc
+    return folder
+
+
+def _server(
+    mirror: MirrorApp, connections: Connections, options: ServeOptions, errors: logging.Logger
+) -> MirrorServer:
+    access = _logger("kubeferry.mirror.access", options.access_log, "%(message)s")
+    return MirrorServer(
+        mirror.handle,
+        handler_class(connections),
+        access_log_class=AccessLog,
+        access_log=access,
+        logger=errors,
+        keepalive_timeout=IDLE_TIMEOUT,
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
+        lingering_time=1.0,
+    )
+
+
+def _stopped_by_signals(loop: asyncio.AbstractEventLoop) -> asyncio.Future[int]:
+    """A future that SIGINT sets to 130 and SIGTERM to 0."""
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def stop(code: int) -> None:
+        if not stopped.done():
+            stopped.set_result(code)
+
+    for number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
+        loop.add_signal_handler(number, stop, code)
+    return stopped
+
+
+def _bases(
+    options: ServeOptions, listening: socket.socket, context: ssl.SSLContext | None
+) -> Bases:
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    address = f"{host}:{listening.getsockname()[1]}"
+    scheme = "https" if context else "http"
+    return Bases(scheme, address, options.public_url, options.public_names)
 
 
 async def serve_forever(
-    bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str], None]
+    bundles: Sequence[Bundle], options: ServeOptions, on_ready: Callable[[str, str], None]
 ) -> int:
-    """Serve until SIGINT or SIGTERM; the exit code (130 for SIGINT, 0 for SIGTERM)."""
+    """Serve until SIGINT or SIGTERM; the exit code (130 for SIGINT, 0 for SIGTERM).
+    `on_ready(listening, public)`: the address it listens on, the base its links point at."""
     _logger(LOG.name, None, "kubeferry mirror: %(message)s")  # verifications and refusals
-    executor = concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, "kubeferry-hash")
-    mirror = MirrorApp(bundles, Verifier(executor))
-    app = web.Application()
-    if options.images is not None:
-        app.router.add_route("*", "/v2{tail:.*}", RegistryApi(options.images, mirror._file).handle)
-    app.router.add_get("/{tail:.*}", mirror.handle)
-    cert, key = options.tls_cert, options.tls_key  # both or neither (the command checks)
-    context = tls_context(cert, key) if cert and key else None
-    runner = web.AppRunner(
-        app,
-        access_log=_logger("kubeferry.mirror.access", options.access_log, "%(message)s"),
-        access_log_format=ACCESS_FORMAT,
-        shutdown_timeout=0.1,  # open downloads are cut: clients resume with Range
-    )
-    build_routes(bundles, "")  # a conflict between bundles shows before anything listens
-    await runner.setup()
-    stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    errors = _logger("kubeferry.mirror.errors", None, "kubeferry mirror: %(message)s")
+    _logger("asyncio", None, "kubeferry mirror: %(message)s").setLevel(logging.WARNING)
+    rate_limited = RateLimitedLog(errors)
     loop = asyncio.get_running_loop()
-    for number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
-        loop.add_signal_handler(number, _stop, stopped, code)
+    loop.set_exception_handler(rate_limited.loop_errors)
+    build_routes(bundles, "")  # a conflict between bundles shows before anything listens
+    context = (
+        tls_context(options.tls_cert, options.tls_key)
+        if options.tls_cert and options.tls_key
+        else None
+    )
+    folder = _copies_folder(options.copies_dir)
+    roots = _open_roots(bundles, options.images)
+    files = sum(len(bundle.entries) for bundle in bundles)
+    connections = Connections(
+        connection_cap(raise_open_files_limit(), len(bundles) + 2 * files), rate_limited
+    )
+    executor = concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, "kubeferry-hash")
+    copies = VerifiedCopies(executor, folder, roots)
+    stopped = _stopped_by_signals(loop)
+    listener: asyncio.Server | None = None
+    server: MirrorServer | None = None
     try:
         listening = bind(options.host, options.port)
-        site = web.SockSite(runner, listening, ssl_context=context)
-        await site.start()
-        host = f"[{options.host}]" if ":" in options.host else options.host
-        base = f"{'https' if context else 'http'}://{host}:{listening.getsockname()[1]}"
+        bases = _bases(options, listening, context)
+        mirror = MirrorApp(bundles, copies, bases, options.images)
+        listening_base = f"{bases.scheme}://{bases.listen}"
+        base = options.public_url.rstrip("/") or listening_base
         mirror.table(base)  # build once now, so a conflict shows before anyone connects
-        on_ready(base)
+        server = _server(mirror, connections, options, errors)
+        listener = await loop.create_server(
+            server,
+            sock=listening,
+            ssl=context,
+            backlog=ACCEPT_BATCH,
+            ssl_handshake_timeout=HEADER_TIMEOUT if context else None,
+        )
+        listening.listen(LISTEN_QUEUE)  # the kernel's queue; accept() takes ACCEPT_BATCH a turn
+        on_ready(listening_base, base)
         return await stopped
     finally:
-        await runner.cleanup()
+        if listener is not None:
+            listener.close()
+        if server is not None:
+            await server.shutdown(0.1)  # open downloads are cut: clients resume with Range
         executor.shutdown(wait=False, cancel_futures=True)
+        copies.close()
+        for descriptor in roots.values():
+            os.close(descriptor)

@@ -34,11 +34,14 @@ def _bundles(
     return [read_bundle(folder) for folder in folders]
 
 
-def mirror_status(base: str) -> list[str]:
-    """What a client needs, line by line, for a mirror at `base`: the first says where."""
+def mirror_status(listening: str, base: str = "") -> list[str]:
+    """What a client needs, line by line, for a mirror listening at `listening` whose links
+    point at `base` (the same by default): the first line says where."""
     from kubeferry.mirror.documents import client_settings
 
-    return [f"serving at {base}/"] + [f"{s.line}    # {s.note}" for s in client_settings(base)]
+    base = base or listening
+    first = f"serving at {listening}/" + (f" (links point at {base}/)" if base != listening else "")
+    return [first] + [f"{s.line}    # {s.note}" for s in client_settings(base)]
 
 
 def serve_mirror(
@@ -48,14 +51,18 @@ def serve_mirror(
     *,
     tls: tuple[Path, Path] | None = None,
     access_log: Path | None = None,
-    on_ready: Callable[[str], None],
+    public_url: str = "",
+    public_names: tuple[str, ...] = (),
+    copies_dir: Path | None = None,
+    on_ready: Callable[[str, str], None],
     trust: Trust | None = None,
     blob_cache: Path | None = None,
     warn: Callable[[str], object] = lambda note: None,
 ) -> int:
     """Serve the bundles in `folders` until SIGINT or SIGTERM; the exit code (130 after SIGINT).
 
-    `on_ready(base)` is called once the socket listens (with port 0, `base` names the real one).
+    `on_ready(listening, base)` is called once the socket listens (with port 0, `listening`
+    names the real one); `base` is where links point (`public_url`, or `listening`).
     """
     from kubeferry.mirror.image_store import build_store
     from kubeferry.mirror.server import ServeOptions, serve_forever
@@ -66,7 +73,9 @@ def serve_mirror(
     for note in images.notes:
         warn(note)
     cert, key = tls if tls else (None, None)
-    options = ServeOptions(host, port, cert, key, access_log, images)
+    options = ServeOptions(
+        host, port, cert, key, access_log, public_url, public_names, copies_dir, images
+    )
     return asyncio.run(serve_forever(loaded, options, on_ready))
 
 

@@ -1,9 +1,10 @@
 """Verify a bundle: every way kubeferry checks a bundle file against its manifest.
 
 `verify_files` re-hashes them all (`bundle verify`, before install and push); `verify_file`
-checks one (the mirror, before it serves it); `copy_verified` checks the bytes while it copies
-them (install, export). Files are opened through `files.safe.open_inside` (no link followed at
-any step, regular files only); nothing from the bundle is trusted.
+checks one; `copy_verified` checks the bytes while it copies them (install, export), and
+`copy_verified_descriptor` does so from an open descriptor into the mirror's private copy.
+Files are opened through `files.safe.open_inside` (no link followed at any step, regular files
+only); nothing from the bundle is trusted.
 """
 
 from __future__ import annotations
@@ -201,3 +202,43 @@ def trusted_and_verified(
         verified.bad.append((MANIFEST_NAME, "changed while its signature was being checked"))
     verified.require_ok()
     return check, verified
+
+
+def copy_verified_descriptor(
+    source: int,
+    target: int,
+    path: Path,
+    size: int,
+    sha256: str,
+    algorithms: Iterable[str] = (),
+    *,
+    consequence: str = "It was not used.",
+) -> Verified:
+    """Copy the open bundle file `source` into `target` (a file only the caller can write),
+    hashing the bytes copied: the copy holds exactly the bytes hashed. The key is the fstat of
+    `source` before it was read; ChecksumError when it changed while read or does not match."""
+    before = os.fstat(source)
+    hashers = {name: hashlib.new(name) for name in ("sha256", *algorithms)}
+    with (
+        os.fdopen(os.dup(source), "rb", buffering=0) as reader,
+        os.fdopen(os.dup(target), "wb") as writer,
+    ):
+        reader.seek(0)
+        written = copy_hashing(reader, writer, hashers.values())
+    after = os.fstat(source)
+    if file_key(before) != file_key(after):
+        raise ChecksumError(
+            f"{path} changed while it was being checked; it is not used until it is stable.",
+            path=path,
+        )
+    digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+    if written != size or digests["sha256"] != sha256:
+        raise ChecksumError(
+            f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
+            f"{sha256}; found {written} bytes, sha256 {digests['sha256']}). {consequence} "
+            "Copy the bundle again or run 'kubeferry bundle verify' on it.",
+            path=path,
+            expected=sha256,
+            actual=digests["sha256"],
+        )
+    return Verified(file_key(before), digests)
