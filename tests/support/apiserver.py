@@ -124,7 +124,7 @@ class ApiState:
     git_version: str
     token: str = "s3cret"
     basic: str = "alice:wonderland"
-    anonymous: bool = False  # answer /version without credentials (kube-apiserver's default)
+    anonymous: bool = False  # answer /version whatever the credentials (logged all the same)
     version_requests: int = 0
     requests: int = 0
     connections: int = 0
@@ -180,9 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         client_cn = _client_cn(self.connection)
         authorization = self.headers.get("Authorization")
-        impersonate = tuple(
+        impersonate = tuple(  # by name (the order of values kept), whatever order they came in
             f"{name}={value}"
-            for name, value in self.headers.items()
+            for name, value in sorted(self.headers.items(), key=lambda item: item[0].lower())
             if name.lower().startswith("impersonate-")
         )
         request = Request(
@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.log.append(request)
         basic = "Basic " + base64.b64encode(state.basic.encode()).decode()
         known = (f"Bearer {state.token}", basic)
-        public = state.anonymous and authorization is None and self.path.startswith("/version")
+        public = state.anonymous and self.path.startswith("/version")
         if not (client_cn or authorization in known or public):
             return self._json(
                 401,

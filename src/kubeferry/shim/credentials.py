@@ -207,11 +207,10 @@ def needs_person(access: ClusterAccess) -> str | None:
 def _impersonation(access: ClusterAccess) -> list[tuple[str, str]]:
     if not access.as_user:  # client-go impersonates only with a user named
         return []
-    headers = [("Impersonate-User", access.as_user)]
-    headers += [("Impersonate-Group", group) for group in access.as_groups or []]
+    headers = [("Impersonate-Group", group) for group in access.as_groups or []]
     if access.as_uid:
         headers.append(("Impersonate-Uid", access.as_uid))
-    return headers
+    return [*headers, ("Impersonate-User", access.as_user)]  # Go writes headers sorted
 
 
 def credentials(
@@ -234,6 +233,11 @@ def credentials(
                 str(status["clientCertificateData"]).encode(),
                 str(status["clientKeyData"]).encode(),
             )
+    if not (token or cert or access.username or access.auth_provider or access.exec_config):
+        raise CredentialError(  # client-go's prompting auth loader, on kubectl's stdin
+            f"no credentials for {access.server}: kubectl asks for a user name and password on "
+            "its standard input, and the probe asks nobody"
+        )
     if token:
         headers.append(("Authorization", f"Bearer {token}"))
     elif access.username:
