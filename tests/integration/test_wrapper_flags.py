@@ -124,7 +124,7 @@ CASES: list[tuple[str, Flags, str]] = [
                 str(p.folder / "client.crt"),
                 f"--client-key={p.folder / 'client.key'}",
             ),
-        ),  # fmt: skip
+        ),
         "c",
     ),
     (

@@ -33,7 +33,7 @@ class _Handler(StreamRequestHandler):
             raise ConnectionError("short SOCKS5 message")
         return data
 
-    def _authenticate(self) -> str | None | bool:
+    def _authenticate(self) -> str | bool | None:
         _, count = self._read(2)
         methods = self._read(count)
         wanted = 2 if self.server.credentials else 0
@@ -52,7 +52,7 @@ class _Handler(StreamRequestHandler):
         return user if good else False
 
     def _target(self) -> tuple[str, str, int]:
-        _, command, _, atype = self._read(4)
+        _, _command, _, atype = self._read(4)
         if atype == 1:
             host = socket.inet_ntop(socket.AF_INET, self._read(4))
         elif atype == 4:
