@@ -161,9 +161,13 @@ def test_connection_flags_change_the_probe_as_they_change_kubectl(
     expected: str,
 ) -> None:
     other = write_kubeconfig(
-        tmp_path / "other.yaml", pki, {"x": {"server": servers["b"].url}},
-        {"x": {"token": "t"}}, {"x": ("x", "x")}, "x",
-    )  # fmt: skip
+        tmp_path / "other.yaml",
+        pki,
+        {"x": {"server": servers["b"].url}},
+        {"x": {"token": "t"}},
+        {"x": ("x", "x")},
+        "x",
+    )
     before, after = flags(servers, pki, other)
     compared = compare(wrapper, servers, real_kubectls, before=before, after=after)
     assert compared.direct.code == 0, compared.direct.stderr  # the case is one kubectl accepts
@@ -218,9 +222,13 @@ def test_kubernetes_master_when_no_current_context(
 ) -> None:
     """Contexts but no current-context, or an empty --kubeconfig: client-go's defaults."""
     no_current = write_kubeconfig(
-        tmp_path / "kc", pki, {"a": {"server": servers["a"].url}}, {"a": {}}, {"a": ("a", "a")},
+        tmp_path / "kc",
+        pki,
+        {"a": {"server": servers["a"].url}},
+        {"a": {}},
+        {"a": ("a", "a")},
         None,
-    )  # fmt: skip
+    )
     env = {"KUBECONFIG": str(no_current), "KUBERNETES_MASTER": servers["b"].url}
     env["SSL_CERT_FILE"] = str(pki.ca)  # Go and the probe both read it for the system pool
     compared = compare(wrapper, servers, real_kubectls, env=env, after=("--token=T",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import ssl
 import sys
 from collections.abc import Iterator
@@ -68,8 +67,11 @@ def _plugin(tmp_path: Path) -> tuple[dict[str, Any], Path]:
         "    'status': {'token': 'from-plugin'}}))\n"
     )
     script.chmod(0o755)
-    config = {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script),
-              "interactiveMode": "Never"}  # fmt: skip
+    config = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": str(script),
+        "interactiveMode": "Never",
+    }
     return config, log
 
 
@@ -89,8 +91,14 @@ def test_oidc_id_token_is_sent(
 ) -> None:
     """Case 3: the auth-provider's id-token, as kubectl's oidc provider sends it."""
     token = _jwt(4102444800)  # 2100
-    provider = {"name": "oidc", "config": {"id-token": token, "client-id": "kubernetes",
-                "idp-issuer-url": "https://idp.example.test"}}  # fmt: skip
+    provider = {
+        "name": "oidc",
+        "config": {
+            "id-token": token,
+            "client-id": "kubernetes",
+            "idp-issuer-url": "https://idp.example.test",
+        },
+    }
     _config(wrapper, pki, servers["b"].url, {"auth-provider": provider})
     compared = compare(wrapper, servers, real_kubectls)
     assert assert_same_request(compared, servers) == "b"
@@ -107,11 +115,15 @@ def test_client_certificate_split_between_file_and_data(
 ) -> None:
     """Case 3: a client certificate and its key, one as a file and one as -data."""
     if split == "cert-file-key-data":
-        user = {"client-certificate": str(pki.folder / "client.crt"),
-                "client-key-data": pki.b64("client.key")}  # fmt: skip
+        user = {
+            "client-certificate": str(pki.folder / "client.crt"),
+            "client-key-data": pki.b64("client.key"),
+        }
     else:
-        user = {"client-certificate-data": pki.b64("client.crt"),
-                "client-key": str(pki.folder / "client.key")}  # fmt: skip
+        user = {
+            "client-certificate-data": pki.b64("client.crt"),
+            "client-key": str(pki.folder / "client.key"),
+        }
     _config(wrapper, pki, servers["a"].url, user)
     compared = compare(wrapper, servers, real_kubectls)
     assert assert_same_request(compared, servers) == "a"
@@ -198,8 +210,13 @@ def test_tls_as_lenient_as_go(
     bundle = tmp_path / "bundle.crt"
     broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
     bundle.write_text(broken + pki.pem("ca.crt").decode())
-    _config(wrapper, pki, servers["b"].url, {"token": "s3cret"},
-            **{"certificate-authority": str(bundle), "certificate-authority-data": None})  # fmt: skip
+    _config(
+        wrapper,
+        pki,
+        servers["b"].url,
+        {"token": "s3cret"},
+        **{"certificate-authority": str(bundle), "certificate-authority-data": None},
+    )
     compared = compare(wrapper, servers, real_kubectls)
     assert assert_same_request(compared, servers) == "b"
     assert "kubeferry:" not in compared.wrapped.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from tests.integration.test_wrapper_parity import _config, _notices
+from tests.integration.test_wrapper_parity import _config
 from tests.support.apiserver import ApiServer, Pki
 from tests.support.side_by_side import assert_same_request, compare
 from tests.support.wrapper import Wrapper, make_wrapper
@@ -48,9 +48,14 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], timeout: float) -> tupl
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     child = subprocess.Popen(
-        argv, env=env, stdin=terminal, stdout=terminal, stderr=terminal,
-        start_new_session=True, preexec_fn=take_terminal,  # noqa: PLW1509 - needs a tty
-    )  # fmt: skip
+        argv,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
     os.close(terminal)
     output = b""
     deadline = time.monotonic() + timeout

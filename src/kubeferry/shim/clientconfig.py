@@ -91,8 +91,11 @@ def _validate(cluster: dict[str, Any], user: dict[str, Any]) -> None:
         holder = cluster if file_key == "certificate-authority" else user
         if holder.get(file_key) and holder.get(file_key + "-data"):
             problems.append(f"{file_key} and {file_key}-data are both set")
-    methods = [m for m, keys in (("token", ("token", "tokenFile")), ("basic auth", ("username",
-               "password"))) if any(user.get(k) for k in keys)]  # fmt: skip
+    methods = [
+        m
+        for m, keys in (("token", ("token", "tokenFile")), ("basic auth", ("username", "password")))
+        if any(user.get(k) for k in keys)
+    ]
     if len(methods) > 1:
         problems.append(f"more than one way to log in ({' and '.join(methods)})")
     if user.get("exec") and user.get("auth-provider"):
@@ -146,8 +149,9 @@ def request_timeout(text: str | None) -> float | None:
             number += char
             index += 1
             continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "h", "m", "s") if text.startswith(u,
-                    index)), None)  # fmt: skip
+        unit = next(
+            (u for u in ("ns", "us", "µs", "ms", "h", "m", "s") if text.startswith(u, index)), None
+        )
         if unit is None or not number:
             break
         total, number, index = total + float(number) * UNITS[unit], "", index + len(unit)
@@ -173,10 +177,15 @@ def _load(paths: list[str], flags: Mapping[str, str], environ: Mapping[str, str]
     if name and context is None:
         raise KubeconfigError(f"context {name!r} is not in {', '.join(paths)}")
     context = context or {}
-    cluster = _pick(merged["clusters"], flags.get("cluster") or context.get("cluster"),
-                    flags.get("cluster"), "cluster")  # fmt: skip
-    user = _pick(merged["users"], flags.get("user") or context.get("user"), flags.get("user"),
-                 "user")  # fmt: skip
+    cluster = _pick(
+        merged["clusters"],
+        flags.get("cluster") or context.get("cluster"),
+        flags.get("cluster"),
+        "cluster",
+    )
+    user = _pick(
+        merged["users"], flags.get("user") or context.get("user"), flags.get("user"), "user"
+    )
     cluster = _cluster_overrides(cluster, flags)
     user = _user_overrides(user, flags)
     _validate(cluster, user)

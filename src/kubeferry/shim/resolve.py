@@ -39,8 +39,12 @@ def _skipped(
     version = parse_version(known) if known else None
     if version is not None:
         cache.remember_context(print_, access.cluster_key, ctx.now)
-    outcome = Outcome(version, "last known" if version else "", [why], f"{why}, so only kubectl "
-                      "runs it (checking the server in the background)")  # fmt: skip
+    outcome = Outcome(
+        version,
+        "last known" if version else "",
+        [why],
+        f"{why}, so only kubectl runs it (checking the server in the background)",
+    )
     outcome.revalidate = True
     return outcome
 
