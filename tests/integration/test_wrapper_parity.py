@@ -168,7 +168,9 @@ def socks() -> Iterator[SocksProxy]:
         yield running
 
 
-@pytest.mark.parametrize("where", ["proxy-url-socks5", "HTTPS_PROXY-socks5", "proxy-url-https"])
+@pytest.mark.parametrize(
+    "where", ["proxy-url-socks5", "HTTPS_PROXY-socks5", "proxy-url-socks5-login", "proxy-url-https"]
+)
 def test_socks5_and_https_proxies(
     wrapper: Wrapper,
     servers: dict[str, ApiServer],
@@ -183,6 +185,10 @@ def test_socks5_and_https_proxies(
     env: dict[str, str] = {}
     if where == "proxy-url-socks5":
         _config(wrapper, pki, named, {"token": "s3cret"}, **{"proxy-url": socks.url})
+    elif where == "proxy-url-socks5-login":
+        socks.credentials(("ann", "p@ss"))
+        login = socks.url.replace("socks5://", "socks5://ann:p%40ss@")
+        _config(wrapper, pki, named, {"token": "s3cret"}, **{"proxy-url": login})
     elif where == "HTTPS_PROXY-socks5":
         _config(wrapper, pki, named, {"token": "s3cret"})
         env["HTTPS_PROXY"] = socks.url
@@ -193,6 +199,8 @@ def test_socks5_and_https_proxies(
     targets = https_proxy.state.targets if where.endswith("https") else socks.state.targets
     port = servers["b"].url.rsplit(":", 1)[1]
     assert targets == [f"{SERVER_NAME}:{port}"] * 3  # kubectl, the probe, the kubectl it ran
+    if where.endswith("login"):
+        assert socks.state.users == ["ann"] * 3
 
 
 def test_tls_as_lenient_as_go(

@@ -105,6 +105,10 @@ class SocksProxy:
         self._server.credentials = credentials
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def credentials(self, pair: tuple[str, str] | None) -> None:
+        """Require this user name and password from now on (None: no login)."""
+        self._server.credentials = pair
+
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]

@@ -165,8 +165,9 @@ def merge(
         current = current or document.get("current-context") or None
         for kind, inner in (("contexts", "context"), ("clusters", "cluster"), ("users", "user")):
             for item in document.get(kind) or []:
-                if isinstance(item, dict) and item.get("name") not in merged[kind]:
-                    merged[kind][item.get("name")] = {**(item.get(inner) or {}), "_dir": folder}
+                name = str(item.get("name")) if isinstance(item, dict) else ""
+                if isinstance(item, dict) and name not in merged[kind]:
+                    merged[kind][name] = {**(item.get(inner) or {}), "_dir": folder}
     return merged, current
 
 

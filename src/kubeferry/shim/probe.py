@@ -154,7 +154,8 @@ def _exchange(
     sock, http_proxy = _connect(access, environ, cert, deadline)
     if http_proxy is not None:
         path = f"http://{parts.netloc}{path}"
-        headers = [*headers, *(h.split(": ", 1) for h in proxy_request_headers(http_proxy))]
+        extra = [h.partition(": ") for h in proxy_request_headers(http_proxy)]
+        headers = [*headers, *((name, value) for name, _, value in extra)]
     with sock:
         sock.settimeout(_remaining(deadline))
         if parts.scheme == "https":

@@ -47,7 +47,8 @@ def socks5_connect(sock: socket.socket, proxy: str, host: str, port: int) -> soc
         sock.sendall(connection.data_to_send())
         chosen = connection.receive_data(_read(sock, 2))
         if getattr(chosen, "method", None) == socks5.SOCKS5AuthMethod.USERNAME_PASSWORD:
-            user, password = unquote(parts.username or ""), unquote(parts.password or "")
+            user = unquote(parts.username or "").encode()
+            password = unquote(parts.password or "").encode()
             connection.send(socks5.SOCKS5UsernamePasswordRequest(user, password))
             sock.sendall(connection.data_to_send())
             if not getattr(connection.receive_data(_read(sock, 2)), "success", False):
