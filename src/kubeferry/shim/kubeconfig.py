@@ -20,10 +20,6 @@ class KubeconfigError(Exception):
     """No usable cluster in the kubeconfig."""
 
 
-class EmptyKubeconfigError(KubeconfigError):
-    """No kubeconfig content at all (client-go then tries the in-cluster configuration)."""
-
-
 _FIELDS = (
     "server",
     "context",
