@@ -176,21 +176,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:
+    def _record(self) -> str | None:
+        """Log the request (agent, credentials, impersonation); the client certificate's CN."""
         state = self.server.state
         client_cn = _client_cn(self.connection)
-        authorization = self.headers.get("Authorization")
         impersonate = tuple(  # by name (the order of values kept), whatever order they came in
             f"{name}={value}"
             for name, value in sorted(self.headers.items(), key=lambda item: item[0].lower())
             if name.lower().startswith("impersonate-")
         )
-        request = Request(
-            self.path, self.headers.get("User-Agent", ""), authorization, client_cn, impersonate
-        )
+        agent, authorization = self.headers.get("User-Agent", ""), self.headers.get("Authorization")
         with state.lock:
             state.requests += 1
-            state.log.append(request)
+            state.log.append(Request(self.path, agent, authorization, client_cn, impersonate))
+        return client_cn
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        client_cn = self._record()
+        authorization = self.headers.get("Authorization")
         basic = "Basic " + base64.b64encode(state.basic.encode()).decode()
         known = (f"Bearer {state.token}", basic)
         public = state.anonymous and self.path.startswith("/version")
