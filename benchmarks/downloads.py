@@ -35,10 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import compile_bytecode, replace_section
 
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, download
-from kubeferry.net.hashes import sha256_file
-from kubeferry.net.parallel import run_parallel
+from kubeferry.download.engine import DownloadJob, download
+from kubeferry.files.hashing import sha256_file
+from kubeferry.jobs.parallel import run_parallel
+from kubeferry.transport import http
 
 MB = 1024 * 1024
 RUNS = 9  # medians of nine: two cores shared with the server make single runs noisy

@@ -33,13 +33,13 @@ user runs it (interpreter start with compiled bytecode, imports, the `.sha256` r
 the transfer). Since the previous figures (engine 0.80x, command 0.65x): (1) the file is synced
 to disk before its final name appears, and that fsync used to wait for the whole file (about
 0.2 s here); the writing thread now starts write-out every 8 MiB (`sync_file_range`,
-net/writeback.py), so the disk keeps pace and the final fsync waits for the tail only; (2) a
+download/writeback.py), so the disk keeps pace and the final fsync waits for the tail only; (2) a
 download in pieces saved its pieces state with an fsync after every piece, holding the lock the
 reading thread needs: now a thread of its own saves it, without fsync (a lost state costs pieces
 fetched again; the whole file is verified anyway); (3) the first answer of a download in pieces was written by
 the thread that reads the socket: now by a thread of its own, in 1 MiB batches; (4) certificates
 load on the first https connection (20-40 ms an http mirror never needs), and httpx's own
-command line (rich, pygments) no longer loads when a module imports httpx before net/http.py
+command line (rich, pygments) no longer loads when a module imports httpx before transport/http.py
 (about 30 ms). On this unlimited loopback the first answer is fast, so the 4-connection rows stay
 on one connection (helpers join only when neither of the first two 8 MiB pieces came faster than
 256 MB/s; nginx's access log shows one request). With `limit_rate 50m` every single-connection
@@ -53,8 +53,8 @@ KUBECTL_PATH = f"release/v{VERSION}/bin/linux/amd64/kubectl"
 ENGINE = """
 import sys, time
 from pathlib import Path
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, download
+from kubeferry.transport import http
+from kubeferry.download.engine import DownloadJob, download
 url, target, digest, connections = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 began = time.perf_counter()
 with http.open_client() as client:

@@ -20,7 +20,7 @@ from kubeferry.catalog.rules import convert_upstream, releases_from_pages
 from kubeferry.catalog.upstream import Upstream
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.errors import KubeferryError
-from kubeferry.net import http
+from kubeferry.transport import http
 
 TARGET = Path(__file__).resolve().parent.parent / "src" / "kubeferry" / "data" / "k3s-versions.json"
 

@@ -15,8 +15,8 @@ from kubeferry.stores.cache import CachedVersion, State
 from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
-    from kubeferry.fleet.registries_targets import RegistriesCheck
     from kubeferry.stores.kubectls import LocalKubectl
+    from kubeferry.targets.registries import RegistriesCheck
 
 
 @dataclass(frozen=True)

@@ -8,36 +8,24 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from kubeferry.core.endpoints import Endpoints
-from kubeferry.core.kuberlr_config import (
-    REVALIDATE_AFTER,
-    VERSION_CACHE_TTL,
+from kubeferry.core.environment import (
+    SECONDS_VARIABLES,
+    URL_VARIABLES,
     env_flag,
     env_seconds,
-    go_bool,
-    home_dir,
-    whole_seconds,
+    env_url,
 )
+from kubeferry.core.kuberlr_config import go_bool, home_dir, whole_seconds
 from kubeferry.core.layouts import CATALOG_FILE_NAME, kuberlr_dir, rancher_desktop_cache_dir
 from kubeferry.core.platforms import host_arch, host_os, normalize_arch, normalize_os
 from kubeferry.errors import ConfigError, UsageError
+from kubeferry.jobs.cancel import CancelToken
 
-URL_VARIABLES: Final = (
-    "KUBEFERRY_MIRROR",
-    "KUBEFERRY_K3S_CHANNELS_URL",
-    "KUBEFERRY_K3S_RELEASES_URL",
-    "KUBEFERRY_K3S_DOWNLOAD_URL",
-    "KUBEFERRY_KUBECTL_MIRROR_URL",
-    "KUBERLR_KUBEMIRRORURL",
-)
-SECONDS_VARIABLES: Final = {
-    "KUBEFERRY_VERSION_CACHE_TTL": VERSION_CACHE_TTL,
-    "KUBEFERRY_REVALIDATE_AFTER": REVALIDATE_AFTER,
-}
 BOOLEAN_VARIABLES: Final = ("KUBERLR_ALLOWDOWNLOAD", "KUBERLR_USELATESTIFNOCOMPATIBLE")
 
 
@@ -97,7 +85,10 @@ class Settings:
     """Receives sentences for the person while a command runs (waits, retries); the CLI prints
     them on stderr, a library caller may log them."""
     connections: int | None = None
-    """Connections per large file (`--connections`); None: net/segmented.py's default."""
+    """Connections per large file (`--connections`); None: download/segmented.py's default."""
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False, repr=False)
+    """The command's token: every download, pool and pause of the command takes it; Ctrl-C
+    cancels it (the CLI), a long-running caller may cancel it to stop this one job."""
 
     @property
     def arch(self) -> str:
@@ -114,34 +105,31 @@ class Settings:
         return kuberlr_dir(self.home, self.target_os, arch or self.arch)
 
 
-def _choose_oses(values: Sequence[str]) -> tuple[str, ...]:
-    if not values:
-        return (host_os(sys.platform),)
+def _choose(
+    values: Sequence[str], option: str, normalize: Callable[[str], str | None], choices: str
+) -> tuple[str, ...]:
+    """Comma-separated, repeatable `--os`/`--arch` values, normalised, each once, in order."""
     chosen: list[str] = []
     for value in values:
         for part in value.split(","):
-            name = normalize_os(part)
+            name = normalize(part)
             if name is None:
-                raise UsageError(
-                    f"Invalid value for '--os': {part!r}; use linux, darwin or windows"
-                )
+                raise UsageError(f"Invalid value for '{option}': {part!r}; use {choices}")
             if name not in chosen:
                 chosen.append(name)
     return tuple(chosen)
 
 
+def _choose_oses(values: Sequence[str]) -> tuple[str, ...]:
+    if not values:
+        return (host_os(sys.platform),)
+    return _choose(values, "--os", normalize_os, "linux, darwin or windows")
+
+
 def _choose_arches(values: Sequence[str]) -> tuple[str, ...]:
     if not values:
         return (host_arch(platform.machine()),)
-    chosen: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            arch = normalize_arch(part)
-            if arch is None:
-                raise UsageError(f"Invalid value for '--arch': {part!r}; use amd64 or arm64")
-            if arch not in chosen:
-                chosen.append(arch)
-    return tuple(chosen)
+    return _choose(values, "--arch", normalize_arch, "amd64 or arm64")
 
 
 def check_environment(environ: Mapping[str, str]) -> None:
@@ -158,15 +146,10 @@ def check_environment(environ: Mapping[str, str]) -> None:
                 go_bool(environ[name], name.removeprefix("KUBERLR_").lower(), name)
         if environ.get("KUBERLR_TIMEOUT"):
             whole_seconds(environ["KUBERLR_TIMEOUT"], "timeout", "KUBERLR_TIMEOUT")
+        for name in URL_VARIABLES:
+            env_url(environ, name)
     except ConfigError as exc:
         raise UsageError(f"environment variable {exc.message}") from exc
-    for name in URL_VARIABLES:
-        value = (environ.get(name) or "").strip()
-        if value and not value.startswith(("http://", "https://")):
-            raise UsageError(
-                f"environment variable {name}={value!r} is not an http:// or https:// URL; "
-                f"set it to e.g. http://mirror.lan:8080 or unset it"
-            )
 
 
 def build_settings(

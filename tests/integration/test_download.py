@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from kubeferry.download.engine import DownloadJob, RetryPolicy, download, part_path
 from kubeferry.errors import ChecksumError, NotFoundError, UpstreamError
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, RetryPolicy, download, part_path
-from kubeferry.net.parallel import run_parallel
+from kubeferry.jobs.parallel import run_parallel
+from kubeferry.transport import http
 from tests.support.upstream import Fault, LocalUpstream
 
 SIZE = 3 * 1024 * 1024 + 17

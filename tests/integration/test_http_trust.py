@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubeferry.net import http
-from kubeferry.net.download import DownloadJob, download
+from kubeferry.download.engine import DownloadJob, download
+from kubeferry.transport import http
 from tests.support.apiserver import Pki, make_pki
 from tests.support.upstream import LocalUpstream
 

@@ -120,6 +120,7 @@ def test_push_to_another_repository_mounts(
 ) -> None:
     first = cli("bundle", "push", str(bundle_folder), f"{registry.host}/a/bundle:1", "--plain-http")
     assert first.code == 0, first.stderr
+    assert "blobs sent (" in first.stdout and "fetched" not in first.stdout
     before = registry.blob_uploads()
     second = cli(
         "bundle",
@@ -182,6 +183,13 @@ def test_pull_killed_halfway_resumes_and_fetches_only_the_rest(
     total = (bundle_folder / IMAGES).stat().st_size
     assert sizes[-1] == total - kept
     assert cli("bundle", "verify", str(target)).code == 0
+    # the bytes a pull reports are the bytes it fetched: the big blob's rest, not its size
+    blobs = resumed.json()["blobs"]
+    others = sum(b["size"] for b in blobs if b["how"] == "fetched" and b["label"] != IMAGES)
+    assert resumed.json()["transferred_bytes"] == others + total - kept
+    again = cli("bundle", "pull", ref, str(target), "--plain-http")
+    assert again.code == 0, again.stderr
+    assert "0 blobs fetched (0 B)" in again.stdout and "sent" not in again.stdout
 
 
 def test_pull_refuses_a_title_outside_the_bundle(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kubeferry.errors import RegistryError
-from kubeferry.net.oci import BlobSource, RegistryClient
-from kubeferry.net.oci_auth import Credentials
+from kubeferry.oci.auth import Credentials
+from kubeferry.oci.client import BlobSource, RegistryClient
 from tests.support import registry as registry_support
 from tests.support.registry import Registry, start_registry, token_auth
 from tests.support.token_server import TokenServer, TokenState, make_token_key

@@ -24,10 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
+from kubeferry.download import segmented
+from kubeferry.download.engine import DownloadJob, download, part_path
 from kubeferry.errors import ChecksumError, UnsafePathError
-from kubeferry.net import http, segmented
-from kubeferry.net.download import DownloadJob, download, part_path
-from kubeferry.net.transfer import TransferPolicy
+from kubeferry.jobs.cancel import CancelToken, TransferCancelled
+from kubeferry.transport import http
+from kubeferry.transport.policy import TransferPolicy
 from tests.conftest import child_environment
 from tests.support.interrupt import interrupt
 from tests.support.nginx import Nginx, nginx_binary
@@ -490,3 +492,44 @@ def test_pieces_reuse_their_connections(served, tmp_path, monkeypatch) -> None:
     pieces = [peer for peer, wanted in zip(server.peers, server.ranges, strict=True) if wanted]
     assert len(pieces) >= 4
     assert len(set(pieces)) <= 2  # two helpers, one connection each
+
+
+def test_cancelling_one_download_in_pieces_leaves_the_other(limited, served, tmp_path) -> None:
+    """Two downloads in pieces in one process (20 MB/s per connection: helpers join); one job's
+    token is cancelled: its lead and helpers stop within a second, the other one completes."""
+    _, digest = served
+    tokens = {name: CancelToken() for name in ("a", "b")}
+    ended: dict[str, tuple[float, object]] = {}
+    begun = {name: threading.Event() for name in tokens}
+
+    def fetch(name: str, client: httpx.Client) -> None:
+        def progress(done: int, total: int | None) -> None:
+            if done > segmented.PIECE_SIZE:
+                begun[name].set()
+
+        job = DownloadJob(f"{limited.url}/big.bin", tmp_path / name / "big.bin", sha256=digest)
+        try:
+            outcome: object = download(
+                client, job, connections=4, progress=progress, cancel=tokens[name]
+            )
+        except BaseException as exc:  # the test looks at it
+            outcome = exc
+        ended[name] = (time.monotonic(), outcome)
+
+    with http.open_client() as client:
+        threads = [threading.Thread(target=fetch, args=(n, client), daemon=True) for n in tokens]
+        for thread in threads:
+            thread.start()
+        assert begun["a"].wait(30) and begun["b"].wait(30)
+        cancelled_at = time.monotonic()
+        tokens["a"].cancel()
+        threads[0].join(5)
+        assert "a" in ended
+        at, outcome = ended["a"]
+        assert isinstance(outcome, TransferCancelled), outcome
+        assert at - cancelled_at < 1.0
+        threads[1].join(60)
+    _, result = ended["b"]
+    assert getattr(result, "sha256", None) == digest, result
+    assert hashlib.sha256((tmp_path / "b" / "big.bin").read_bytes()).hexdigest() == digest
+    assert segmented.state_path(tmp_path / "a" / "big.bin").is_file()  # pieces kept to resume

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeferry.net.http import tls_context
 from kubeferry.shim.kubeconfig import ClusterAccess
 from kubeferry.shim.tls import client_context
+from kubeferry.transport.http import tls_context
 from tests.conftest import Cli
 from tests.support.apiserver import Pki, make_pki, token_user
 from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config

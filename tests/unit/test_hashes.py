@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kubeferry.errors import SumsFileError
-from kubeferry.net.hashes import hash_file, parse_digest_file, parse_sums
+from kubeferry.files.hashing import hash_file
+from kubeferry.verification.sums import parse_digest_file, parse_sums
 
 A, B = "a" * 64, "B" * 64
 

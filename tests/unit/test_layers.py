@@ -5,18 +5,24 @@
 3. core/ imports only the standard library (and kubeferry.errors); nothing imports the wrapper
    except through `kubeferry.shim.which`.
 4. Pure modules import no network library, even transitively, at module level.
+5. Each layer imports only what the README's "may import" column says (`MAY_IMPORT` below, the
+   same table as data); `cli/` imports only services, settings and errors at run time (record
+   types of other layers only under `TYPE_CHECKING`); no service imports another service
+   (`services/common.py` is the helper module they share).
 Plus the size rules: no module over 400 lines, no function over 60.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
 PACKAGE = SRC / "kubeferry"
 NETWORK_LIBRARIES = {
     "httpx",
@@ -36,6 +42,81 @@ PURE = (
     "kubeferry.doctor",
     "kubeferry.errors",
 )
+
+
+# The README's layer table ("How the code is laid out"), as data: layer -> the layers it may
+# import (the package root `kubeferry`, which holds only `__version__`, is open to all). What a
+# layer imports under `if TYPE_CHECKING:` counts too, except in cli/ (record types).
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "core": frozenset({"errors"}),
+    "settings": frozenset({"core", "jobs", "errors"}),
+    "files": frozenset({"core", "errors"}),
+    "transport": frozenset({"core", "files", "jobs", "errors"}),
+    "jobs": frozenset({"core", "errors"}),
+    "download": frozenset({"core", "files", "transport", "jobs", "verification", "errors"}),
+    "oci": frozenset({"core", "files", "transport", "download", "jobs", "errors"}),
+    "verification": frozenset({"core", "files", "bundle", "errors"}),
+    "catalog": frozenset({"core", "files", "transport", "errors"}),
+    "stores": frozenset(
+        {"core", "files", "transport", "download", "jobs", "verification", "targets", "errors"}
+    ),
+    "targets": frozenset({"core", "files", "verification", "registry", "settings", "errors"}),
+    "bundle": frozenset(
+        {
+            "core",
+            "files",
+            "transport",
+            "download",
+            "jobs",
+            "verification",
+            "catalog",
+            "stores",
+            "targets",
+            "errors",
+        }
+    ),
+    "mirror": frozenset({"core", "files", "verification", "catalog", "bundle", "errors"}),
+    "registry": frozenset(
+        {
+            "core",
+            "files",
+            "transport",
+            "download",
+            "jobs",
+            "oci",
+            "verification",
+            "bundle",
+            "errors",
+        }
+    ),
+    "doctor": frozenset({"core", "stores", "targets", "errors"}),
+    "shim": frozenset({"core", "stores", "transport", "errors"}),
+    "services": frozenset(
+        {
+            "core",
+            "files",
+            "transport",
+            "download",
+            "jobs",
+            "oci",
+            "verification",
+            "catalog",
+            "stores",
+            "targets",
+            "bundle",
+            "mirror",
+            "registry",
+            "doctor",
+            "shim",
+            "settings",
+            "errors",
+        }
+    ),
+    "cli": frozenset({"services", "settings", "errors"}),
+    "__main__": frozenset({"cli"}),
+}
+SHARED_SERVICE_HELPERS = {"kubeferry.services.common"}
 
 
 def module_name(path: Path) -> str:
@@ -64,6 +145,39 @@ def imports(path: Path, *, top_level_only: bool) -> set[str]:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
+
+
+def imports_by_kind(path: Path) -> tuple[set[str], set[str]]:
+    """(run-time imports, `if TYPE_CHECKING:` imports) of `path`, at any depth, absolute only."""
+    run: set[str] = set()
+    typing_only: set[str] = set()
+
+    def visit(node: ast.AST, checking: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.dump(child.test):
+                for item in child.body:
+                    visit_one(item, True)
+                for item in child.orelse:
+                    visit_one(item, checking)
+            else:
+                visit_one(child, checking)
+
+    def visit_one(node: ast.AST, checking: bool) -> None:
+        found = typing_only if checking else run
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        visit(node, checking)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return run, typing_only
+
+
+def layer(name: str) -> str:
+    """`kubeferry.services.bundle` -> `services`; the package root is `kubeferry`."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 def internal(names: set[str]) -> set[str]:
@@ -152,11 +266,73 @@ def test_sizes() -> None:
     assert long_functions == []
 
 
+def test_every_layer_imports_only_what_the_table_allows() -> None:
+    offenders: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        own = layer(name)
+        if own == "kubeferry":
+            continue
+        run, typing_only = imports_by_kind(path)
+        used = run if own == "cli" else run | typing_only
+        reached = {layer(n) for n in used if n.split(".")[0] == "kubeferry"} - {own, "kubeferry"}
+        if wrong := reached - MAY_IMPORT[own]:
+            offenders[name] = wrong
+    assert offenders == {}
+
+
+def test_the_cli_reaches_other_layers_only_for_types() -> None:
+    """cli/ may name a record of any layer under TYPE_CHECKING, never the wrapper."""
+    for name, path in MODULES.items():
+        if layer(name) == "cli":
+            _, typing_only = imports_by_kind(path)
+            assert not {n for n in typing_only if layer(n) == "shim"}, name
+
+
+def test_no_service_imports_another_service() -> None:
+    offenders = {}
+    for name, path in MODULES.items():
+        if layer(name) != "services" or name in SHARED_SERVICE_HELPERS:
+            continue
+        run, typing_only = imports_by_kind(path)
+        others = {
+            n
+            for n in run | typing_only
+            if n.startswith("kubeferry.services.") and n not in SHARED_SERVICE_HELPERS
+        }
+        if others - {name}:
+            offenders[name] = others - {name}
+    assert offenders == {}
+
+
+def readme_layer_table() -> dict[str, str]:
+    """The README's layer table: layer name -> its "may import" cell."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if match := re.match(r"\| `([a-z_]+)(?:/|\.py)` \|.*\| (.*) \|$", line):
+            rows[match.group(1)] = match.group(2)
+    return rows
+
+
+def test_the_readme_table_names_every_layer_and_says_what_the_test_holds() -> None:
+    table = readme_layer_table()
+    existing = {layer(name) for name in MODULES} - {"kubeferry", "__main__"}
+    assert set(table) == existing == set(MAY_IMPORT) - {"__main__"}
+    for name, cell in table.items():
+        if name in ("services", "cli"):  # rules in words; held by the two tests above
+            continue
+        said = set(re.findall(r"`([a-z_]+)`", cell))
+        assert said == set(MAY_IMPORT[name]), (name, said ^ set(MAY_IMPORT[name]))
+
+
 def test_the_graph_is_really_read() -> None:
     """The checks above would pass vacuously on an empty graph: make sure it is not."""
     assert "kubeferry.shim" in MODULES and "kubeferry.cli.bundle" in MODULES
     assert "click" in {
         n.split(".")[0] for n in imports(MODULES["kubeferry.cli.bundle"], top_level_only=True)
     }
-    assert "httpx" in external_roots("kubeferry.net.http")
+    assert "httpx" in external_roots("kubeferry.transport.http")
     assert "kubeferry.core.skew" in transitive("kubeferry.shim.decide")
+    run, typing_only = imports_by_kind(MODULES["kubeferry.cli.bundle"])
+    assert "kubeferry.services.bundle" in run and "kubeferry.bundle.install" in typing_only

@@ -10,8 +10,8 @@ import pytest
 from kubeferry.catalog.rules import Catalog
 from kubeferry.core.versions import parse_k3s_tag
 from kubeferry.errors import MirrorError
-from kubeferry.fleet.mirror import documents
-from kubeferry.fleet.mirror.routes import (
+from kubeferry.mirror import documents
+from kubeferry.mirror.routes import (
     Bundle,
     BundleEntry,
     DigestRoute,

@@ -9,18 +9,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubeferry.errors import RegistryAuthError, RegistryError
-from kubeferry.net.oci_auth import (
-    docker_config_credentials,
-    docker_config_path,
-    parse_challenge,
-    request_scopes,
-)
-from kubeferry.net.oci_ref import (
+from kubeferry.core.image_names import (
     normalize_image_name,
     parse_reference,
     parse_registry,
     target_reference,
+)
+from kubeferry.errors import RegistryAuthError, RegistryError
+from kubeferry.oci.auth import (
+    docker_config_credentials,
+    docker_config_path,
+    parse_challenge,
+    request_scopes,
 )
 
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kubeferry.errors import RegistriesFileError, RegistryError
-from kubeferry.fleet.registries import (
+from kubeferry.registry.registries_yaml import (
     MirrorSettings,
     build_registries,
     check_registries,
@@ -101,7 +101,7 @@ def test_bad_mirror_is_refused(mirror: str) -> None:
 
 def test_a_config_is_merged_key_by_key() -> None:
     """Writing tls for a host keeps the auth the user already had for it."""
-    from kubeferry.fleet.registries import merge_registries
+    from kubeferry.registry.registries_yaml import merge_registries
 
     existing = {
         "configs": {"mirror:5000": {"auth": {"username": "u", "password": "p"}}},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeferry.net.segment_files import PIECE_SIZE, saved_state, state_path
+from kubeferry.download.segment_files import PIECE_SIZE, saved_state, state_path
 
 URL = "http://mirror.invalid/big.bin"
 SIZE = 3 * PIECE_SIZE + 100  # four pieces, the last short

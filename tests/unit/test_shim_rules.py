@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeferry.core.kuberlr_config import env_flag, go_bool, load_config, whole_seconds
+from kubeferry.core.environment import env_flag
+from kubeferry.core.kuberlr_config import go_bool, load_config, whole_seconds
 from kubeferry.errors import ConfigError
 from kubeferry.shim.argv import client_only
 from kubeferry.shim.connect import proxy_for, use_proxy

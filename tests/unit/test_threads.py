@@ -1,4 +1,4 @@
-"""Thread groups survive an interrupted wait (net/threads.py), where Thread.join does not."""
+"""Thread groups survive an interrupted wait (jobs/threads.py), where Thread.join does not."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from kubeferry.net.threads import ThreadGroup
+from kubeferry.jobs.threads import ThreadGroup
 
 
 def _ctrl_c_soon() -> None:

@@ -1,4 +1,4 @@
-"""Early write-out of a download's bytes (net/writeback.py) reaches the kernel and never fails."""
+"""Early write-out of a download (download/writeback.py) reaches the kernel and never fails."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeferry.net import writeback
+from kubeferry.download import writeback
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux-only")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -22,19 +23,19 @@ from kubeferry.bundle.plan import (
     kubectl_file,
     kubectl_minors,
 )
-from kubeferry.bundle.verify import inside
 from kubeferry.catalog.rules import Catalog, build_catalog, catalog_to_json
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME, k3s_bundle_path
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.textfiles import write_text_atomically
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag
-from kubeferry.net import http
-from kubeferry.net.download import DownloadResult, ProgressFactory
-from kubeferry.net.hashes import sha256_file
-from kubeferry.net.parallel import first_available, run_parallel
+from kubeferry.download.engine import DownloadResult
+from kubeferry.files.hashing import sha256_file
+from kubeferry.files.safe import inside, write_text_atomically
+from kubeferry.jobs.parallel import first_available, run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.stores.kubectls import download_kubectl, resolve_kubectl_version
 from kubeferry.stores.release import fetch_release
+from kubeferry.transport import http
 
 
 def kubectl_versions(
@@ -46,7 +47,8 @@ def kubectl_versions(
     else:
         specs = list(choice)
     resolved = run_parallel(
-        [lambda s=s: resolve_kubectl_version(client, endpoints, s) for s in specs]
+        [partial(resolve_kubectl_version, client, endpoints, s) for s in specs],
+        cancel=http.cancel_of(client),
     )
     return list(dict.fromkeys(resolved))
 
@@ -79,15 +81,20 @@ def plan_bundle(
 ) -> list[PlannedFile]:
     """Every file with its URL and size (HEAD requests; nothing is downloaded)."""
     tasks: list[Callable[[], list[PlannedFile]]] = [
-        lambda t=t, a=a: _k3s_plan(client, endpoints, t, a) for t in tags for a in arches
+        partial(_k3s_plan, client, endpoints, t, a) for t in tags for a in arches
     ]
     tasks += [
-        lambda v=v, o=o, a=a: [_sized(client, kubectl_file(endpoints, v, o, a))]
+        partial(_kubectl_plan, client, kubectl_file(endpoints, v, o, a))
         for v in kubectls
         for o in oses
         for a in arches
     ]
-    return [item for group in run_parallel(tasks, workers=6) for item in group]
+    groups = run_parallel(tasks, workers=6, cancel=http.cancel_of(client))
+    return [item for group in groups for item in group]
+
+
+def _kubectl_plan(client: httpx.Client, item: PlannedFile) -> list[PlannedFile]:
+    return [_sized(client, item)]
 
 
 def _entry(folder: Path, result: DownloadResult) -> ManifestFile:
@@ -133,10 +140,10 @@ def fill_bundle(
         return [found]
 
     tasks: list[Callable[[], list[DownloadResult]]] = [
-        lambda t=t, a=a: release(str(t), str(a)) for t, a in releases
+        partial(release, str(t), str(a)) for t, a in releases
     ]
-    tasks += [lambda f=f: kubectl(f) for f in kubectls]
-    groups = run_parallel(tasks, workers=workers)
+    tasks += [partial(kubectl, f) for f in kubectls]
+    groups = run_parallel(tasks, workers=workers, cancel=http.cancel_of(client))
     return [_entry(folder, result) for group in groups for result in group]
 
 

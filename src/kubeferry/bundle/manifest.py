@@ -18,10 +18,14 @@ from kubeferry.core.layouts import (
     parse_bundle_path,
     split_relative_path,
 )
-from kubeferry.core.textfiles import parse_json
 from kubeferry.errors import ManifestError, UnsafePathError
+from kubeferry.files.textfiles import parse_json
 
 FORMAT_VERSION: Final = 1
+MAX_FILES: Final = 10_000
+"""A bundle lists at most this many files (one k3s version with every asset is under 40)."""
+MAX_MANIFEST_BYTES: Final = 16 * 1024 * 1024
+"""A manifest of MAX_FILES entries is about 3 MB; a larger one is refused unread."""
 KIND: Final = "kubeferry-bundle"
 _HEX: Final = frozenset("0123456789abcdef")
 
@@ -125,6 +129,7 @@ def parse_manifest(text: str, *, source: str) -> Manifest:
         source=source,
         fix="The bundle is damaged: copy it again or recreate it.",
         error=ManifestError,
+        max_bytes=MAX_MANIFEST_BYTES,
     )
     if not isinstance(document, dict) or document.get("kind") != KIND:
         raise ManifestError(f"{source} is not a kubeferry bundle manifest.", path=source)
@@ -137,13 +142,21 @@ def parse_manifest(text: str, *, source: str) -> Manifest:
     files = document.get("files")
     if not isinstance(files, list) or not files:
         raise ManifestError(f"{source} lists no files.", path=source)
+    if len(files) > MAX_FILES:
+        raise ManifestError(
+            f"{source} lists {len(files)} files; a kubeferry bundle holds at most {MAX_FILES}. "
+            "The bundle was refused and nothing was placed; recreate it with 'kubeferry bundle "
+            "create' (or split it into several bundles).",
+            path=source,
+        )
     entries = tuple(_file_entry(entry, source) for entry in files)
     seen: set[str] = set()
     for entry in entries:
         if entry.path in seen:
             raise ManifestError(f"{source} lists {entry.path} twice.", path=source)
         seen.add(entry.path)
-    targets = document.get("targets") if isinstance(document.get("targets"), dict) else {}
+    found = document.get("targets")
+    targets: Mapping[str, Any] = found if isinstance(found, dict) else {}
     return Manifest(
         str(document.get("created", "")), str(document.get("tool", "")), targets, entries
     )

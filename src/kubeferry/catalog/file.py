@@ -12,9 +12,10 @@ from pathlib import Path
 
 from kubeferry.catalog.rules import Catalog, catalog_to_json, merge_catalogs, parse_catalog
 from kubeferry.core.layouts import CATALOG_FILE_NAME
-from kubeferry.core.textfiles import read_text, write_text_atomically
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
 from kubeferry.errors import CatalogError
+from kubeferry.files.safe import write_text_atomically
+from kubeferry.files.textfiles import read_text
 
 
 def read_catalog(path: Path, *, minimum: KubeVersion = DEFAULT_MINIMUM_VERSION) -> Catalog:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from kubeferry.core.platforms import ARCHITECTURES, K3sAssets
-from kubeferry.core.textfiles import parse_json
 from kubeferry.core.versions import (
     DEFAULT_MINIMUM_VERSION,
     K3sTag,
@@ -24,6 +23,7 @@ from kubeferry.core.versions import (
     parse_kube_version,
 )
 from kubeferry.errors import CatalogError, NotFoundError
+from kubeferry.files.textfiles import parse_json
 
 CACHE_VERSION: Final = 2
 _BRANCH_CHANNEL: Final = re.compile(r"^v(\d+)\.(\d+)")

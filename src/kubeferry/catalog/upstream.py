@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -11,9 +11,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from kubeferry.catalog.rules import Catalog, convert_upstream
 from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.versions import K3sTag, KubeVersion
 from kubeferry.errors import RateLimitError, UpstreamError
-from kubeferry.net import http
+from kubeferry.transport import http
 
 MAX_RATE_LIMIT_WAIT: Final = 60.0
 MAX_RATE_LIMIT_RETRIES: Final = 3
@@ -127,3 +129,26 @@ def next_link(header: str, *, base: str) -> str | None:
         if any(rel.split("=", 1)[1].strip('"') == "next" for rel in rels):
             return str(httpx.URL(base).join(target.lstrip("<").strip()))
     return None
+
+
+def fetch_catalog(
+    client: httpx.Client, endpoints: Endpoints, minimum: KubeVersion, prefer: Sequence[K3sTag] = ()
+) -> Catalog:
+    """Channels + releases from upstream (or the mirrors), converted; never empty."""
+    upstream = Upstream(client, endpoints)
+    channels = upstream.fetch_channels()
+    releases = upstream.fetch_releases()
+    fresh = convert_upstream(
+        channels,
+        releases,
+        minimum=minimum,
+        channels_source=endpoints.channels_url,
+        prefer=list(prefer),
+    )
+    if not fresh.versions:
+        raise UpstreamError(
+            f"{endpoints.releases_url} listed no k3s release at or above {minimum}; the existing "
+            "catalog was left untouched. Check the URL or --min-version.",
+            url=endpoints.releases_url,
+        )
+    return fresh

@@ -37,7 +37,7 @@ COMMANDS: Final = {
 SUMMARIES: Final = {
     "bundle": "Everything an offline machine needs, verified, in one folder: create, inspect, "
     "verify, install, push, pull.",
-    "cache": "The Rancher Desktop k3s cache: list, add, verify, remove.",
+    "cache": "The Rancher Desktop k3s cache: list, add, verify, remove, clean.",
     "catalog": "The k3s version catalog (k3s-versions.json): update, convert.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "doctor": "Offline readiness: cached versions, checksums, kubectl coverage.",
@@ -134,7 +134,7 @@ def cli(
     # Not at import: `--help` exits before this runs and needs none of settings' core modules.
     from kubeferry.settings import build_settings
 
-    ctx.obj = build_settings(
+    settings = build_settings(
         environ=dict(os.environ),
         cache_dir=cache_dir,
         home=home,
@@ -145,6 +145,9 @@ def cli(
         timeout=timeout,
         announce=announce,
     )
+    ctx.obj = settings
+    # One token per command: Ctrl-C (SIGINT) and SIGTERM cancel it until the command ended.
+    ctx.with_resource(settings.cancel.on_signals())
     if ctx.invoked_subcommand is None:  # bare `kubeferry`: the help, and success
         click.echo(ctx.get_help())
 
@@ -158,6 +161,14 @@ def _report_os_error(exc: OSError) -> None:
     )
 
 
+def _interrupted() -> str:
+    """What Ctrl-C left: `.part` files only when this run wrote some (install downloads none)."""
+    partfiles = sys.modules.get("kubeferry.download.partfiles")
+    if partfiles is not None and partfiles.partials_written():
+        return INTERRUPTED
+    return "kubeferry: interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit 0 on success, 1 on a failure, 2 on a usage error."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
@@ -167,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo(INTERRUPTED, err=True)
+        click.echo(_interrupted(), err=True)
         return 130
     except click.UsageError as exc:
         exc.show()

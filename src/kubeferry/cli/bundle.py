@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.bundle.install import InstallReport
-from kubeferry.bundle.verify import VerifyReport
 from kubeferry.cli import bundle_oci
 from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
@@ -24,8 +22,10 @@ from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
+    from kubeferry.bundle.inspect import BundleContents
+    from kubeferry.bundle.install import InstallReport
     from kubeferry.cli.render import Console
-    from kubeferry.services.inspect import BundleContents
+    from kubeferry.verification.bundle import VerifyReport
 
 
 @click.group()

@@ -11,23 +11,29 @@ import click
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
-from kubeferry.fleet.bundle_oci import BundleTransfer
 from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
+    from kubeferry.registry.bundle_artifact import BundleTransfer
 
 
 def _draw(transfer: BundleTransfer, verb: str, where: str) -> Callable[[Console], None]:
+    """`pushed ...: N blobs sent` or `pulled ...: N blobs fetched`, with the bytes really moved."""
+
     def draw(console: Console) -> None:
         counts = transfer.as_dict()
-        moved = counts.get("uploaded", 0) + counts.get("fetched", 0)
-        console.print(
-            f"{verb} {transfer.reference} {where}: {moved} "
-            f"blobs sent/fetched ({human_size(counts['transferred_bytes'])}), "
-            f"{counts['present']} already there, {counts['mounted']} mounted"
-        )
+        moved = human_size(counts["transferred_bytes"])
+        if verb == "pushed":
+            line = (
+                f"{counts['uploaded']} blobs sent ({moved}), {counts['present']} already there, "
+                f"{counts['mounted']} mounted"
+            )
+        else:
+            fetched = counts.get("fetched", 0)
+            line = f"{fetched} blobs fetched ({moved}), {counts['present']} already there"
+        console.print(f"{verb} {transfer.reference} {where}: {line}")
         console.print(f"digest {transfer.digest}")
 
     return draw

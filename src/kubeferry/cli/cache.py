@@ -1,4 +1,4 @@
-"""`kubeferry cache list|verify|add|remove`: click glue over services/cache.py."""
+"""`kubeferry cache list|verify|add|remove|clean`: click glue over services/cache.py."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from kubeferry.services.cache import (
     verify_cache,
 )
 from kubeferry.settings import Settings
-from kubeferry.stores.cache import CachedVersion
-from kubeferry.stores.leftovers import Leftover
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
+    from kubeferry.stores.cache import CachedVersion
+    from kubeferry.stores.leftovers import Leftover
 
 
 def _rows(state: CacheState) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for report in state.versions:
         text = report.state.value
         if str(report.tag) not in state.listed:

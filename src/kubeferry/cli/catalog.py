@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,19 +9,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubeferry.catalog.rules import catalog_to_json
 from kubeferry.cli.render import emit, stderr_console
-from kubeferry.core.layouts import CATALOG_FILE_NAME
-from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, KubeVersion, parse_kube_version
-from kubeferry.services.catalog import convert_catalog, convert_files, update_catalog
+from kubeferry.services.catalog import (
+    DEFAULT_MINIMUM,
+    convert_catalog,
+    convert_to_text,
+    output_path,
+    parse_minimum,
+    update_catalog,
+)
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
+    from kubeferry.core.versions import KubeVersion
 
 
 def _minimum(value: str) -> KubeVersion:
-    version = parse_kube_version(value)
+    version = parse_minimum(value)
     if version is None:
         raise click.BadParameter(
             f"{value!r} is not a version like 1.25.3", param_hint="--min-version"
@@ -50,7 +54,7 @@ def catalog() -> None:
 @catalog.command()
 @click.option(
     "--min-version",
-    default=str(DEFAULT_MINIMUM_VERSION),
+    default=DEFAULT_MINIMUM,
     show_default=True,
     help="Oldest Kubernetes version to list.",
 )
@@ -86,7 +90,7 @@ def update(settings: Settings, min_version: str, as_json: bool) -> None:
 )
 @click.option(
     "--min-version",
-    default=str(DEFAULT_MINIMUM_VERSION),
+    default=DEFAULT_MINIMUM,
     show_default=True,
     help="Oldest Kubernetes version to list.",
 )
@@ -101,11 +105,9 @@ def convert(
     """Convert saved upstream JSON into k3s-versions.json, offline."""
     minimum = _minimum(min_version)
     if output == "-":
-        sys.stdout.write(catalog_to_json(convert_files(channels_file, releases_files, minimum)))
+        sys.stdout.write(convert_to_text(channels_file, releases_files, minimum))
         return
-    destination = Path(output) if output else None
-    if output and destination and output.endswith(("/", os.sep)):
-        destination = destination / CATALOG_FILE_NAME  # a folder was meant, even a new one
+    destination = output_path(output)
     summary = convert_catalog(settings, channels_file, releases_files, minimum, destination)
     if settings.verbosity >= 0:
         _print_summary(summary.as_dict())(stderr_console())

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 from kubeferry.cli.render import CommandFailed, emit, table
-from kubeferry.doctor import Inputs, Report
 from kubeferry.services.doctor import check_readiness
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
+    from kubeferry.doctor import Inputs, Report
 
 
 def _draw(console: Console, report: Report, inputs: Inputs) -> None:

@@ -157,6 +157,11 @@ _KUBECTL: Final = (
 )
 ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "bundle": (*_NETWORK, "KUBEFERRY_KUBECTL_MIRROR_URL", "KUBERLR_KUBEMIRRORURL"),
+    "bundle push": ("KUBEFERRY_OFFLINE",),  # a registry only: no k3s or kubectl source
+    "bundle pull": ("KUBEFERRY_OFFLINE",),
+    "bundle install": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR"),
+    "bundle verify": (),  # only the folder it is given
+    "bundle inspect": (),
     "cache": _NETWORK,
     "catalog": _NETWORK,
     "versions": _NETWORK,
@@ -164,12 +169,12 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "kubectl": _KUBECTL,
     "shim": (*_KUBECTL, "KUBERLR_ALLOWDOWNLOAD", "KUBERLR_TIMEOUT", "KUBEFERRY_VERSION_CACHE_TTL"),
     "version": ("KUBEFERRY_CACHE_DIR", "KUBEFERRY_OFFLINE", "KUBERLR_CFG"),
-    "images": ("KUBEFERRY_CACHE_DIR",),
+    "images": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR"),
     "mirror": (),
     "registries": (),
     "completion": (),
 }
-"""Top-level command -> the variables its subcommands read (the root help lists them all)."""
+"""Command path (or its group) -> the variables it reads (the root help lists them all)."""
 
 ALL_GLOBALS: Final = ("--cache-dir", "--home", "--os", "--arch", "--offline", "-v", "-q", "--debug")
 _OUTPUT_ONLY: Final = ("-v", "-q", "--debug")

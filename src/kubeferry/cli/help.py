@@ -70,11 +70,8 @@ def format_extras(ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if rows:
             with formatter.section("Global options (before or after the command)"):
                 formatter.write_dl(rows)
-    names = (
-        [name for name, _ in ENVIRONMENT]
-        if not key
-        else ENVIRONMENT_FOR.get(key.split()[0], [name for name, _ in ENVIRONMENT])
-    )
+    every = [name for name, _ in ENVIRONMENT]
+    names = _lookup(ENVIRONMENT_FOR, key, every) if key else every
     meanings = dict(ENVIRONMENT)
     if names:
         with formatter.section("Environment"):
@@ -129,8 +126,8 @@ def terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         columns = 0
-    if columns > 0:
-        return columns
+    if columns > 0 or sys.__stdout__ is None:  # None: no standard output at all (pythonw)
+        return columns if columns > 0 else 80
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):

@@ -10,12 +10,12 @@ import click
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
-from kubeferry.fleet.images import ImagesPush
 from kubeferry.services.registry import push_images
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
+    from kubeferry.registry.images_push import ImagesPush
 
 
 @click.group()

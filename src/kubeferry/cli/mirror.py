@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +11,7 @@ import click
 from kubeferry.cli.render import CommandFailed, emit, human_size
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from kubeferry.fleet.mirror.routes import Bundle
+    from kubeferry.cli.render import Console
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -26,12 +23,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not host or not port.isdigit() or int(port) > 65535:
         raise click.BadParameter(f"{text!r} is not HOST:PORT (like 127.0.0.1:8080; port 0 picks)")
     return host, int(port)
-
-
-def _bundles(folders: tuple[Path, ...]) -> list[Bundle]:
-    from kubeferry.fleet.mirror.files import read_bundle
-
-    return [read_bundle(folder) for folder in folders]
 
 
 @click.group()
@@ -57,22 +48,18 @@ def serve(
     access_log: Path | None,
 ) -> None:
     """Serve BUNDLE... until Ctrl-C; the first line says where."""
-    from kubeferry.fleet.mirror.documents import client_settings
-    from kubeferry.fleet.mirror.server import ServeOptions, serve_forever
+    from kubeferry.services.mirror import mirror_status, serve_mirror
 
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
-    loaded = _bundles(bundles)
 
     def ready(base: str) -> None:
-        lines = [f"serving at {base}/"]
-        lines += [f"{s.line}    # {s.note}" for s in client_settings(base)]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write("\n".join(mirror_status(base)) + "\n")
         sys.stdout.flush()
 
-    options = ServeOptions(host, port, tls_cert, tls_key, access_log)
-    code = asyncio.run(serve_forever(loaded, options, ready))
+    tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
+    code = serve_mirror(bundles, host, port, tls=tls, access_log=access_log, on_ready=ready)
     if code:
         raise CommandFailed(code)  # 130 after Ctrl-C, as a shell expects
 
@@ -86,12 +73,12 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def export(arguments: tuple[Path, ...], base_url: str, force: bool, as_json: bool) -> None:
     """Write BUNDLE... as static files into DIR (the last argument), with an nginx snippet."""
-    from kubeferry.fleet.mirror.export import export_mirror
+    from kubeferry.services.mirror import export_mirror
 
     if len(arguments) < 2:
         raise click.UsageError("give at least one BUNDLE and the DIR to write.")
     *folders, target = arguments
-    report = export_mirror(_bundles(tuple(folders)), target, base=base_url.rstrip("/"), force=force)
+    report = export_mirror(folders, target, base_url=base_url, force=force)
 
     def draw(console: Console) -> None:
         console.print(

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from kubeferry.cli.render import is_terminal, rich_stderr_console
-from kubeferry.net.download import Progress as ProgressCallback
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from kubeferry.jobs.progress import Progress as ProgressCallback
 
 
 class Board:

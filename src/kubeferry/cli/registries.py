@@ -9,13 +9,16 @@ import click
 
 from kubeferry.cli.registry_options import read_password
 from kubeferry.cli.render import CommandFailed, emit
-from kubeferry.fleet.registries import DEFAULT_REGISTRIES, MirrorSettings
-from kubeferry.fleet.registries_targets import find_and_check
-from kubeferry.services.registry import write_registries_for
+from kubeferry.services.registries import (
+    DEFAULT_REGISTRIES,
+    MirrorSettings,
+    check_registries_files,
+    write_registries_for,
+)
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.group()
@@ -94,7 +97,7 @@ def write(
 @click.pass_obj
 def check(settings: Settings, root: Path, as_json: bool) -> None:
     """Check the registries.yaml files k3s and Rancher Desktop would apply; exit 1 on problems."""
-    checks = find_and_check(settings.target_os, settings.home, settings.environ, root)
+    checks = check_registries_files(settings, root)
 
     def draw(console: Console) -> None:
         if not checks:

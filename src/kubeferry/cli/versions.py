@@ -11,7 +11,7 @@ from kubeferry.services.versions import list_versions
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from kubeferry.cli.render import Console
 
 
 @click.command()

@@ -1,5 +1,6 @@
 """The rules every part of kubeferry shares, the wrapper included (standard library only).
 
-`skew`, `platforms`, `kuberlr` and `kuberlr_config` are on the wrapper's warm path: they import
-nothing beyond `os` and `sys` at module level (no re, json, pathlib, dataclasses or typing).
+`skew`, `platforms`, `kuberlr`, `kuberlr_config` and `environment` are on the wrapper's warm
+path: they import nothing beyond `os` and `sys` at module level (no re, json, pathlib,
+dataclasses or typing).
 """

@@ -17,6 +17,14 @@ from __future__ import annotations
 import os
 import sys
 
+from kubeferry.core.environment import (
+    GO_FALSE,
+    GO_TRUE,
+    REVALIDATE_AFTER,
+    VERSION_CACHE_TTL,
+    env_flag,
+    env_seconds,
+)
 from kubeferry.errors import ConfigError
 
 TYPE_CHECKING = False  # typing and collections.abc cost every kubectl call
@@ -37,47 +45,6 @@ NAMES = {
     "timeout": "Timeout",
     "kubemirrorurl": "KubeMirrorUrl",
 }
-GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
-VERSION_CACHE_TTL = 60.0
-REVALIDATE_AFTER = 2.0
-"""A cached answer older than this (seconds) is re-checked in the background after the call.
-
-Each such call costs one fork (about a millisecond) and a probe in a detached process; bursts
-of calls within this window share one check. The cache's TTL still bounds a stale answer."""
-
-
-def env_flag(environ: Mapping[str, str], name: str) -> bool:
-    """A KUBEFERRY_* switch: Go's true/false words or yes/no/on/off; anything else is an error."""
-    text = environ.get(name)
-    if text is None:
-        return False
-    word = text.strip()
-    if word in GO_TRUE or word.lower() in TRUE_WORDS:
-        return True
-    if word in GO_FALSE or word.lower() in FALSE_WORDS:
-        return False
-    raise ConfigError(
-        f"{name}={text!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)"
-    )
-
-
-def env_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    """A KUBEFERRY_* duration in seconds (0 or more, fractions allowed)."""
-    text = environ.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1e9:
-        raise ConfigError(
-            f"{name}={text!r} is not a number of seconds: use e.g. {name}={int(default)}"
-        )
-    return value
 
 
 def _where(source: str, key: str) -> str:

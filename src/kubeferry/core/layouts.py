@@ -25,6 +25,8 @@ from kubeferry.core.platforms import ARCHITECTURES, ASSET_NAMES, OPERATING_SYSTE
 
 CATALOG_FILE_NAME: Final = "k3s-versions.json"
 MANIFEST_NAME: Final = "kubeferry-bundle.json"
+LOCK_NAME: Final = ".kubeferry.lock"
+"""One run per target folder: the lock file `stores/lock.py` holds in it."""
 K3S_FOLDER: Final = "k3s"
 KUBERLR_FOLDER: Final = "kuberlr"
 K3S_REGISTRIES_PATH: Final = Path("etc/rancher/k3s/registries.yaml")
@@ -113,6 +115,16 @@ def kubectl_stable_path(minor: str | None = None) -> str:
     return f"release/stable-{minor}.txt" if minor else "release/stable.txt"
 
 
+PLACE_SUFFIX: Final = ".kubeferry-install"
+"""`.<name>.kubeferry-install`: the hidden name a file is copied to before its rename."""
+INSTALL_PURPOSE: Final = "-install"
+"""`bundle install` stages a version as `tmp-<tag>-kubeferry-install`, apart from `cache add`'s
+resumable `tmp-<tag>-kubeferry`."""
+
+K3S_BINARY_NAMES: Final = frozenset({"k3s", "k3s-arm64"})
+"""The k3s binary of each arch (`K3sAssets.binary`)."""
+
+
 @dataclass(frozen=True)
 class BundlePath:
     """A bundle-relative path, parsed: what it is and where it goes."""
@@ -129,6 +141,11 @@ class BundlePath:
     def as_dict(self) -> dict[str, str | None]:
         """The fields that apply, for JSON."""
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+    @property
+    def executable(self) -> bool:
+        """A program (kubectl, the k3s binary): placed 0755, served as such."""
+        return self.kind == "kubectl" or (self.kind == "k3s" and self.name in K3S_BINARY_NAMES)
 
 
 def split_relative_path(path: str) -> tuple[str, ...] | None:

@@ -16,18 +16,18 @@ from kubeferry.bundle.create import (
     write_bundle_catalog,
     write_manifest,
 )
-from kubeferry.bundle.install import InstallReport, install_bundle
+from kubeferry.bundle.install import InstallReport, install_bundle, install_held
 from kubeferry.bundle.manifest import Manifest, build_manifest
 from kubeferry.bundle.plan import PlannedFile, total_size
-from kubeferry.bundle.verify import VerifyReport, verify_bundle
 from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
-from kubeferry.core.versions import K3sTag, KubeVersion
-from kubeferry.net.download import ProgressFactory
-from kubeferry.services.catalog import fetch_upstream_catalog
+from kubeferry.catalog.upstream import fetch_catalog
+from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.services.common import local_target, network
 from kubeferry.settings import Settings
-from kubeferry.stores.lock import hold, hold_all
+from kubeferry.stores.lock import hold
+from kubeferry.verification.bundle import VerifyReport, verify_bundle
 
 
 def _no_progress(label: str) -> None:
@@ -79,7 +79,9 @@ class CreatedBundle:
 def _catalog(settings: Settings, catalog_file: Path | None) -> Catalog:
     if catalog_file is not None:
         return read_catalog(catalog_file)
-    return fetch_upstream_catalog(settings)
+    endpoints = settings.endpoints
+    with network(settings, endpoints.channels_url) as client:
+        return fetch_catalog(client, endpoints, DEFAULT_MINIMUM_VERSION)
 
 
 def create_bundle(
@@ -144,15 +146,4 @@ def install_into_target(settings: Settings, folder: Path, *, link: bool = False)
     if not folder.is_dir():
         return install_bundle(folder, target, link=link)  # the error names the missing manifest
     with hold(folder, announce=settings.announce, what=f"the bundle {folder}", optional=True):
-        return install_held_bundle(settings, folder, link=link)
-
-
-def install_held_bundle(settings: Settings, folder: Path, *, link: bool = False) -> InstallReport:
-    """`install_into_target` for a caller that already holds the bundle's lock."""
-    target = local_target(settings)
-    folders = [(target.cache_dir, f"the cache {target.cache_dir}")]
-    folders += [(settings.kuberlr_dir(arch), "the kuberlr folder") for arch in settings.arches]
-    verified = verify_bundle(folder)
-    verified.require_ok()  # before any lock creates a folder in the target
-    with hold_all(folders, announce=settings.announce):
-        return install_bundle(folder, target, link=link, verified=verified)
+        return install_held(folder, target, announce=settings.announce, link=link)

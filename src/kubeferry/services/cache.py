@@ -21,7 +21,7 @@ from kubeferry.stores.lock import hold, hold_all
 if TYPE_CHECKING:  # `cache list` is local: the download stack loads only to fetch
     import httpx
 
-    from kubeferry.net.download import ProgressFactory
+    from kubeferry.jobs.progress import ProgressFactory
     from kubeferry.stores.cache_fill import Filler, FillResult
 
 
@@ -219,7 +219,7 @@ def add_versions(
     settings: Settings, specs: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> AddResult:
     """Download k3s versions into the cache, verified, and list them in the catalog."""
-    from kubeferry.net.parallel import run_parallel
+    from kubeferry.jobs.parallel import run_parallel
 
     loaded = catalog_in_use(settings)
     tags = resolve_specs(loaded.catalog, specs, loaded.source)
@@ -231,7 +231,7 @@ def add_versions(
         def fill_tag(tag: K3sTag) -> Callable[[], list[FillResult]]:
             return lambda: [filler.fill(tag, arch) for arch in by_tag[tag]]
 
-        groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2)
+        groups = run_parallel([fill_tag(tag) for tag in by_tag], workers=2, cancel=settings.cancel)
         merge = merge_into_file(
             settings.catalog_path,
             Catalog(versions=tuple(tags)),

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from kubeferry.catalog.file import keep_aside, read_catalog, write_catalog
 from kubeferry.catalog.rules import Catalog, catalog_to_json, convert_upstream, releases_from_pages
-from kubeferry.catalog.upstream import Upstream
-from kubeferry.core.textfiles import parse_json, read_text, write_text_atomically
-from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
-from kubeferry.errors import CatalogError, UpstreamError
+from kubeferry.catalog.upstream import fetch_catalog
+from kubeferry.core.layouts import CATALOG_FILE_NAME
+from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion, parse_kube_version
+from kubeferry.errors import CatalogError
+from kubeferry.files.safe import write_text_atomically
+from kubeferry.files.textfiles import parse_json, read_text
 from kubeferry.services.common import network
 from kubeferry.settings import Settings
 from kubeferry.stores.cache import cached_folder_tags
 from kubeferry.stores.lock import hold
+
+DEFAULT_MINIMUM: Final = str(DEFAULT_MINIMUM_VERSION)
+"""`--min-version`'s default: the oldest Kubernetes version a catalog lists."""
+
+
+def parse_minimum(text: str) -> KubeVersion | None:
+    """`--min-version` as a version (`1.25.3`, `v1.25`); None when it is not one."""
+    return parse_kube_version(text)
 
 
 @dataclass(frozen=True)
@@ -54,23 +65,7 @@ def fetch_upstream_catalog(
     """Channels + releases from upstream (or the mirrors), converted; never empty."""
     endpoints = settings.endpoints
     with network(settings, endpoints.channels_url) as client:
-        upstream = Upstream(client, endpoints)
-        channels = upstream.fetch_channels()
-        releases = upstream.fetch_releases()
-    fresh = convert_upstream(
-        channels,
-        releases,
-        minimum=minimum,
-        channels_source=endpoints.channels_url,
-        prefer=list(prefer),
-    )
-    if not fresh.versions:
-        raise UpstreamError(
-            f"{endpoints.releases_url} listed no k3s release at or above {minimum}; the existing "
-            "catalog was left untouched. Check the URL or --min-version.",
-            url=endpoints.releases_url,
-        )
-    return fresh
+        return fetch_catalog(client, endpoints, minimum, prefer)
 
 
 def update_catalog(settings: Settings, minimum: KubeVersion) -> CatalogSummary:
@@ -125,6 +120,22 @@ def convert_files(
     return result
 
 
+def convert_to_text(
+    channels_file: Path, releases_files: Sequence[Path], minimum: KubeVersion
+) -> str:
+    """`convert_files` as the JSON text of k3s-versions.json (for `-o -`)."""
+    return catalog_to_json(convert_files(channels_file, releases_files, minimum))
+
+
+def output_path(output: str | None) -> Path | None:
+    """`-o PATH` as a path: one ending in a separator is a folder, even a new one."""
+    if not output:
+        return None
+    if output.endswith(("/", os.sep)):
+        return Path(output) / CATALOG_FILE_NAME
+    return Path(output)
+
+
 def convert_catalog(
     settings: Settings,
     channels_file: Path,
@@ -136,6 +147,6 @@ def convert_catalog(
     result = convert_files(channels_file, releases_files, minimum)
     destination = output or settings.catalog_path
     if destination.is_dir():
-        destination = destination / "k3s-versions.json"
+        destination = destination / CATALOG_FILE_NAME
     write_text_atomically(destination, catalog_to_json(result))
     return CatalogSummary(result, str(destination))

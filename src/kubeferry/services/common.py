@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # local commands never load the network stack (test_startup_i
     import httpx
 
     from kubeferry.catalog.file import LoadedCatalog
-    from kubeferry.net.transfer import TransferPolicy
     from kubeferry.targets.local import LocalTarget
+    from kubeferry.transport.policy import TransferPolicy
 
 
 def catalog_in_use(settings: Settings) -> LoadedCatalog:
@@ -47,14 +47,16 @@ def kubectl_endpoints(settings: Settings) -> Endpoints:
 
 def local_target(settings: Settings) -> LocalTarget:
     """This machine's (or --home's) cache and kuberlr folders for the target OS and arches."""
-    from kubeferry.targets.local import LocalTarget  # only bundles use it, not local commands
+    from kubeferry.targets.local import (
+        LocalTarget,  # only bundles use it, not local commands
+    )
 
     return LocalTarget(settings.cache_dir, settings.home, settings.target_os, settings.arches)
 
 
 def transfer_policy(settings: Settings) -> TransferPolicy:
     """Download limits from the settings; each retry is announced to the person."""
-    from kubeferry.net.transfer import TransferPolicy
+    from kubeferry.transport.policy import TransferPolicy
 
     return TransferPolicy(
         speed_limit=settings.speed_limit,
@@ -67,8 +69,8 @@ def transfer_policy(settings: Settings) -> TransferPolicy:
 @contextmanager
 def network(settings: Settings, url: str) -> Iterator[httpx.Client]:
     """The one place a service goes online: the offline gate, then the HTTP client."""
-    from kubeferry.net import http
+    from kubeferry.transport import http
 
     http.ensure_online(settings.offline, url)
-    with http.open_client(policy=transfer_policy(settings)) as client:
+    with http.open_client(policy=transfer_policy(settings), cancel=settings.cancel) as client:
         yield client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from kubeferry.stores.kubectls import list_kubectls
 from kubeferry.stores.leftovers import find_leftovers
 
 if TYPE_CHECKING:
-    from kubeferry.fleet.registries_targets import RegistriesCheck
+    from kubeferry.targets.registries import RegistriesCheck
 
 
 def _catalog_problem(settings: Settings, loaded: LoadedCatalog) -> str | None:
@@ -67,9 +68,9 @@ def gather(settings: Settings, *, quick: bool) -> Inputs:
 def _registries(settings: Settings) -> tuple[RegistriesCheck, ...]:
     """The registries files k3s and Rancher Desktop read (the node's own only for the host)."""
     rd_file = rancher_desktop_provisioning_path(settings.target_os, settings.home, settings.environ)
-    if not rd_file.exists() and not Path("/", K3S_REGISTRIES_PATH).exists():
+    if not os.path.lexists(rd_file) and not os.path.lexists(Path("/", K3S_REGISTRIES_PATH)):
         return ()  # nothing to read: YAML is not even imported (doctor --quick stays light)
-    from kubeferry.fleet.registries_targets import find_and_check
+    from kubeferry.targets.registries import find_and_check
 
     found = find_and_check(settings.target_os, settings.home, settings.environ)
     if settings.home_given or settings.os_given:

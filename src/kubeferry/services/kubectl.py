@@ -16,7 +16,8 @@ from kubeferry.stores.kubectls import download_kubectl, list_kubectls, resolve_k
 from kubeferry.stores.lock import hold_all
 
 if TYPE_CHECKING:  # `kubectl list` is local: the download stack loads only to fetch
-    from kubeferry.net.download import DownloadResult, ProgressFactory
+    from kubeferry.download.engine import DownloadResult
+    from kubeferry.jobs.progress import ProgressFactory
 
 
 def _no_progress(label: str) -> None:
@@ -79,7 +80,7 @@ def get_kubectls(
     settings: Settings, versions: tuple[str, ...], *, progress: ProgressFactory = _no_progress
 ) -> FetchedKubectls:
     """Download kubectl versions (`1.30` = newest 1.30 patch) into the kuberlr folder, verified."""
-    from kubeferry.net.parallel import run_parallel
+    from kubeferry.jobs.parallel import run_parallel
 
     endpoints = kubectl_endpoints(settings)
     with network(settings, endpoints.kubectl_mirror_url) as client:
@@ -104,7 +105,7 @@ def get_kubectls(
             )
 
         with hold_all(folders, announce=settings.announce):
-            results = run_parallel([task(v, a) for v, a in work], workers=3)
+            results = run_parallel([task(v, a) for v, a in work], workers=3, cancel=settings.cancel)
     return FetchedKubectls(tuple((v, a, r) for (v, a), r in zip(work, results, strict=True)))
 
 

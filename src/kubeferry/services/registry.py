@@ -1,4 +1,6 @@
-"""The organisation's registry as services: bundles and airgap images in, registries.yaml out.
+"""The organisation's registry as services: bundles and airgap images go in.
+
+registries.yaml, which points k3s at a mirror, is services/registries.py.
 
 The registry is reached through the same offline gate as every other network use: with
 `--offline` (or KUBEFERRY_OFFLINE=1) nothing is sent, not even to a registry inside the gap.
@@ -13,26 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from kubeferry.bundle.install import InstallReport
-from kubeferry.core.layouts import K3S_REGISTRIES_PATH, k3s_root
-from kubeferry.core.platforms import K3sAssets
-from kubeferry.errors import NotFoundError
-from kubeferry.fleet.bundle_oci import BundleTransfer, pull_bundle, push_bundle
-from kubeferry.fleet.images import ImagesPush, push_archives
-from kubeferry.fleet.registries import MirrorSettings, build_registries
-from kubeferry.fleet.registries_targets import (
-    WrittenFile,
-    rancher_desktop_file,
-    write_registries,
-)
-from kubeferry.net import http
-from kubeferry.net.download import ProgressFactory
-from kubeferry.net.oci import RegistryClient
-from kubeferry.net.oci_auth import Credentials, docker_config_credentials, docker_config_path
-from kubeferry.net.oci_ref import looks_like_host, parse_reference, parse_registry
-from kubeferry.services.bundle import install_held_bundle
+from kubeferry.bundle.install import InstallReport, install_held
+from kubeferry.core.image_names import looks_like_host, parse_reference, parse_registry
+from kubeferry.jobs.progress import ProgressFactory
+from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
+from kubeferry.oci.client import RegistryClient
+from kubeferry.registry.archives import resolve_archives
+from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
+from kubeferry.registry.images_push import ImagesPush, push_archives
+from kubeferry.services.common import local_target, transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
+from kubeferry.transport import http
 
 PULL_STAGING: Final = ".kubeferry-pulled-bundles"
 """Under the cache folder: a `bundle install REF` pulls here (kept for resume if it fails)."""
@@ -62,7 +56,11 @@ class RegistryAccess:
         scheme = "http" if self.plain_http else "https"
         http.ensure_online(settings.offline, f"{scheme}://{registry}/v2/")
         return RegistryClient(
-            registry, credentials=self.credentials(registry, settings), plain_http=self.plain_http
+            registry,
+            credentials=self.credentials(registry, settings),
+            plain_http=self.plain_http,
+            cancel=settings.cancel,
+            policy=transfer_policy(settings),
         )
 
 
@@ -90,10 +88,24 @@ def pull_bundle_from(
     *,
     progress: ProgressFactory = _no_progress,
 ) -> BundleTransfer:
-    """Pull `reference` into `folder` (resumable; verified before it returns)."""
+    """Pull `reference` into `folder` (resumable; verified before it returns).
+
+    The folder's lock is held throughout, as `bundle create` holds it: a second run into the
+    same folder waits (saying for whom) instead of sharing its `.part` files.
+    """
     ref = parse_reference(reference)
-    with access.client(ref.registry, settings) as client:
-        return pull_bundle(client, ref, folder, progress=progress)
+    existed = folder.exists()
+    try:
+        with (
+            access.client(ref.registry, settings) as client,  # the offline gate comes first
+            hold(folder, announce=settings.announce, what=f"the bundle {folder}"),
+        ):
+            return pull_bundle(client, ref, folder, progress=progress)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when the failed pull left it empty
+        raise
 
 
 def is_reference(argument: str) -> bool:
@@ -122,69 +134,14 @@ def install_from_registry(
         ref = parse_reference(reference)
         with access.client(ref.registry, settings) as client:
             pull_bundle(client, ref, folder, progress=progress)
-        result = install_held_bundle(settings, folder, link=link)
+        target = local_target(settings)
+        result = install_held(folder, target, announce=settings.announce, link=link)
         for item in folder.iterdir():  # all but the lock file, which goes with the lock
             if item != lock:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
     with contextlib.suppress(OSError):
         folder.rmdir()
     return result
-
-
-def _in_folder(folder: Path) -> list[Path]:
-    """A bundle's (or cache's) `k3s/*/k3s-airgap-images-*`: one archive per tag and arch."""
-    chosen: dict[tuple[Path, str], Path] = {}
-    for path in sorted(folder.glob("k3s/*/k3s-airgap-images-*")):
-        if path.is_symlink() or not path.is_file() or not path.name.endswith((".tar", ".tar.zst")):
-            continue
-        stem = path.name.removesuffix(".zst").removesuffix(".tar")
-        # .tar and .tar.zst hold the same images; the .tar is read with seeks, in parallel
-        if (path.parent, stem) not in chosen or path.name.endswith(".tar"):
-            chosen[(path.parent, stem)] = path
-    return list(chosen.values())
-
-
-def _cached(settings: Settings, tag: str) -> list[Path]:
-    root = k3s_root(settings.cache_dir)
-    folder = root / tag
-    if not folder.is_dir() and not tag.startswith("v"):
-        folder = root / f"v{tag}"
-    found = []
-    for arch in settings.arches:
-        for name in reversed(K3sAssets(arch).images):  # .tar first, then .tar.zst
-            if (folder / name).is_file():
-                found.append(folder / name)
-                break
-    if not found:
-        cached = sorted(p.name for p in root.glob("*") if p.is_dir())
-        raise NotFoundError(
-            f"{tag!r} is not a file, a folder, or a k3s version with an images archive for "
-            f"{', '.join(settings.arches)} in {root} (cached: {', '.join(cached) or 'none'}). "
-            "Give an archive or a bundle folder, or fill the cache first ('kubeferry cache add').",
-            path=folder,
-        )
-    return found
-
-
-def resolve_archives(settings: Settings, sources: tuple[str, ...]) -> list[Path]:
-    """TAG (cached version), DIR (bundle folder) or FILE (an archive) -> archives."""
-    archives: list[Path] = []
-    for source in sources:
-        path = Path(source)
-        if path.is_file():
-            archives.append(path)
-        elif path.is_dir():
-            found = _in_folder(path)
-            if not found:
-                raise NotFoundError(
-                    f"{path} holds no k3s/<tag>/k3s-airgap-images-* archive. Give a bundle "
-                    "folder, an archive file, or a cached k3s version.",
-                    path=path,
-                )
-            archives += found
-        else:
-            archives += _cached(settings, source)
-    return list(dict.fromkeys(archives))
 
 
 def push_images(
@@ -198,26 +155,9 @@ def push_images(
 ) -> list[ImagesPush]:
     """Every image of the airgap archives into `registry`, repository paths kept."""
     host, prefix = parse_registry(registry)
-    archives = resolve_archives(settings, sources)
+    archives = resolve_archives(sources, settings.cache_dir, settings.arches)
     with access.client(host, settings) as client:
         client.ping()
         return push_archives(
             client, archives, prefix=prefix, progress=progress, workers=max(1, workers)
         )
-
-
-def registries_target(settings: Settings, target: str, root: Path) -> tuple[Path, str]:
-    """(path, kind) for `--for k3s|rancher-desktop|FILE`."""
-    if target == "k3s":
-        return root / K3S_REGISTRIES_PATH, "registries.yaml"
-    if target == "rancher-desktop":
-        return rancher_desktop_file(settings.target_os, settings.home, settings.environ)
-    return Path(target), "registries.yaml"
-
-
-def write_registries_for(
-    settings: Settings, mirror: MirrorSettings, target: str, root: Path
-) -> WrittenFile:
-    """Build, validate and write the registries configuration for `target`, merged."""
-    path, kind = registries_target(settings, target, root)
-    return write_registries(build_registries(mirror), path, kind)

@@ -10,7 +10,7 @@ kubectl for them without a probe.
 
 from __future__ import annotations
 
-from kubeferry.core.kuberlr_config import GO_TRUE
+from kubeferry.core.environment import GO_TRUE
 
 CLIENT_ONLY = frozenset({"completion", "help", "config", "plugin", "kustomize"})
 # kubectl's global flags that take a separate value (`-n ns`), so the value is not the command.

@@ -46,8 +46,8 @@ GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 DEFAULT_SERVER = "http://localhost:8080"  # what kubectl asks with no configuration at all
 
 
-def _pick(kind: dict[str, Any], name: str | None, flag: str | None, what: str) -> dict[str, Any]:
-    entry = kind.get(name) if name else None
+def _pick(kind: dict[Any, Any], name: str | None, flag: str | None, what: str) -> dict[str, Any]:
+    entry = kind.get(name)  # a missing reference (None) finds an entry without a name
     if entry is None and flag:  # named on the command line: client-go requires it
         raise KubeconfigError(f"{what} {flag!r} (--{what}) is not in the kubeconfig")
     return {k: v for k, v in (entry or {}).items() if v not in (None, "", [], {}, False)}

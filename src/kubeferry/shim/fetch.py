@@ -58,8 +58,8 @@ def _fetch_stable(
 
     from kubeferry.core.skew import parse_version
     from kubeferry.errors import KubeferryError
-    from kubeferry.net import http
     from kubeferry.stores.kubectls import download_kubectl, resolve_kubectl_version
+    from kubeferry.transport import http
 
     stable_url = endpoints.kubectl_stable_url()
     sys.stderr.write(

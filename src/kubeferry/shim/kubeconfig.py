@@ -151,9 +151,10 @@ def decode(value: Any, what: str) -> bytes | None:
 
 def merge(
     paths: list[str], *, explicit: bool = False
-) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """kind -> name -> entry (with its file's folder as `_dir`), and the first current-context."""
-    merged: dict[str, dict[str, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
+) -> tuple[dict[str, dict[Any, Any]], str | None]:
+    """kind -> name -> entry (with its file's folder as `_dir`), and the first current-context
+    (names as the YAML has them: a missing one is None, as a reference that is missing is)."""
+    merged: dict[str, dict[Any, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
     current: str | None = None
     for path in paths:
         document = _load_yaml(path, explicit=explicit)
@@ -161,9 +162,8 @@ def merge(
         current = current or document.get("current-context") or None
         for kind, inner in (("contexts", "context"), ("clusters", "cluster"), ("users", "user")):
             for item in document.get(kind) or []:
-                name = str(item.get("name")) if isinstance(item, dict) else ""
-                if isinstance(item, dict) and name not in merged[kind]:
-                    merged[kind][name] = {**(item.get(inner) or {}), "_dir": folder}
+                if isinstance(item, dict) and item.get("name") not in merged[kind]:
+                    merged[kind][item.get("name")] = {**(item.get(inner) or {}), "_dir": folder}
     return merged, current
 
 

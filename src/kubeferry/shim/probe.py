@@ -207,6 +207,6 @@ def server_version(access: ClusterAccess, environ: Mapping[str, str], timeout: f
         raise ProbeError(f"{access.server}/version answered HTTP {status}", "answer")
     try:
         git_version = json.loads(body)["gitVersion"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ProbeError(f"{access.server}/version answered no gitVersion", "answer") from exc
     return str(git_version)

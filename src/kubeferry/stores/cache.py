@@ -12,9 +12,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.textfiles import read_bytes
 from kubeferry.core.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
 from kubeferry.errors import KubeferryError, NotFoundError, SumsFileError
+from kubeferry.files.textfiles import read_bytes
 
 
 class State(StrEnum):
@@ -105,7 +105,8 @@ def inspect_folder(tag: K3sTag, folder: Path, arch: str, *, verify: bool = True)
     if problems:
         return CachedVersion(tag, arch, folder, State.INCOMPLETE, images, size, tuple(problems))
     # hashlib (OpenSSL) loads only when there is a complete folder to check
-    from kubeferry.net.hashes import parse_sums, sha256_file
+    from kubeferry.files.hashing import sha256_file
+    from kubeferry.verification.sums import parse_sums
 
     try:
         data = read_bytes(sums_path, missing="", error=SumsFileError)  # no links, no FIFOs

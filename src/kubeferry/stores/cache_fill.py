@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 
 from kubeferry.core.endpoints import Endpoints
-from kubeferry.core.layouts import staging_folder_name
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
+from kubeferry.download.engine import DownloadResult
 from kubeferry.errors import UnsafePathError
-from kubeferry.net.download import DownloadResult, ProgressFactory
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.stores.cache import CachedVersion, State, inspect_folder, k3s_root
 from kubeferry.stores.release import fetch_release
+from kubeferry.targets.rancher_desktop import RancherDesktopCache
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ class Filler:
     connections: int | None = None
 
     def staging_folder(self, tag: K3sTag) -> Path:
-        """The fixed temporary folder a new version is assembled in."""
-        return k3s_root(self.cache_dir) / staging_folder_name(str(tag))
+        """The fixed temporary folder a new version is assembled in (resumed after a kill)."""
+        cache = RancherDesktopCache(self.cache_dir, purpose="")
+        return cache.staging_folder(cache.version_folder(str(tag)))
 
     def fill(self, tag: K3sTag, arch: str) -> FillResult:
         """Make `<cache>/k3s/<tag>` complete and verified for `arch`."""

@@ -20,7 +20,8 @@ from kubeferry.stores.lock import hold
 if TYPE_CHECKING:  # listing binaries is a local command: the network stack loads on first use
     import httpx
 
-    from kubeferry.net.download import DownloadResult, Progress
+    from kubeferry.download.engine import DownloadResult
+    from kubeferry.jobs.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def list_kubectls(local_dir: Path, system_path: str | None, *, windows: bool) ->
 
 
 def _read_text(client: httpx.Client, url: str) -> str:
-    from kubeferry.net import http
+    from kubeferry.transport import http
 
     response = http.get(client, url)
     if response.status_code == 404:
@@ -73,7 +74,7 @@ def resolve_kubectl_version(client: httpx.Client, endpoints: Endpoints, spec: st
 
 def expected_digest(client: httpx.Client, url: str) -> tuple[str, str]:
     """(algorithm, digest) from `<url>.sha256`, or `<url>.sha512` where only that exists."""
-    from kubeferry.net.hashes import parse_digest_file
+    from kubeferry.verification.sums import parse_digest_file
 
     for algorithm in ("sha256", "sha512"):
         try:
@@ -103,14 +104,14 @@ def download_kubectl(
 
     `connections`: per large file when the mirror serves ranges (None: the default).
     """
-    from kubeferry.net.download import DownloadJob, download
+    from kubeferry.download.engine import DownloadJob, download
 
     url = endpoints.kubectl_url(version, target_os, arch)
     algorithm, digest = expected_digest(client, url)
     destination = folder / kubectl_file_name(version, target_os)
-    job = DownloadJob(url, destination, **{algorithm: digest})
-    extra = {} if connections is None else {"connections": connections}
-    result = download(client, job, keep_existing=True, progress=progress, **extra)
+    sha256, sha512 = (digest, None) if algorithm == "sha256" else (None, digest)
+    job = DownloadJob(url, destination, sha256=sha256, sha512=sha512)
+    result = download(client, job, keep_existing=True, progress=progress, connections=connections)
     destination.chmod(0o755)
     return result
 
@@ -125,7 +126,7 @@ def fetch_kubectl(
     timeout: float = 30.0,
 ) -> Path:
     """`download_kubectl` with its own client (the wrapper's cold path), under the folder's lock."""
-    from kubeferry.net import http
+    from kubeferry.transport import http
 
     with hold(Path(folder)), http.open_client(read_timeout=timeout) as client:
         result = download_kubectl(client, endpoints, version, target_os, arch, Path(folder))

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from kubeferry.core.layouts import STAGING_SUFFIX, k3s_root
+from kubeferry.core.layouts import INSTALL_PURPOSE, PLACE_SUFFIX, STAGING_SUFFIX, k3s_root
 from kubeferry.core.versions import is_cache_folder_name
 
-INSTALL_SUFFIX: Final = "-install"
-TEMPORARY_SUFFIXES: Final = (".kubeferry-install", ".tmp")
+TEMPORARY_SUFFIXES: Final = (PLACE_SUFFIX, ".tmp")
 NOTHING_TO_RESUME: Final = "nothing to resume (a copy that was cut short)"
 
 
@@ -55,8 +54,8 @@ def _is_part(name: str) -> bool:
     if not name.startswith("."):
         return False
     # Only for hidden names: the download modules cost a local command's start-up.
-    from kubeferry.net.partfiles import META_SUFFIX, PART_SUFFIX
-    from kubeferry.net.segment_files import STATE_SUFFIX
+    from kubeferry.download.partfiles import META_SUFFIX, PART_SUFFIX
+    from kubeferry.download.segment_files import STATE_SUFFIX
 
     return name.endswith((PART_SUFFIX, META_SUFFIX, STATE_SUFFIX))
 
@@ -69,8 +68,8 @@ def _staging(entry: Path) -> Leftover | None:
     name = entry.name
     if not name.startswith("tmp-") or not _plain(entry, folder=True):
         return None
-    if name.endswith(STAGING_SUFFIX + INSTALL_SUFFIX):
-        tag = name[4 : -len(STAGING_SUFFIX + INSTALL_SUFFIX)]
+    if name.endswith(STAGING_SUFFIX + INSTALL_PURPOSE):
+        tag = name[4 : -len(STAGING_SUFFIX + INSTALL_PURPOSE)]
         resume = f"kubeferry bundle install BUNDLE (the bundle that carries {tag})"
         return Leftover(entry, "install staging folder", _size(entry), resume)
     if name.endswith(STAGING_SUFFIX):

@@ -18,10 +18,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Final
 
-from kubeferry.core.textfiles import open_plain
+from kubeferry.core.layouts import LOCK_NAME
 from kubeferry.errors import UnsafePathError
+from kubeferry.files.safe import open_plain
 
-LOCK_NAME: Final = ".kubeferry.lock"
 POLL_SECONDS: Final = 0.1
 # Windows locks byte ranges and refuses reads of a locked range, so the pid lives before it.
 _WINDOWS_LOCK_OFFSET: Final = 64

@@ -15,19 +15,20 @@ import httpx
 
 from kubeferry.core.endpoints import Endpoints
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.textfiles import decode_text, read_bytes
 from kubeferry.core.versions import K3sTag
-from kubeferry.errors import NotFoundError, SumsFileError
-from kubeferry.net.download import (
+from kubeferry.download.engine import (
     DownloadJob,
     DownloadResult,
-    ProgressFactory,
     discard_partial,
     download,
 )
-from kubeferry.net.hashes import parse_sums
-from kubeferry.net.parallel import first_available, run_parallel
+from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.files.textfiles import decode_text, read_bytes
+from kubeferry.jobs.parallel import first_available, run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.stores.cache import present_images
+from kubeferry.transport.http import cancel_of
+from kubeferry.verification.sums import parse_sums
 
 
 def _getter(
@@ -40,14 +41,12 @@ def _getter(
     connections: int | None,
 ) -> Callable[..., DownloadResult]:
     """`get(name, sha256=None)`: one release file into `folder`, verified."""
-    extra = {} if connections is None else {"connections": connections}
 
     def get(name: str, sha256: str | None = None) -> DownloadResult:
         job = DownloadJob(endpoints.k3s_asset_url(str(tag), name), folder / name, sha256=sha256)
         keep = resume and bool(sha256)
-        return download(
-            client, job, progress=progress_for(f"{tag} {name}"), keep_existing=keep, **extra
-        )
+        progress = progress_for(f"{tag} {name}")
+        return download(client, job, progress=progress, keep_existing=keep, connections=connections)
 
     return get
 
@@ -104,7 +103,7 @@ def fetch_release(
         wanted is None or wanted & set(assets.images),
     )
     tasks = [task for task, want in zip((binary, images), wants, strict=True) if want]
-    for group in run_parallel(tasks, workers=workers):
+    for group in run_parallel(tasks, workers=workers, cancel=cancel_of(client)):
         results.extend(group)
     (folder / assets.binary).chmod(0o755)
     return results

@@ -1,0 +1,1 @@
+"""Work that runs alongside: progress callbacks, cancellation tokens, worker threads, pools."""

@@ -1,0 +1,1 @@
+"""The OCI Distribution client: requests, auth (anonymous, Basic, Bearer), media types."""

@@ -1,0 +1,1 @@
+"""HTTP: the one place that opens sockets (`http`), and the retry and stall policy (`policy`)."""

@@ -1,0 +1,1 @@
+"""Verification: sums files, the bundle manifest against the files, (later) signatures."""
