@@ -131,7 +131,8 @@ def _plugin(folder: Path, log: Path, *, sleep: float = 0) -> Path:
         f"with open({str(log)!r}, 'a') as out:\n"
         "    out.write(json.dumps({'info': json.loads(os.environ['KUBERNETES_EXEC_INFO']),\n"
         "        'tty': os.isatty(0), 'cwd': os.getcwd()}) + '\\n')\n"
-        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1',\n"
+        "version = json.loads(os.environ['KUBERNETES_EXEC_INFO'])['apiVersion']\n"
+        "print(json.dumps({'apiVersion': version,\n"
         "    'kind': 'ExecCredential', 'status': {'token': 's3cret'}}))\n"
     )
     script.chmod(0o755)
@@ -172,16 +173,47 @@ def test_relative_exec_command_and_cluster_info(
     assert kubectls["info"]["spec"]["interactive"] == ours["info"]["spec"]["interactive"]
 
 
-@pytest.mark.parametrize(
-    ("mode", "interactive"), [("IfAvailable", True), ("Never", False), (None, True)]
-)
-def test_exec_plugin_on_a_terminal(
-    wrapper: Wrapper, pki: Pki, cluster, tmp_path: Path, mode: str | None, interactive: bool
+@pytest.mark.parametrize("mode", ["IfAvailable", None])
+def test_interactive_exec_plugin_is_asked_once(
+    wrapper: Wrapper, pki: Pki, cluster, tmp_path: Path, mode: str | None
 ) -> None:
+    """On a terminal the plugin may ask a person: only kubectl runs it there (issue 18, case 11);
+    the detached refresher runs it without a terminal and fills the cache for the next call."""
     api = cluster("v1.30.6+k3s1")
     folder, log = tmp_path / "kube", tmp_path / "plugin.log"
     _plugin(folder, log)
     user = _exec_user(mode, apiVersion="client.authentication.k8s.io/v1beta1")
+    config = kubeconfig(folder / "config", {"k": (api.url, user)}, pki, "k")
+    controller, terminal = pty.openpty()
+    try:
+        result = wrapper("version", "-o", "json", env={"KUBECONFIG": str(config)}, stdin=terminal)
+        wrapper.wait_for_refresher()
+        again = wrapper("version", "-o", "json", env={"KUBECONFIG": str(config)}, stdin=terminal)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.code == 0, result.stderr
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    on_terminal = [run for run in runs if run["tty"]]
+    assert len(on_terminal) == 2  # kubectl's own, once per call: the probe never took a turn
+    assert all(run["info"]["spec"]["interactive"] for run in on_terminal)
+    detached = [run for run in runs if not run["tty"]]
+    assert [run["info"]["spec"]["interactive"] for run in detached] == [False]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("kubeferry:")]
+    assert len(lines) == 1 and "may ask for input" in lines[0], result.stderr
+    assert "using the newest local kubectl 1.33.9" in lines[0]
+    # the refresher asked the server without a terminal: the second call is warm and right
+    assert json.loads(again.stdout)["clientVersion"]["gitVersion"] == "v1.31.9"
+    assert "kubeferry:" not in again.stderr
+
+
+def test_exec_plugin_never_interactive_on_a_terminal(
+    wrapper: Wrapper, pki: Pki, cluster, tmp_path: Path
+) -> None:
+    api = cluster("v1.30.6+k3s1")
+    folder, log = tmp_path / "kube", tmp_path / "plugin.log"
+    _plugin(folder, log)
+    user = _exec_user("Never", apiVersion="client.authentication.k8s.io/v1beta1")
     config = kubeconfig(folder / "config", {"k": (api.url, user)}, pki, "k")
     controller, terminal = pty.openpty()
     try:
@@ -191,8 +223,7 @@ def test_exec_plugin_on_a_terminal(
         os.close(controller)
     assert result.code == 0, result.stderr
     ours = json.loads(log.read_text().splitlines()[0])
-    assert ours["info"]["spec"]["interactive"] is interactive
-    assert ours["tty"] is interactive
+    assert ours["info"]["spec"]["interactive"] is False and ours["tty"] is False
     assert "kubeferry:" not in result.stderr
 
 

@@ -50,6 +50,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 SERVER_NAME = "kube.example.test"
+NAMESPACE_IP = "10.250.0.1"  # a non-loopback address, only inside a test's own namespace
 CA_CONFIG = """[req]
 distinguished_name = dn
 x509_extensions = ca
@@ -59,6 +60,20 @@ basicConstraints = critical,CA:TRUE
 subjectKeyIdentifier = hash
 """
 K3S_KEY_USAGE = "keyUsage = critical,keyCertSign,digitalSignature,keyEncipherment\n"
+
+
+def _issue(folder: Path, name: str, extension: str, bits: int = 2048) -> None:
+    (folder / f"{name}.ext").write_text(extension + "\n")
+    subject = f"/CN={name}/O=system:masters"
+    _openssl(
+        "req", "-newkey", f"rsa:{bits}", "-nodes", "-keyout", f"{name}.key", "-out",
+        f"{name}.csr", "-subj", subject, cwd=folder,
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+        cwd=folder,
+    )  # fmt: skip
 
 
 def make_pki(folder: Path, *, ca_key_usage: bool = True) -> Pki:
@@ -83,46 +98,24 @@ def make_pki(folder: Path, *, ca_key_usage: bool = True) -> Pki:
         "/CN=kubeferry-test-ca",
         cwd=folder,
     )
-    san = f"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{SERVER_NAME}"
-    for name, extension in (
-        (
-            "server",
-            f"{san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment",
-        ),
-        ("client", "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature"),
-    ):
-        (folder / f"{name}.ext").write_text(extension + "\n")
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={name}/O=system:masters",
-            cwd=folder,
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            f"{name}.crt",
-            "-days",
-            "2",
-            "-extfile",
-            f"{name}.ext",
-            cwd=folder,
-        )
+    san = f"subjectAltName=IP:127.0.0.1,IP:{NAMESPACE_IP},DNS:localhost,DNS:{SERVER_NAME}"
+    usage = "keyUsage=critical,digitalSignature,keyEncipherment"
+    server = f"{san}\nextendedKeyUsage=serverAuth\n{usage}"
+    client = "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature"
+    _issue(folder, "server", server)
+    _issue(folder, "client", client)
+    _issue(folder, "weak-server", server, bits=1024)  # Go accepts it; OpenSSL's level 2 not
+    _openssl(  # the client key under a pass phrase (kubectl cannot use it; nothing may prompt)
+        "pkey",
+        "-in",
+        "client.key",
+        "-aes256",
+        "-passout",
+        "pass:x",
+        "-out",
+        "client-enc.key",
+        cwd=folder,
+    )
     return Pki(folder)
 
 
@@ -130,10 +123,42 @@ def make_pki(folder: Path, *, ca_key_usage: bool = True) -> Pki:
 class ApiState:
     git_version: str
     token: str = "s3cret"
+    basic: str = "alice:wonderland"
+    anonymous: bool = False  # answer /version whatever the credentials (logged all the same)
     version_requests: int = 0
     requests: int = 0
     connections: int = 0
+    log: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def asked_by(self, agent: str) -> list[Request]:
+        """The requests whose User-Agent starts with `agent` (`kubectl/`, `kubeferry`)."""
+        return [r for r in self.log if r.agent.startswith(agent)]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it: who asked what, with which credentials."""
+
+    path: str
+    agent: str
+    authorization: str | None
+    client_cn: str | None
+    impersonate: tuple[str, ...]
+
+    def credentials(self) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """What identifies the caller (compared between kubectl and the wrapper's probe)."""
+        return self.authorization, self.client_cn, self.impersonate
+
+
+def _client_cn(connection: Any) -> str | None:
+    getpeercert = getattr(connection, "getpeercert", None)
+    peer = getpeercert() if getpeercert else None
+    for rdn in (peer or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,13 +176,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:
+    def _record(self) -> str | None:
+        """Log the request (agent, credentials, impersonation); the client certificate's CN."""
         state = self.server.state
+        client_cn = _client_cn(self.connection)
+        impersonate = tuple(  # by name (the order of values kept), whatever order they came in
+            f"{name}={value}"
+            for name, value in sorted(self.headers.items(), key=lambda item: item[0].lower())
+            if name.lower().startswith("impersonate-")
+        )
+        agent, authorization = self.headers.get("User-Agent", ""), self.headers.get("Authorization")
         with state.lock:
             state.requests += 1
-        has_cert = bool(self.connection.getpeercert())
-        token_ok = self.headers.get("Authorization") == f"Bearer {state.token}"
-        if not (has_cert or token_ok):
+            state.log.append(Request(self.path, agent, authorization, client_cn, impersonate))
+        return client_cn
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        client_cn = self._record()
+        authorization = self.headers.get("Authorization")
+        basic = "Basic " + base64.b64encode(state.basic.encode()).decode()
+        known = (f"Bearer {state.token}", basic)
+        public = state.anonymous and self.path.startswith("/version")
+        if not (client_cn or authorization in known or public):
             return self._json(
                 401,
                 {
@@ -206,23 +247,46 @@ class _Server(ThreadingHTTPServer):
 
 
 class ApiServer:
-    """`with ApiServer(pki, "v1.31.2+k3s1") as api:`; `api.url`."""
+    """`with ApiServer(pki, "v1.31.2+k3s1") as api:`; `api.url`.
 
-    def __init__(self, pki: Pki, git_version: str) -> None:
+    `tls=False` serves plain http; `certificate` names another server cert/key pair in the PKI
+    folder (`weak_server_cert` makes a 1024-bit one); `host` binds another address (a test's
+    own network namespace).
+    """
+
+    def __init__(
+        self,
+        pki: Pki,
+        git_version: str,
+        *,
+        tls: bool = True,
+        certificate: str = "server",
+        host: str = "127.0.0.1",
+    ) -> None:
         self.pki = pki
         self.state = ApiState(git_version)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.tls = tls
+        self._server = _Server((host, 0), _Handler)
         self._server.state = self.state
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.folder / "server.crt", pki.folder / "server.key")
-        context.load_verify_locations(pki.ca)
-        context.verify_mode = ssl.CERT_OPTIONAL
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")  # a weak key is the point of some tests
+            folder = pki.folder
+            context.load_cert_chain(folder / f"{certificate}.crt", folder / f"{certificate}.key")
+            context.load_verify_locations(pki.ca)
+            context.verify_mode = ssl.CERT_OPTIONAL
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
+    def address(self) -> str:
+        """host:port."""
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     def __enter__(self) -> ApiServer:
         self._thread.start()

@@ -1,6 +1,7 @@
 """A small HTTP CONNECT proxy on 127.0.0.1 that counts the tunnels it opens.
 
-Every host name it is asked for is reached on 127.0.0.1 (the test API server), so a kubeconfig
+Every host name it is asked for is reached on 127.0.0.1 (the test API server; an IP address is
+reached as given, inside a test's own network namespace), so a kubeconfig
 may name `kube.example.test`: only a client that really goes through the proxy can reach it.
 It records each CONNECT target and Proxy-Authorization header; other methods get a 405.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from socketserver import StreamRequestHandler, ThreadingTCPServer
@@ -47,9 +49,10 @@ class _Handler(StreamRequestHandler):
         if method != "CONNECT":
             self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             return
-        port = int(target.rpartition(":")[2])
+        host, _, port_text = target.rpartition(":")
+        address = host if host.replace(".", "").isdigit() else "127.0.0.1"
         try:
-            upstream = socket.create_connection(("127.0.0.1", port), timeout=10)
+            upstream = socket.create_connection((address, int(port_text)), timeout=10)
         except OSError:
             self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             return
@@ -75,17 +78,23 @@ class _Server(ThreadingTCPServer):
 
 
 class ConnectProxy:
-    """`with ConnectProxy() as proxy:` `proxy.url`, `proxy.state.tunnels`."""
+    """`with ConnectProxy() as proxy:` `proxy.url`, `proxy.state.tunnels`.
 
-    def __init__(self) -> None:
+    With `tls` (a server SSLContext) it is an https:// proxy: TLS to the proxy, then CONNECT.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.state = ProxyState()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
+        self.scheme = "https" if tls else "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> ConnectProxy:
         self._thread.start()

@@ -83,9 +83,7 @@ def _choose(args: list[str]) -> Decision | int:
             from kubeferry.shim.background import start_refresh
             from kubeferry.shim.versioncache import cache_file
 
-            pairs = (("context", ctx.context), ("kubeconfig", ctx.kubeconfig))
-            flags = [f"--{name}={value}" for name, value in pairs if value]
-            start_refresh(cache_file(ctx.environ, config.home), flags, ctx.now)
+            start_refresh(cache_file(ctx.environ, config.home), ctx.flag_words(), ctx.now)
     except NoKubectlError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

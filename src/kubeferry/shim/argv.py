@@ -1,8 +1,11 @@
 """The kubectl arguments the wrapper must understand (pure, standard library).
 
-`--context` and `--kubeconfig` pick the cluster. Client-only commands (`version --client`,
-`completion`, `help`, `--help`/`-h`, `config`, `plugin`, `kustomize`, no arguments at all) never
-talk to a server, so the wrapper runs the newest local kubectl for them without a probe.
+The connection flags (`--server`/`-s`, `--cluster`, `--user`, `--context`, `--kubeconfig`,
+credentials, TLS settings, `--request-timeout`) change which server is asked and how, so they
+are read here, in `--flag=value` and `--flag value` forms, anywhere before `--`. Client-only
+commands (`version --client`, `completion`, `help`, `--help`/`-h`, `config`, `plugin`,
+`kustomize`, no arguments at all) never talk to a server, so the wrapper runs the newest local
+kubectl for them without a probe.
 """
 
 from __future__ import annotations
@@ -48,30 +51,81 @@ VALUE_FLAGS = frozenset(
 )
 
 
-def scan_flags(args: list[str]) -> tuple[str | None, str | None]:
-    """(context, kubeconfig) from kubectl arguments; the last one wins; scanning stops at `--`."""
-    context: str | None = None
-    kubeconfig: str | None = None
+# The flags that change kubectl's request (client-go's ConfigOverrides), by their long name.
+CONNECTION_FLAGS = frozenset(
+    {
+        "as",
+        "as-group",
+        "as-uid",
+        "certificate-authority",
+        "client-certificate",
+        "client-key",
+        "cluster",
+        "context",
+        "insecure-skip-tls-verify",
+        "kubeconfig",
+        "password",
+        "request-timeout",
+        "server",
+        "tls-server-name",
+        "token",
+        "user",
+        "username",
+    }
+)
+BOOL_FLAGS = frozenset({"insecure-skip-tls-verify"})
+REPEATED_FLAGS = frozenset({"as-group"})  # a list: every use adds one
+
+
+def _connection_flag(args: list[str], index: int) -> tuple[str, str, int] | None:
+    """(name, value, words used) when args[index] is a connection flag, else None."""
+    word = args[index]
+    if word.startswith("-s") and not word.startswith("--"):  # -s URL, -sURL, -s=URL
+        name, value = "server", word[2:].removeprefix("=")
+    elif word.startswith("--"):
+        name, equals, value = word[2:].partition("=")
+        if name not in CONNECTION_FLAGS:
+            return None
+        if name in BOOL_FLAGS:
+            return name, (value if equals else "true"), 1
+        if equals:
+            return name, value, 1
+    else:
+        return None
+    if value or word.endswith("="):
+        return name, value, 1
+    if index + 1 < len(args):
+        return name, args[index + 1], 2
+    return None  # a dangling flag: kubectl refuses the command line itself
+
+
+def connection_flags(args: list[str]) -> dict[str, str]:
+    """The connection flags in `args`, before or after the command; the last use wins.
+
+    `--as-group` may repeat: its values are joined with a newline. Scanning stops at `--`.
+    """
+    flags: dict[str, str] = {}
     index = 0
     while index < len(args):
         word = args[index]
         if word == "--":
             break
-        for flag in ("--context", "--kubeconfig"):
-            value = None
-            if word == flag and index + 1 < len(args):
-                value = args[index + 1]
-                index += 1
-            elif word.startswith(flag + "="):
-                value = word[len(flag) + 1 :]
-            if value is not None:
-                if flag == "--context":
-                    context = value
-                else:
-                    kubeconfig = value
-                break
-        index += 1
-    return context, kubeconfig
+        found = _connection_flag(args, index) if word.startswith("-") else None
+        if found is None:
+            index += 1
+            continue
+        name, value, used = found
+        if name in REPEATED_FLAGS and name in flags:
+            value = flags[name] + "\n" + value
+        flags[name] = value
+        index += used
+    return flags
+
+
+def scan_flags(args: list[str]) -> tuple[str | None, str | None]:
+    """(context, kubeconfig) from kubectl arguments; the last one wins; scanning stops at `--`."""
+    flags = connection_flags(args)
+    return flags.get("context"), flags.get("kubeconfig")
 
 
 def client_only(args: list[str]) -> bool:

@@ -33,28 +33,42 @@ def _take_lock(lock: str, now: float) -> bool:
             return False
     except OSError:
         pass
-    try:
-        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        os.utime(lock)
-    except OSError:
-        return False
-    return True
+    for attempt in (1, 2):
+        try:
+            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.utime(lock)
+            return True
+        except FileNotFoundError:
+            if attempt == 2:
+                return False
+            try:
+                os.makedirs(os.path.dirname(lock), exist_ok=True)  # no cache written yet
+            except OSError:
+                return False
+        except OSError:
+            return False
+    return False
+
+
+FLAGS_VARIABLE = "KUBEFERRY_REFRESH_FLAGS"  # the environment, not argv: `ps` shows argv
+SEPARATOR = "\x1f"
 
 
 def start_refresh(cache_path: str, flags: list[str], now: float) -> None:
-    """Revalidate the version cache for `flags` (--context/--kubeconfig) in a detached process."""
+    """Revalidate the version cache for `flags` (the connection flags) in a detached process."""
     lock = lock_file(cache_path)
     if not _take_lock(lock, now):
         return
-    argv = [sys.executable, "-S", "-c", PROGRAM.format(path=sys.path), lock, *flags]
+    argv = [sys.executable, "-S", "-c", PROGRAM.format(path=sys.path), lock]
+    environ = {**os.environ, FLAGS_VARIABLE: SEPARATOR.join(flags)}
     if sys.platform.startswith("win"):
-        _start_windows(argv)
+        _start_windows(argv, environ)
         return
     try:
         os.posix_spawn(
             sys.executable,
             argv,
-            os.environ,
+            environ,
             setsid=True,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
@@ -63,10 +77,10 @@ def start_refresh(cache_path: str, flags: list[str], now: float) -> None:
             ],
         )
     except (AttributeError, NotImplementedError, TypeError, OSError):
-        _double_fork(argv)
+        _double_fork(argv, environ)
 
 
-def _double_fork(argv: list[str]) -> None:
+def _double_fork(argv: list[str], environ: dict[str, str]) -> None:
     try:
         pid = os.fork()
     except OSError:
@@ -78,7 +92,7 @@ def _double_fork(argv: list[str]) -> None:
                 null = os.open(os.devnull, os.O_RDWR)
                 for descriptor in (0, 1, 2):
                     os.dup2(null, descriptor)
-                os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter
+                os.execve(sys.executable, argv, environ)  # noqa: S606 - our own interpreter
         finally:
             os._exit(0)
     try:
@@ -87,7 +101,7 @@ def _double_fork(argv: list[str]) -> None:
         pass
 
 
-def _start_windows(argv: list[str]) -> None:
+def _start_windows(argv: list[str], environ: dict[str, str]) -> None:
     import subprocess
 
     flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(
@@ -101,6 +115,7 @@ def _start_windows(argv: list[str]) -> None:
             stderr=subprocess.DEVNULL,
             close_fds=True,
             creationflags=flags,
+            env=environ,
         )
     except OSError:
         pass

@@ -9,8 +9,11 @@ Go's rules (net/http, golang.org/x/net/http/httpproxy), which client-go uses:
   subdomain); `.example.com` (subdomains only); `*.example.com` (as `.example.com`); each
   optionally with `:port`.
 
-An https server is reached through a CONNECT tunnel; an http server by a request in absolute
-form. http:// proxies only: a `socks5://` or `https://` proxy is refused with a clear reason.
+A proxy is `http://`, `https://` (TLS to the proxy with the cluster's TLS settings, as Go's
+transport does) or `socks5://` (`socks5h://` from the environment; `socks.py`). Through an
+http(s) proxy an https server is reached by a CONNECT tunnel and an http server by a request in
+absolute form; through SOCKS5 both are tunnelled. A `NO_PROXY` domain entry never matches an
+IP-literal server.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from ipaddress import IPv4Address, IPv6Address
 
 
@@ -81,8 +85,8 @@ def _listed(host: str, port: str, no_proxy: str) -> bool:
             if ip is not None and ip == listed_ip:
                 return True
             continue
-        if ip is not None and not name:
-            continue
+        if ip is not None or not name:
+            continue  # a domain entry never matches an IP literal (Go since x/net 0.18)
         if name.startswith("*."):
             name = name[1:]
         if name.startswith("."):
@@ -104,9 +108,18 @@ def use_proxy(host: str, port: str, no_proxy: str) -> bool:
     return not _listed(host, port, no_proxy)
 
 
+KUBECONFIG_SCHEMES = ("http", "https", "socks5")  # client-go's parseProxyURL
+ENVIRONMENT_SCHEMES = ("http", "https", "socks5", "socks5h")  # Go's net/http transport
+
+
 def proxy_for(server: str, proxy_url: str | None, environ: Mapping[str, str]) -> str | None:
     """The proxy URL kubectl would use for `server`, or None for a direct connection."""
     if proxy_url:
+        if urlsplit(proxy_url).scheme not in KUBECONFIG_SCHEMES:
+            raise ProxyError(
+                f"proxy-url {shown(proxy_url)}: kubectl accepts only http, https and socks5 "
+                "proxies there and will refuse it"
+            )
         return proxy_url
     parts = urlsplit(server)
     https = parts.scheme == "https"
@@ -139,23 +152,40 @@ def _authorization(proxy: str) -> list[str]:
     return [f"Proxy-Authorization: Basic {binascii.b2a_base64(pair, newline=False).decode()}"]
 
 
-def open_proxy(proxy: str, timeout: float) -> socket.socket:
-    """A TCP connection to an http:// proxy; ProxyError for other schemes or no answer."""
+def open_proxy(
+    proxy: str, timeout: float, wrap: Callable[[socket.socket], socket.socket] | None = None
+) -> socket.socket:
+    """A connection to the proxy (TLS through `wrap` for an https:// one); ProxyError if none."""
     parts = urlsplit(proxy)
-    if parts.scheme != "http":
-        raise ProxyError(
-            f"proxy {shown(proxy)} uses {parts.scheme}://, which kubeferry's version probe does "
-            "not speak (only http:// proxies)"
-        )
+    if parts.scheme not in ENVIRONMENT_SCHEMES:
+        raise ProxyError(f"proxy {shown(proxy)} uses {parts.scheme}://, which kubectl refuses")
+    default = {"http": 80, "https": 443}.get(parts.scheme, 1080)
     try:
-        return socket.create_connection((parts.hostname or "", parts.port or 80), timeout=timeout)
+        sock = socket.create_connection((parts.hostname or "", parts.port or default), timeout)
     except OSError as exc:
         raise ProxyError(f"proxy {shown(proxy)} could not be reached ({exc})") from exc
+    if wrap is None:
+        return sock
+    try:
+        return wrap(sock)
+    except OSError as exc:  # ssl.SSLError is an OSError
+        sock.close()
+        raise ProxyError(f"TLS to the proxy {shown(proxy)} failed ({exc})") from exc
 
 
-def tunnel(proxy: str, host: str, port: int, timeout: float) -> socket.socket:
-    """A CONNECT tunnel through `proxy` to host:port, as Go's transport opens it."""
-    sock = open_proxy(proxy, timeout)
+def tunnel(
+    proxy: str,
+    host: str,
+    port: int,
+    timeout: float,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> socket.socket:
+    """A tunnel through `proxy` to host:port: SOCKS5, or CONNECT as Go's transport opens it."""
+    sock = open_proxy(proxy, timeout, wrap)
+    if proxy.startswith("socks5"):
+        from kubeferry.shim.socks import socks5_connect
+
+        return socks5_connect(sock, proxy, host, port)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", *_authorization(proxy), "", ""]
     try:

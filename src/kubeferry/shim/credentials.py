@@ -1,8 +1,10 @@
 """Credentials for the probe as client-go finds them (cold path).
 
-`tokenFile` beats `token` (client-go reads the file and re-reads it as it changes); a static token
-is used as is, without running the exec plugin ("if a user has already set credentials, use
-that"). Exec credential plugins (`client.authentication.k8s.io/v1` and `v1beta1`) run with
+Only over https (client-go sends nothing over plain http). `tokenFile` beats `token` (also
+`--token`: client-go keeps the file); a client certificate and its key each come from `-data`,
+else the file; the exec plugin does not run when a token, basic auth or a client certificate is
+set (client-go's rule); else an `oidc` auth-provider's id-token (`authprovider.py`). Exec
+credential plugins (`client.authentication.k8s.io/v1` and `v1beta1`) run with
 `KUBERNETES_EXEC_INFO` (`spec.interactive`, and `spec.cluster` when `provideClusterInfo`), stdin
 passed through only when it is a terminal and `interactiveMode` allows it (`Never`: never;
 `IfAvailable`, the default: when a terminal; `Always`: a terminal is required), stderr passed
@@ -162,14 +164,68 @@ def _read_token(path: str) -> str:
         raise CredentialError(f"cannot read token file {path}: {exc}") from exc
 
 
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as stream:
+            return stream.read()
+    except OSError as exc:
+        raise CredentialError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def client_pair(access: ClusterAccess) -> tuple[bytes, bytes] | None:
+    """Certificate and key, each from its `-data` or else its file (client-go's rule)."""
+    has_cert = access.cert_data or access.cert_file
+    has_key = access.key_data or access.key_file
+    if not (has_cert and has_key):
+        return None
+    cert = access.cert_data or _read(access.cert_file or "")
+    key = access.key_data or _read(access.key_file or "")
+    return cert, key
+
+
+def _plugin_applies(access: ClusterAccess) -> bool:
+    """client-go skips the exec plugin when a token, basic auth or a client cert is set."""
+    has_cert = (access.cert_data or access.cert_file) and (access.key_data or access.key_file)
+    given = access.token or access.token_file or access.username or has_cert
+    return bool(access.tls and access.exec_config and not given)
+
+
+def needs_person(access: ClusterAccess) -> str | None:
+    """Why the probe must not run the exec plugin now (it may ask a person), or None."""
+    if not _plugin_applies(access):
+        return None
+    config = access.exec_config or {}
+    try:
+        if not interactive(config, _stdin_is_terminal()):
+            return None
+    except CredentialError:
+        return None  # `Always` without a terminal: the probe says so itself
+    mode = config.get("interactiveMode") or "IfAvailable"
+    return f"the exec plugin {config.get('command')} may ask for input (interactiveMode {mode})"
+
+
+def _impersonation(access: ClusterAccess) -> list[tuple[str, str]]:
+    if not access.as_user:  # client-go impersonates only with a user named
+        return []
+    headers = [("Impersonate-Group", group) for group in access.as_groups or []]
+    if access.as_uid:
+        headers.append(("Impersonate-Uid", access.as_uid))
+    return [*headers, ("Impersonate-User", access.as_user)]  # Go writes headers sorted
+
+
 def credentials(
     access: ClusterAccess, environ: Mapping[str, str], timeout: float
-) -> tuple[dict[str, str], tuple[bytes, bytes] | None]:
-    """(headers, client certificate and key as PEM bytes) for the probe's request."""
-    headers: dict[str, str] = {}
-    cert = (access.cert_data, access.key_data) if access.cert_data and access.key_data else None
+) -> tuple[list[tuple[str, str]], tuple[bytes, bytes] | None]:
+    """(headers, client certificate and key as PEM bytes) for the probe's request.
+
+    Over plain http client-go sends no credentials at all and runs no exec plugin.
+    """
+    headers = _impersonation(access)
+    if not access.tls:
+        return headers, None
+    cert = client_pair(access)
     token = _read_token(access.token_file) if access.token_file else access.token
-    if access.exec_config and not token:
+    if _plugin_applies(access):
         status = run_plugin(access, environ, timeout)
         token = status.get("token") or None
         if status.get("clientCertificateData") and status.get("clientKeyData"):
@@ -177,9 +233,19 @@ def credentials(
                 str(status["clientCertificateData"]).encode(),
                 str(status["clientKeyData"]).encode(),
             )
+    if not (token or cert or access.username or access.auth_provider or access.exec_config):
+        raise CredentialError(  # client-go's prompting auth loader, on kubectl's stdin
+            f"no credentials for {access.server}: kubectl asks for a user name and password on "
+            "its standard input, and the probe asks nobody"
+        )
     if token:
-        headers["Authorization"] = f"Bearer {token}"
-    elif access.username and access.password:
-        pair = f"{access.username}:{access.password}".encode()
-        headers["Authorization"] = "Basic " + binascii.b2a_base64(pair, newline=False).decode()
+        headers.append(("Authorization", f"Bearer {token}"))
+    elif access.username:
+        pair = f"{access.username}:{access.password or ''}".encode()
+        basic = binascii.b2a_base64(pair, newline=False).decode()
+        headers.append(("Authorization", f"Basic {basic}"))
+    elif access.auth_provider:
+        from kubeferry.shim.authprovider import provider_token
+
+        headers.append(("Authorization", f"Bearer {provider_token(access.auth_provider)}"))
     return headers, cert

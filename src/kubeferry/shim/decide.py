@@ -28,7 +28,7 @@ from kubeferry.core.skew import (
 from kubeferry.errors import NoKubectlError
 from kubeferry.shim.argv import client_only
 from kubeferry.shim.context import Context
-from kubeferry.shim.versioncache import VersionCache, cache_file, fingerprint
+from kubeferry.shim.versioncache import VersionCache, cache_file
 
 FAILED_PROBE_TTL = 30.0
 
@@ -83,12 +83,17 @@ def decide(ctx: Context, *, client_only_commands: bool = True) -> Decision:
     if client_only_commands and client_only(ctx.args):
         return _fallback(ctx, None, "a client-only command: the server is not asked")
     paths = ctx.kubeconfig_paths()
-    print_ = fingerprint(paths, ctx.context, ctx.environ)
+    print_ = ctx.fingerprint()
     cache = VersionCache(cache_file(ctx.environ, ctx.config.home))
     ttl = ctx.config.version_cache_ttl
     hit = cache.fresh_entry(print_, ctx.now, ttl)
     if hit and (version := parse_version(hit[0])):
-        decision = _for_server(ctx, version, "version cache", [f"server {hit[0]} (cached)"])
+        try:
+            decision = _for_server(ctx, version, "version cache", [f"server {hit[0]} (cached)"])
+        except NoKubectlError:
+            # Nothing fits the cached answer: ask again now, before giving up, in case the
+            # server was upgraded into range since (else it would exit 255 for the whole TTL).
+            return _cold(ctx, paths, cache, print_)
         decision.revalidate = ctx.now - hit[1] >= ctx.config.revalidate_after
         return decision
     failure = cache.recent_failure(print_, ctx.now, min(FAILED_PROBE_TTL, ttl))
@@ -109,6 +114,7 @@ def _cold(ctx: Context, paths: list[str], cache: VersionCache, print_: str) -> D
         decision = _for_server(ctx, outcome.version, outcome.source, outcome.reasons)
     else:
         decision = _fallback(ctx, None, "; ".join(outcome.reasons))
+    decision.revalidate = outcome.revalidate
     if outcome.problem:
         problem = outcome.problem
         decision.notice = f"could not check the server's version: {problem}; {_using(decision)}"
@@ -120,7 +126,7 @@ def _using(decision: Decision) -> str:
     if decision.binary is None:
         return "downloading a kubectl instead"
     chosen = format_version(decision.binary[0])
-    if decision.source == "last known" and decision.server is not None:
+    if decision.source in ("last known", "version cache") and decision.server is not None:
         known = format_version(decision.server)
         return f"using kubectl {chosen}, chosen for the last known server version {known}"
     return f"using the newest local kubectl {chosen}"

@@ -3,8 +3,8 @@
 Several files merge as client-go merges them: the first file to name a context, cluster or user
 wins, and `current-context` comes from the first file that sets it. Relative file references are
 relative to the file that holds them, and so is an exec `command` that contains a path separator
-(client-go's `ResolveLocalPaths`). With no kubeconfig content at all (and no `--kubeconfig`), the
-in-cluster configuration is used when a pod provides it, as client-go does.
+(client-go's `ResolveLocalPaths`). Choosing the context, cluster and user, the command-line
+overrides and client-go's fallbacks (in-cluster, `KUBERNETES_MASTER`) live in `clientconfig.py`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ from typing import Any
 
 class KubeconfigError(Exception):
     """No usable cluster in the kubeconfig."""
-
-
-class EmptyKubeconfigError(KubeconfigError):
-    """No kubeconfig content at all (client-go then tries the in-cluster configuration)."""
 
 
 _FIELDS = (
@@ -43,6 +39,11 @@ _FIELDS = (
     "proxy_url",
     "extensions",
     "source",
+    "as_user",
+    "as_groups",
+    "as_uid",
+    "auth_provider",
+    "request_timeout",
 )
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SERVICE_ACCOUNT_DIR_VARIABLE = "KUBEFERRY_SERVICEACCOUNT_DIR"  # tests point it at their files
@@ -70,6 +71,16 @@ class ClusterAccess:
     proxy_url: str | None
     extensions: Any
     source: list[str]
+    as_user: str | None
+    as_groups: list[str] | None
+    as_uid: str | None
+    auth_provider: dict[str, Any] | None
+    request_timeout: float | None  # --request-timeout in seconds; 0: none
+
+    @property
+    def tls(self) -> bool:
+        """client-go sends credentials and TLS settings only to an https server."""
+        return self.server.startswith("https://")
 
     def __init__(self, **values: Any) -> None:
         for name in _FIELDS:
@@ -87,17 +98,26 @@ class ClusterAccess:
                 self.token,
                 self.token_file,
                 self.username,
+                self.password,
+                self.key_file,
                 self.exec_config and sorted(self.exec_config.items(), key=str),
+                self.auth_provider and sorted(self.auth_provider.items(), key=str),
                 self.proxy_url,
+                self.ca_file,
+                self.ca_data,
+                self.insecure,
+                self.tls_server_name,
             )
         )
         digest = hashlib.sha256(material.encode()).hexdigest()[:16]
         return f"{self.server}#{digest}"
 
 
-def _load_yaml(path: str) -> dict[str, Any]:
+def _load_yaml(path: str, *, explicit: bool = False) -> dict[str, Any]:
     import yaml
 
+    if explicit and not os.path.exists(path):  # client-go: a named file must exist
+        raise KubeconfigError(f"--kubeconfig {path} does not exist (kubectl will fail too)")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, encoding="utf-8") as stream:
@@ -113,14 +133,14 @@ def _load_yaml(path: str) -> dict[str, Any]:
     return document
 
 
-def _relative(value: Any, folder: str) -> str | None:
+def relative(value: Any, folder: str) -> str | None:
     if not value:
         return None
     text = os.path.expanduser(str(value))
     return text if os.path.isabs(text) else os.path.join(folder, text)
 
 
-def _decode(value: Any, what: str) -> bytes | None:
+def decode(value: Any, what: str) -> bytes | None:
     if not value:
         return None
     try:
@@ -129,13 +149,15 @@ def _decode(value: Any, what: str) -> bytes | None:
         raise KubeconfigError(f"{what} is not base64") from exc
 
 
-def _merge(paths: list[str]) -> tuple[dict[str, dict[Any, Any]], str | None]:
-    """name -> (kind, entry, folder), and the first current-context (names as the YAML has
-    them: a missing one is None, as a reference that is missing is)."""
+def merge(
+    paths: list[str], *, explicit: bool = False
+) -> tuple[dict[str, dict[Any, Any]], str | None]:
+    """kind -> name -> entry (with its file's folder as `_dir`), and the first current-context
+    (names as the YAML has them: a missing one is None, as a reference that is missing is)."""
     merged: dict[str, dict[Any, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
     current: str | None = None
     for path in paths:
-        document = _load_yaml(path)
+        document = _load_yaml(path, explicit=explicit)
         folder = os.path.dirname(os.path.abspath(path))
         current = current or document.get("current-context") or None
         for kind, inner in (("contexts", "context"), ("clusters", "cluster"), ("users", "user")):
@@ -143,28 +165,6 @@ def _merge(paths: list[str]) -> tuple[dict[str, dict[Any, Any]], str | None]:
                 if isinstance(item, dict) and item.get("name") not in merged[kind]:
                     merged[kind][item.get("name")] = {**(item.get(inner) or {}), "_dir": folder}
     return merged, current
-
-
-def load_access(
-    paths: list[str],
-    context: str | None,
-    environ: Mapping[str, str] | None = None,
-    *,
-    explicit: bool = False,
-) -> ClusterAccess:
-    """The cluster and user of `context` (default: current-context) across `paths`.
-
-    No content in any file and no `--kubeconfig` (`explicit`): the in-cluster configuration.
-    """
-    try:
-        return _from_kubeconfig(paths, context)
-    except EmptyKubeconfigError:
-        if explicit or environ is None:
-            raise
-        access = in_cluster(environ)
-        if access is None:
-            raise
-        return access
 
 
 def in_cluster(environ: Mapping[str, str]) -> ClusterAccess | None:
@@ -186,51 +186,11 @@ def in_cluster(environ: Mapping[str, str]) -> ClusterAccess | None:
     )
 
 
-def _exec_config(user: dict[str, Any], folder: str) -> dict[str, Any] | None:
+def exec_config(user: dict[str, Any], folder: str) -> dict[str, Any] | None:
     config = user.get("exec")
     if not isinstance(config, dict) or not config:
         return None
     command = str(config.get("command") or "")
     if os.sep in command or (os.altsep and os.altsep in command):
-        config = {**config, "command": _relative(command, folder)}
+        config = {**config, "command": relative(command, folder)}
     return config
-
-
-def _from_kubeconfig(paths: list[str], context: str | None) -> ClusterAccess:
-    merged, current = _merge(paths)
-    if not any(merged.values()) and not current:
-        raise EmptyKubeconfigError(f"no kubeconfig content in {', '.join(paths)}")
-    name = context or current
-    if not name:
-        raise KubeconfigError(f"no current-context in {', '.join(paths)} and no --context given")
-    ctx = merged["contexts"].get(name)
-    if ctx is None:
-        raise KubeconfigError(f"context {name!r} is not in {', '.join(paths)}")
-    cluster = merged["clusters"].get(ctx.get("cluster"))
-    if not cluster or not cluster.get("server"):
-        raise KubeconfigError(
-            f"context {name!r} names cluster {ctx.get('cluster')!r}, which has no server"
-        )
-    user = merged["users"].get(ctx.get("user")) or {}
-    cdir, udir = cluster["_dir"], user.get("_dir", cluster["_dir"])
-    ca_bytes = _decode(cluster.get("certificate-authority-data"), "certificate-authority-data")
-    return ClusterAccess(
-        server=str(cluster["server"]).rstrip("/"),
-        context=name,
-        ca_file=_relative(cluster.get("certificate-authority"), cdir),
-        ca_data=ca_bytes.decode("ascii", errors="replace") if ca_bytes else None,
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        tls_server_name=cluster.get("tls-server-name") or None,
-        cert_file=_relative(user.get("client-certificate"), udir),
-        key_file=_relative(user.get("client-key"), udir),
-        cert_data=_decode(user.get("client-certificate-data"), "client-certificate-data"),
-        key_data=_decode(user.get("client-key-data"), "client-key-data"),
-        token=user.get("token") or None,
-        token_file=_relative(user.get("tokenFile"), udir),
-        username=user.get("username") or None,
-        password=user.get("password") or None,
-        exec_config=_exec_config(user, udir),
-        proxy_url=cluster.get("proxy-url") or None,
-        extensions=cluster.get("extensions"),
-        source=list(paths),
-    )

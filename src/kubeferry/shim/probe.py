@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from kubeferry.shim.connect import ProxyError, open_proxy, proxy_for, proxy_request_headers, tunnel
 from kubeferry.shim.credentials import CredentialError, credentials
 from kubeferry.shim.kubeconfig import ClusterAccess
+from kubeferry.shim.tls import EncryptedKeyError, client_context, wrap
 
 NOTEWORTHY = frozenset({"tls", "auth", "proxy", "config", "answer"})
 
@@ -34,14 +35,14 @@ class ProbeError(Exception):
         self.kind = kind
 
 
-def _request(sock: socket.socket, host: str, target: str, headers: dict[str, str]) -> bytes:
+def _request(sock: socket.socket, host: str, target: str, headers: list[tuple[str, str]]) -> bytes:
     """One HTTP/1.1 GET with `Connection: close`; the raw response (http.client costs 35 ms)."""
     lines = [
         f"GET {target} HTTP/1.1",
         f"Host: {host}",
         "User-Agent: kubeferry-kubectl",
         "Connection: close",
-        *[f"{k}: {v}" for k, v in headers.items()],
+        *[f"{k}: {v}" for k, v in headers],
         "",
         "",
     ]
@@ -90,35 +91,77 @@ def _remaining(deadline: float) -> float:
     return left
 
 
-def _exchange(
+def go_duration(seconds: float) -> str:
+    """Go's Duration.String for the `timeout` query parameter (32s, 1m30s, 500ms)."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole, fraction = int(seconds), seconds - int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{secs + fraction:g}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    return f"{hours}h{text}" if hours else text
+
+
+def _connect(
     access: ClusterAccess,
     environ: Mapping[str, str],
-    headers: dict[str, str],
     cert: tuple[bytes, bytes] | None,
     deadline: float,
-) -> bytes:
+) -> tuple[socket.socket, str | None]:
+    """A socket to the server (through its proxy, if any) and the proxy for an http request."""
     parts = urlsplit(access.server)
     https = parts.scheme == "https"
     host = parts.hostname or ""
     port = parts.port or (443 if https else 80)
-    path = f"{parts.path.rstrip('/')}/version?timeout=32s"
     proxy = proxy_for(access.server, access.proxy_url, environ)
-    if proxy and https:
-        sock = tunnel(proxy, host, port, _remaining(deadline))
-    elif proxy:
-        sock = open_proxy(proxy, _remaining(deadline))
+    if proxy is None:
+        return socket.create_connection((host, port), timeout=_remaining(deadline)), None
+    wrapper = None
+    if proxy.startswith("https:"):  # Go reaches an https proxy with the cluster's TLS settings
+        context = _context_or_error(access, cert, environ)
+        name = access.tls_server_name or urlsplit(proxy).hostname or ""
+
+        def to_proxy(sock: socket.socket) -> socket.socket:
+            return context.wrap_socket(sock, server_hostname=name)
+
+        wrapper = to_proxy
+    if https or proxy.startswith("socks5"):
+        return tunnel(proxy, host, port, _remaining(deadline), wrapper), None
+    return open_proxy(proxy, _remaining(deadline), wrapper), proxy
+
+
+def _context_or_error(
+    access: ClusterAccess, cert: tuple[bytes, bytes] | None, environ: Mapping[str, str]
+) -> ssl.SSLContext:
+    try:
+        return _tls_context(access, cert, environ)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise ProbeError(f"TLS settings of {access.server}: {exc}", "tls") from exc
+
+
+def _exchange(
+    access: ClusterAccess,
+    environ: Mapping[str, str],
+    headers: list[tuple[str, str]],
+    cert: tuple[bytes, bytes] | None,
+    deadline: float,
+) -> bytes:
+    parts = urlsplit(access.server)
+    wait = access.request_timeout or 32.0  # kubectl's discovery default
+    path = f"{parts.path.rstrip('/')}/version?timeout={go_duration(wait)}"
+    sock, http_proxy = _connect(access, environ, cert, deadline)
+    if http_proxy is not None:
         path = f"http://{parts.netloc}{path}"
-        headers = {**headers, **dict(h.split(": ", 1) for h in proxy_request_headers(proxy))}
-    else:
-        sock = socket.create_connection((host, port), timeout=_remaining(deadline))
+        extra = [h.partition(": ") for h in proxy_request_headers(http_proxy)]
+        headers = [*headers, *((name, value) for name, _, value in extra)]
     with sock:
         sock.settimeout(_remaining(deadline))
-        if https:
-            try:
-                context = _tls_context(access, cert, environ)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise ProbeError(f"TLS settings of {access.server}: {exc}", "tls") from exc
-            sock = context.wrap_socket(sock, server_hostname=access.tls_server_name or host)
+        if parts.scheme == "https":
+            context = _context_or_error(access, cert, environ)
+            host = access.tls_server_name or parts.hostname or ""
+            sock = wrap(context, sock, host)
         sock.settimeout(_remaining(deadline))
         return _request(sock, parts.netloc, path, headers)
 
@@ -126,8 +169,6 @@ def _exchange(
 def _tls_context(
     access: ClusterAccess, cert: tuple[bytes, bytes] | None, environ: Mapping[str, str]
 ) -> ssl.SSLContext:
-    from kubeferry.shim.tls import client_context
-
     return client_context(access, cert, environ)
 
 
@@ -140,12 +181,16 @@ def server_version(access: ClusterAccess, environ: Mapping[str, str], timeout: f
         headers, cert = credentials(access, environ, timeout)
     except CredentialError as exc:
         raise ProbeError(str(exc), "auth") from exc
-    headers["Accept"] = "application/json"
+    headers.append(("Accept", "application/json"))
+    if access.request_timeout:  # --request-timeout shortens the probe as it shortens kubectl
+        timeout = min(timeout, access.request_timeout)
     deadline = time.monotonic() + timeout
     try:
         raw = _exchange(access, environ, headers, cert, deadline)
     except ProxyError as exc:
         raise ProbeError(str(exc), "proxy") from exc
+    except EncryptedKeyError as exc:
+        raise ProbeError(str(exc), "auth") from exc
     except ssl.SSLCertVerificationError as exc:
         why = exc.verify_message or str(exc)
         raise ProbeError(

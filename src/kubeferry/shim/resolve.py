@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from kubeferry.core.kuberlr import GUARD
 from kubeferry.core.skew import Version, parse_version
+from kubeferry.shim.clientconfig import load_access
 from kubeferry.shim.context import Context
-from kubeferry.shim.kubeconfig import KubeconfigError, load_access
+from kubeferry.shim.credentials import needs_person
+from kubeferry.shim.kubeconfig import ClusterAccess, KubeconfigError
 from kubeferry.shim.probe import NOTEWORTHY, ProbeError, server_version
 from kubeferry.shim.versioncache import VersionCache
 
@@ -17,7 +19,7 @@ class Outcome:
     proxy): the caller says it together with the fallback it chose.
     """
 
-    __slots__ = ("problem", "reasons", "source", "version")
+    __slots__ = ("problem", "reasons", "revalidate", "source", "version")
 
     def __init__(
         self, version: Version | None, source: str, reasons: list[str], problem: str | None = None
@@ -26,16 +28,42 @@ class Outcome:
         self.source = source
         self.reasons = reasons
         self.problem = problem
+        self.revalidate = False  # the probe was skipped: check in the background instead
+
+
+def _skipped(
+    access: ClusterAccess, cache: VersionCache, print_: str, ctx: Context, why: str
+) -> Outcome:
+    """No probe while a person must answer the exec plugin: kubectl alone asks them, once."""
+    known = cache.last_known(cluster_key=access.cluster_key) or cache.last_known(print_)
+    version = parse_version(known) if known else None
+    if version is not None:
+        cache.remember_context(print_, access.cluster_key, ctx.now)
+    outcome = Outcome(
+        version,
+        "last known" if version else "",
+        [why],
+        f"{why}, so only kubectl runs it (checking the server in the background)",
+    )
+    outcome.revalidate = True
+    return outcome
 
 
 def ask_server(paths: list[str], ctx: Context, cache: VersionCache, print_: str) -> Outcome:
-    """GET /version; on failure the last version known for the cluster, and a `fail` line."""
+    """GET /version; on failure the last version known for the cluster, and a `fail` line.
+
+    An exec plugin that may ask a person (a terminal, interactiveMode IfAvailable or Always) is
+    left to kubectl: the last known version is used and the detached refresher, which has no
+    terminal, asks the server instead, so nobody is prompted twice.
+    """
     try:
-        access = load_access(paths, ctx.context, ctx.environ, explicit=ctx.kubeconfig is not None)
+        access = load_access(paths, ctx.flags, ctx.environ)
     except KubeconfigError as exc:
-        return Outcome(None, "", [f"no cluster to ask ({exc})"])
+        return Outcome(None, "", [f"no cluster to ask ({exc})"], str(exc))
     environ = dict(ctx.environ)
     environ.pop(GUARD, None)
+    if person := needs_person(access):
+        return _skipped(access, cache, print_, ctx, person)
     try:
         git_version = server_version(access, environ, ctx.config.timeout)
     except ProbeError as exc:

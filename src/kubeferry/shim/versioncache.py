@@ -9,11 +9,13 @@ Three kinds of line, tab-separated, in `<user cache>/kubeferry/server-versions`:
 A `fail` line is a probe that failed: for a short while the wrapper does not ask again, so a dead
 cluster costs one timeout, not one per call. A success for the same fingerprint removes it.
 
-The fingerprint is the kubeconfig paths with their mtime, size and inode, plus `--context`: while
-none of the files changed, the current context and so the cluster are the same. The cluster key
-is the server URL and a digest of the credentials. Writes go through a temporary file and a
-rename, so concurrent calls never see half a file (one of two racing updates may be lost; it is
-only a cache). Standard library only, no `json` or `re` (each costs the hot path 8-14 ms).
+The fingerprint is the kubeconfig paths with their mtime, size and inode, plus `--context`, the
+other connection flags (`--server`, `--token`, ...: a secret only as a digest) and the variables
+client-go falls back on: while none of them changed, the cluster and the credentials are the
+same. The cluster key is the server URL and a digest of the credentials. Writes go through a
+temporary file and a rename, so concurrent calls never see half a file (one of two racing
+updates may be lost; it is only a cache). Standard library only, no `json` or `re` (each costs
+the hot path 8-14 ms).
 """
 
 from __future__ import annotations
@@ -48,10 +50,38 @@ def kubeconfig_paths(explicit: str | None, environ: Mapping[str, str], home: str
     return listed or [os.path.join(home, ".kube", "config")]
 
 
+SECRET_FLAGS = frozenset({"token", "password"})
+PATH_FLAGS = frozenset({"certificate-authority", "client-certificate", "client-key"})
+FALLBACK_VARIABLES = ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "KUBERNETES_MASTER")
+
+
+def digest(text: str) -> str:
+    """FNV-1a (64 bits) of a secret flag: the cache tells tokens apart without holding them.
+
+    Not a cryptographic hash (hashlib would load OpenSSL on every call); the file is private.
+    """
+    value = 0xCBF29CE484222325
+    for byte in text.encode("utf-8", "surrogateescape"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+def _flag_part(name: str, value: str) -> str:
+    if name in SECRET_FLAGS:
+        value = digest(value)
+    elif name in PATH_FLAGS and value:
+        value = os.path.abspath(value)  # kubectl reads a relative path from the working folder
+    return f"{name}={value}"
+
+
 def fingerprint(
-    paths: list[str], context: str | None, environ: Mapping[str, str] | None = None
+    paths: list[str],
+    context: str | None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> str:
-    """Identity of the kubeconfig state: paths, mtimes, sizes, inodes, --context, in-cluster."""
+    """Identity of the call's cluster: kubeconfig paths, mtimes, sizes and inodes, --context,
+    the other connection flags, and the variables client-go falls back on."""
     parts = []
     for path in paths:
         try:
@@ -60,9 +90,12 @@ def fingerprint(
         except OSError:
             parts.append(f"{path}@-")
     parts.append(f"context={context or ''}")
-    if environ is not None and environ.get("KUBERNETES_SERVICE_HOST"):
-        host, port = environ["KUBERNETES_SERVICE_HOST"], environ.get("KUBERNETES_SERVICE_PORT")
-        parts.append(f"in-cluster={host}:{port}")
+    for name in sorted(flags or ()):
+        if name not in ("context", "kubeconfig"):
+            parts.append(_flag_part(name, (flags or {})[name]))
+    for name in FALLBACK_VARIABLES:
+        if environ is not None and environ.get(name):
+            parts.append(f"{name}={environ[name]}")
     return _clean("|".join(parts))
 
 
@@ -154,7 +187,8 @@ class VersionCache:
         temporary = f"{self.path}.{os.getpid()}.{id(self)}.tmp"
         try:
             os.makedirs(folder, exist_ok=True)
-            with open(temporary, "w", encoding="utf-8") as stream:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(descriptor, "w", encoding="utf-8") as stream:
                 stream.write("\n".join(lines) + "\n")
             os.replace(temporary, self.path)
         except OSError:
