@@ -61,7 +61,7 @@ def mirror() -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Where the k3s airgap archives are unpacked once for /v2/ (default: "
-    "~/.cache/kubeferry/mirror-blobs).",
+    "${XDG_CACHE_HOME:-~/.cache}/kubeferry/mirror-blobs).",
 )
 @click.pass_obj
 def serve(

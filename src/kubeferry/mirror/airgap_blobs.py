@@ -2,7 +2,8 @@
 
 A `.tar.zst` cannot be read at an offset, so the mirror unpacks each bundled airgap archive once
 into a content-addressed cache (`<cache>/sha256/<hex>`, the default beside the user's cache,
-`--blob-cache` elsewhere): the archive is first checked against its bundle manifest, every blob
+`--blob-cache` elsewhere): the archive is copied once into a private file, checked against its
+bundle manifest while copied (the bundle's file is never reopened by its path); every blob
 is hashed while it is written and gets its name only when it matches its digest, and a blob
 already in the cache is kept. The server hashes cached blobs again before it serves them (as it
 does bundle files), so a cache file changed later is refused, never sent.
@@ -27,7 +28,7 @@ from kubeferry.registry.archive import (
     scan_archive,
     stream_members,
 )
-from kubeferry.verification.bundle import verify_file
+from kubeferry.verification.bundle import copy_verified, measure
 
 READ_SIZE: Final = 1024 * 1024
 
@@ -41,11 +42,18 @@ def _cache_route(cache: Path, digest: str, size: int) -> FileRoute:
 
 
 def _present(cache: Path, digest: str, size: int) -> bool:
-    path = cache / "sha256" / digest[7:]
+    """True when the cache holds this blob with the right bytes; a damaged one is removed (and
+    unpacked again), so it is never kept to be refused at every start."""
     try:
-        return path.lstat().st_size == size and not path.is_symlink()
-    except OSError:
+        found = measure(cache, f"sha256/{digest[7:]}")
+    except FileNotFoundError:
         return False
+    except KubeferryError:  # a link or other non-file there: leave it, the server refuses it
+        return True
+    if found.size == size and found.digests["sha256"] == digest[7:]:
+        return True
+    (cache / "sha256" / digest[7:]).unlink(missing_ok=True)
+    return False
 
 
 def _write_blob(cache: Path, digest: str, size: int, stream: _Readable) -> None:
@@ -108,11 +116,37 @@ class _Limited:
         return piece
 
 
+def _private_archive(entry: BundleEntry, cache: Path) -> Path:
+    """A copy of the archive that only this user can write, checked against the manifest while
+    it is copied: the archive is read once from the bundle, never reopened by its path there."""
+    folder = cache / "archives"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copy = folder / f".{os.urandom(8).hex()}-{Path(entry.path).name}"
+    descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as writer:
+            copy_verified(
+                entry.bundle,
+                entry.path,
+                entry.size,
+                entry.sha256,
+                writer,
+                consequence="It is not served.",
+            )
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    return copy
+
+
 def _add_archive(store: ImageStore, entry: BundleEntry, cache: Path) -> None:
-    verify_file(entry.bundle, entry.path, entry.size, entry.sha256, consequence="It is not served.")
-    scan = scan_archive(entry.bundle / entry.path)
-    images = read_images(scan)
-    _unpack(scan, images, cache)
+    copy = _private_archive(entry, cache)
+    try:
+        scan = scan_archive(copy)
+        images = read_images(scan)
+        _unpack(scan, images, cache)
+    finally:
+        copy.unlink(missing_ok=True)
     for image in images:
         for name in image.names:
             try:

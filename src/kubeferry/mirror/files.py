@@ -10,19 +10,40 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from kubeferry.bundle.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from kubeferry.catalog.rules import parse_catalog
 from kubeferry.core.layouts import CATALOG_FILE_NAME, MANIFEST_NAME
-from kubeferry.errors import ChecksumError
+from kubeferry.errors import ChecksumError, ManifestError, SignatureError
 from kubeferry.files.safe import open_inside
+from kubeferry.files.textfiles import decode_text
 from kubeferry.mirror.routes import Bundle, bundle_entries
 from kubeferry.verification.bundle import read_manifest
 
 
-def read_bundle(folder: Path) -> Bundle:
-    """A bundle's manifest and catalog; the catalog is used only when it matches the manifest."""
-    created, entries = bundle_entries(folder, read_manifest(folder))
-    with open_inside(folder, MANIFEST_NAME) as stream:
-        digest = hashlib.sha256(stream.read()).hexdigest()
+def read_bundle(folder: Path, signed: Manifest | None = None) -> Bundle:
+    """A bundle's manifest and catalog; the catalog is used only when it matches the manifest.
+
+    The manifest is read once: its entries and its digest come from the same bytes, and with
+    `signed` (the manifest whose signature was checked) those bytes must say the same.
+    """
+    path = folder / MANIFEST_NAME
+    try:
+        with open_inside(folder, MANIFEST_NAME) as stream:
+            data = stream.read(MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        read_manifest(folder)  # the error that names the missing manifest and the fix
+        raise
+    manifest = parse_manifest(
+        decode_text(data, source=str(path), error=ManifestError), source=str(path)
+    )
+    if signed is not None and manifest != signed:
+        raise SignatureError(
+            f"{path} changed while its signature was being checked; the mirror serves nothing "
+            "from it. Check who writes to the bundle folder, then start the mirror again.",
+            path=path,
+        )
+    created, entries = bundle_entries(folder, manifest)
+    digest = hashlib.sha256(data).hexdigest()
     catalog_entry = next((e for e in entries if e.kind == "catalog"), None)
     if catalog_entry is None:
         return Bundle(folder, created, entries, digest=digest)

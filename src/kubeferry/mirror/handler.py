@@ -118,7 +118,10 @@ class MirrorApp:
             request.protocol.request_started()
         registry_path = request.path == "/v2" or request.path.startswith("/v2/")
         if self._registry is not None and registry_path:
-            return await self._registry.handle(request)
+            response = await self._registry.handle(request)  # writes: 405 with an OCI error body
+            if request.body_exists or request.method not in ("GET", "HEAD"):
+                response.force_close()  # an unread body never reaches the next request
+            return response
         if request.method not in ("GET", "HEAD"):
             refused = _text(405, f"refused: {request.method} (the mirror answers GET and HEAD)")
             refused.headers["Allow"] = "GET, HEAD"

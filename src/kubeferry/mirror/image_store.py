@@ -17,7 +17,6 @@ Names: a repository is (registry host, path). containerd says which registry it 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from kubeferry.core.image_names import DOCKER_HUB, Reference, looks_like_host, p
 from kubeferry.core.layouts import image_blob_path
 from kubeferry.core.oci_media import INDEX_TYPES, MANIFEST_LIMIT, MANIFEST_TYPES, sha256_digest
 from kubeferry.errors import KubeferryError, MirrorError
+from kubeferry.files.textfiles import parse_json
 from kubeferry.mirror.routes import Bundle, BundleEntry, FileRoute
 from kubeferry.verification.bundle import verify_file
 
@@ -146,10 +146,10 @@ def _read_verified(bundle: Path, entry: BundleEntry) -> bytes:
 
 def _json_object(bundle: Path, entry: BundleEntry) -> dict[str, Any]:
     """A verified manifest, index or index.json, parsed; MirrorError unless a JSON object."""
-    try:
-        document = json.loads(_read_verified(bundle, entry))
-    except ValueError as exc:
-        raise MirrorError(f"{bundle / entry.path} is not JSON ({exc}); not served.") from exc
+    source = str(bundle / entry.path)
+    document = parse_json(
+        _read_verified(bundle, entry), source=source, fix="It is not served.", error=MirrorError
+    )
     if not isinstance(document, dict):
         raise MirrorError(f"{bundle / entry.path} is not a JSON object; not served.")
     return document
@@ -171,6 +171,8 @@ def _add_manifest(
     kind: str,
 ) -> None:
     """Register one manifest (and, for an index, its bundled children) with its blobs."""
+    if digest in repository.digests and digest in store.manifests:
+        return  # done already for this repository: an index naming a child twice costs nothing
     content = _content(entries, digest, kind)
     if content is None or content.route is None:
         return

@@ -212,6 +212,7 @@ async def serve_forever(
     folder = _copies_folder(options.copies_dir)
     roots = _open_roots(bundles, options.images)
     files = sum(len(bundle.entries) for bundle in bundles)
+    files += len(options.images.blobs) if options.images is not None else 0  # cached blobs
     connections = Connections(
         connection_cap(raise_open_files_limit(), len(bundles) + 2 * files), rate_limited
     )

@@ -23,6 +23,7 @@ import httpx
 
 from kubeferry.errors import RegistryAuthError, RegistryError
 from kubeferry.files.textfiles import parse_json
+from kubeferry.transport import http
 from kubeferry.transport.documents import fetch_document
 
 _CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
@@ -248,8 +249,8 @@ class RegistryAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Send; on a first 401 learn the scheme and send once more with credentials."""
-        if urlsplit(str(request.url)).netloc != urlsplit(self.registry_url).netloc:
-            yield request  # a redirect to storage: never hand it registry credentials
+        if not http.same_host(str(request.url), self.registry_url):
+            yield request  # a redirect to storage (or to another scheme): no registry credentials
             return
         self._authorize(request)
         response = yield request

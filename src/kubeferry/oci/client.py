@@ -347,11 +347,12 @@ class RegistryClient:
         """`GET /v2/<repo>/referrers/<digest>` (the OCI 1.1 referrers API): the index body, or
         None when the registry has no such API (404; CNCF Distribution 2.8 has none)."""
         url = f"{self.url}/v2/{repository}/referrers/{digest}"
-        response = self._send("GET", url, headers={"Accept": OCI_INDEX})
-        if response.status_code == 404:
+        what = f"the referrers of {repository}@{digest}"
+        response = self._document(url, what, MANIFEST_LIMIT, headers={"Accept": OCI_INDEX})
+        if response.status == 404:
             return None
         self._expect(response, (200,), f"GET referrers of {repository}@{digest}")
-        return response.content
+        return response.body
 
     def fetch_blob(
         self,

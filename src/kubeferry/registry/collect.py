@@ -12,7 +12,6 @@ redirected to another host is fetched without the registry's credentials (`oci/a
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +23,12 @@ from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.core.image_names import DOCKER_HUB, Reference
 from kubeferry.core.layouts import IMAGES_FOLDER, image_blob_path
 from kubeferry.core.oci_media import INDEX_TYPES, MANIFEST_LIMIT, MANIFEST_TYPES, sha256_digest
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import RegistryError, UsageError
 from kubeferry.files.safe import inside, write_text_atomically
+from kubeferry.files.textfiles import parse_json
+from kubeferry.jobs.cancel import CancelToken
 from kubeferry.jobs.parallel import run_parallel
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import RegistryClient
 
 MAX_CHILDREN: Final = 1024
@@ -103,9 +104,11 @@ def _refuse(ref: Reference, client: RegistryClient, why: str) -> RegistryError:
 
 def _document(ref: Reference, client: RegistryClient, body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _refuse(ref, client, f"the manifest is not UTF-8 JSON ({exc})") from exc
+        document = parse_json(
+            body, source=str(ref), fix="", error=RegistryError, max_bytes=MANIFEST_LIMIT
+        )
+    except RegistryError as exc:
+        raise _refuse(ref, client, f"the manifest is not usable JSON ({exc.message})") from exc
     if not isinstance(document, dict):
         raise _refuse(ref, client, "the manifest is not a JSON object")
     return document
@@ -204,13 +207,14 @@ def resolve_all(
     platforms: Sequence[str],
     *,
     workers: int = 4,
+    cancel: CancelToken | None = None,
 ) -> list[Resolved]:
     """Every reference read and checked, in parallel (nothing written: `--dry-run` too)."""
     resolving: list[Callable[[], Resolved]] = [
         functools.partial(lambda r: resolve(clients(r.registry), r, platforms), r)
         for r in references
     ]
-    return run_parallel(resolving, workers=workers)
+    return run_parallel(resolving, workers=workers, cancel=cancel)
 
 
 def _write_manifest_blob(folder: Path, body: bytes) -> ManifestFile:
@@ -228,9 +232,10 @@ def collect_images(
     *,
     progress: ProgressFactory = lambda label: None,
     workers: int = 4,
+    cancel: CancelToken | None = None,
 ) -> tuple[list[ImagePin], list[ManifestFile]]:
     """Resolve every reference (all checked first), then store manifests and fetch blobs."""
-    resolved = resolve_all(clients, references, platforms, workers=workers)
+    resolved = resolve_all(clients, references, platforms, workers=workers, cancel=cancel)
     entries: dict[str, ManifestFile] = {}
     for image in resolved:
         for body in (image.body, *(child for _, _, child in image.children)):
@@ -254,7 +259,7 @@ def collect_images(
     fetching: list[Callable[[], ManifestFile]] = [
         functools.partial(fetch, d, i, s) for d, (i, s) in wanted.items()
     ]
-    fetched = run_parallel(fetching, workers=workers)
+    fetched = run_parallel(fetching, workers=workers, cancel=cancel)
     entries.update({entry.path: entry for entry in fetched})
     return [image.pin() for image in resolved], list(entries.values())
 

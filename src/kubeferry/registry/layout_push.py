@@ -10,7 +10,7 @@ pushed under the tag instead, and the report gives its new digest.
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,11 @@ from kubeferry.bundle.images import CONTAINERD_NAME, REF_NAME
 from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.core.image_names import Reference, parse_image_reference, target_reference
 from kubeferry.core.layouts import image_blob_path
-from kubeferry.core.oci_media import INDEX_TYPES, manifest_json, sha256_digest
-from kubeferry.download.engine import ProgressFactory
-from kubeferry.errors import BundleError, KubeferryError
+from kubeferry.core.oci_media import INDEX_TYPES, MANIFEST_LIMIT, manifest_json, sha256_digest
+from kubeferry.errors import BundleError, ImageArchiveError, KubeferryError
+from kubeferry.files.safe import open_inside
+from kubeferry.files.textfiles import parse_json
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.client import BlobSource, RegistryClient
 from kubeferry.registry.blobs import BlobOutcome, ensure_blobs
 from kubeferry.registry.images_push import ImagesPush, PushedImage
@@ -48,10 +50,15 @@ class _Layout:
                 f"{self.folder} lists no {relative} in its manifest; recreate the bundle.",
                 path=self.folder,
             )
-        verify_file(
-            self.folder, relative, entry.size, entry.sha256, consequence="Nothing was pushed."
-        )
-        return (self.folder / relative).read_bytes()
+        with open_inside(self.folder, relative) as stream:  # the bytes checked are the bytes used
+            data = stream.read(entry.size + 1)
+        if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise BundleError(
+                f"{self.folder / relative} does not match its bundle's manifest; nothing was "
+                "pushed. Copy the bundle again or run 'kubeferry bundle verify' on it.",
+                path=self.folder / relative,
+            )
+        return data
 
     def source(self, digest: str, size: int) -> Callable[[], BlobSource]:
         relative = image_blob_path(digest)
@@ -94,7 +101,7 @@ def _push_image(
 ) -> tuple[str, bytes]:
     """Push one image manifest's blobs then the manifest by digest; (media type, body)."""
     body = layout.read(image_blob_path(digest))
-    document = json.loads(body)
+    document = _object(body, image_blob_path(digest))
     kind = str(document.get("mediaType") or "application/vnd.oci.image.manifest.v1+json")
     parts = [document.get("config") or {}, *(document.get("layers") or [])]
     blobs = [
@@ -128,7 +135,7 @@ def _push_named(
             client.put_manifest(repository, target.tag, body, kind)
         return digest
     body = layout.read(image_blob_path(digest))
-    index = json.loads(body)
+    index = _object(body, image_blob_path(digest))
     children = [c for c in index.get("manifests") or [] if layout.has(str(c.get("digest")))]
     for child in children:
         _push_image(client, layout, repository, str(child["digest"]), progress, outcomes)
@@ -137,6 +144,21 @@ def _push_named(
     kind = str(descriptor.get("mediaType"))
     client.put_manifest(repository, target.tag or sha256_digest(body), body, kind)
     return sha256_digest(body)
+
+
+def _object(body: bytes, where: str) -> dict[str, Any]:
+    """A manifest, index or index.json of the bundle's layout, parsed (depth and size limited);
+    ImageArchiveError unless a JSON object."""
+    document = parse_json(
+        body,
+        source=where,
+        fix="The bundle's images/ layout is damaged: copy the bundle again.",
+        error=ImageArchiveError,
+        max_bytes=MANIFEST_LIMIT,
+    )
+    if not isinstance(document, dict):
+        raise ImageArchiveError(f"{where} is not a JSON object; nothing of it was pushed.")
+    return document
 
 
 def push_layout(
@@ -148,7 +170,7 @@ def push_layout(
 ) -> ImagesPush:
     """Push every named workload image of the bundle in `folder`."""
     layout = _Layout(folder)
-    index = json.loads(layout.read("images/index.json"))
+    index = _object(layout.read("images/index.json"), "images/index.json")
     pushed: list[PushedImage] = []
     outcomes: list[BlobOutcome] = []
     unnamed: list[str] = []

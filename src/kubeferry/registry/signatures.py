@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 from kubeferry.core.image_names import Reference
 from kubeferry.core.oci_media import (
+    MANIFEST_LIMIT,
     OCI_INDEX,
     OCI_MANIFEST,
     descriptor,
@@ -28,6 +28,7 @@ from kubeferry.core.oci_media import (
     sha256_digest,
 )
 from kubeferry.errors import RegistryError, SignatureError
+from kubeferry.files.textfiles import parse_json
 from kubeferry.oci.client import BlobSource, RegistryClient
 from kubeferry.registry.blobs import (
     EMPTY_CONFIG,
@@ -62,8 +63,10 @@ def referrers_tag(digest: str) -> str:
 
 def _json(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = parse_json(
+            body, source="a referrers index", fix="", error=RegistryError, max_bytes=MANIFEST_LIMIT
+        )
+    except RegistryError:
         return {}
     return document if isinstance(document, dict) else {}
 

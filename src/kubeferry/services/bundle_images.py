@@ -12,11 +12,11 @@ from kubeferry.bundle.images import LAYOUT_DOCUMENT, ImagePin, index_document
 from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.core.image_names import Reference, parse_image_reference
 from kubeferry.core.layouts import IMAGES_FOLDER
-from kubeferry.download.engine import ProgressFactory
 from kubeferry.errors import UsageError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.files.safe import inside, write_text_atomically
 from kubeferry.files.textfiles import decode_text, read_bytes
+from kubeferry.jobs.progress import ProgressFactory
 from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
 from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.collect import (
@@ -25,6 +25,7 @@ from kubeferry.registry.collect import (
     parse_source_endpoints,
     resolve_all,
 )
+from kubeferry.services.common import transfer_policy
 from kubeferry.settings import Settings
 from kubeferry.transport import http
 
@@ -83,6 +84,8 @@ class _Clients:
                     registry,
                     credentials=self._given or docker_config_credentials(registry, config),
                     endpoint=endpoint,
+                    cancel=self._settings.cancel,
+                    policy=transfer_policy(self._settings),
                 )
                 self._made[registry] = client
             return client
@@ -117,7 +120,10 @@ def plan_images(settings: Settings, request: ImageRequest) -> list[ImagePin]:
     platforms = request.chosen_platforms(settings.arches)
     endpoints = parse_source_endpoints(request.source_endpoints, settings.environ)
     with _clients(settings, endpoints, _given(request)) as clients:
-        return [image.pin() for image in resolve_all(clients, references, platforms)]
+        return [
+            image.pin()
+            for image in resolve_all(clients, references, platforms, cancel=settings.cancel)
+        ]
 
 
 def collect_into_bundle(
@@ -134,7 +140,9 @@ def collect_into_bundle(
     platforms = request.chosen_platforms(settings.arches)
     endpoints = parse_source_endpoints(request.source_endpoints, settings.environ)
     with _clients(settings, endpoints, _given(request)) as clients:
-        pins, entries = collect_images(clients, folder, references, platforms, progress=progress)
+        pins, entries = collect_images(
+            clients, folder, references, platforms, progress=progress, cancel=settings.cancel
+        )
     layout = inside(folder, (IMAGES_FOLDER,))
     for name, text in (("oci-layout", LAYOUT_DOCUMENT), ("index.json", index_document(pins))):
         path = layout / name

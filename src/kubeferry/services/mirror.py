@@ -7,7 +7,8 @@ bundle is read (manifest, and the catalog when it matches) before anything liste
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,15 @@ def _bundles(
     bundle is never served nor exported)."""
     from kubeferry.mirror.files import read_bundle
 
-    if trust is not None:
-        from kubeferry.verification.trust import require_trusted
+    if trust is None:
+        return [read_bundle(folder) for folder in folders]
+    from kubeferry.verification.trust import require_trusted
 
-        for folder in folders:
-            require_trusted(folder, trust, consequence=consequence)
-    return [read_bundle(folder) for folder in folders]
+    checks = [require_trusted(folder, trust, consequence=consequence) for folder in folders]
+    # served from the very manifest whose signature was checked (read again, compared)
+    return [
+        read_bundle(folder, check.manifest) for folder, check in zip(folders, checks, strict=True)
+    ]
 
 
 def mirror_status(listening: str, base: str = "") -> list[str]:
@@ -68,8 +72,7 @@ def serve_mirror(
     from kubeferry.mirror.server import ServeOptions, serve_forever
 
     loaded = _bundles(folders, trust)
-    cache = blob_cache or Path.home() / ".cache" / "kubeferry" / "mirror-blobs"
-    images = build_store(loaded, cache)
+    images = build_store(loaded, blob_cache or _blob_cache(os.environ, Path.home()))
     for note in images.notes:
         warn(note)
     cert, key = tls if tls else (None, None)
@@ -97,6 +100,10 @@ def export_mirror(
 def default_blob_cache(settings: Settings) -> Path:
     """Where `mirror serve` unpacks k3s airgap archives once for /v2/:
     `${XDG_CACHE_HOME:-~/.cache}/kubeferry/mirror-blobs`."""
-    xdg = settings.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path(settings.environ.get("HOME") or settings.home) / ".cache"
+    return _blob_cache(settings.environ, settings.home)
+
+
+def _blob_cache(environ: Mapping[str, str], home: Path) -> Path:
+    xdg = environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path(environ.get("HOME") or home) / ".cache"
     return base / "kubeferry" / "mirror-blobs"

@@ -143,7 +143,6 @@ def install_from_registry(
     """
     trust = trust or Trust(environ=settings.environ)
     folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    trust = trust or Trust(environ=settings.environ)
     try:
         with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
             ref = parse_reference(reference)
