@@ -184,7 +184,7 @@ def test_resumed_pull_reports_the_bytes_really_fetched(
     assert report["transferred_bytes"] == len(data) - 700_000
     assert report["blobs"][0]["transferred_bytes"] == len(data) - 700_000
     text = cli("bundle", "pull", reference, str(tmp_path / "c"), "--plain-http")
-    assert "1 blobs fetched (1.0 MiB fetched)" in text.stdout, text.stdout
+    assert "1 blobs fetched (1.0 MiB)" in text.stdout, text.stdout
     assert "sent" not in text.stdout
 
 

@@ -14,7 +14,7 @@ from kubeferry.cli.options import connections_option, with_connections
 from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import CommandFailed, emit, human_size, table
-from kubeferry.cli.trust_options import password_option, trust_options
+from kubeferry.cli.trust_options import key_password_option, trust_options
 from kubeferry.services.bundle import (
     BundlePlan,
     CreatedBundle,
@@ -73,7 +73,7 @@ def bundle() -> None:
     metavar="KEY",
     help="Sign the manifest with this private key (kubeferry.key) when the bundle is complete.",
 )
-@password_option
+@key_password_option
 @click.option(
     "--force", is_flag=True, help="Make the bundle in a folder that holds unrelated files."
 )

@@ -50,21 +50,31 @@ def trust_options(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def password_option(function: F) -> F:
-    """Add --password-stdin (a private key's passphrase); hand the command `password`."""
+def passphrase_option(flag: str) -> Callable[[F], F]:
+    """Add `flag` (read a private key's passphrase from stdin); hand the command `password`."""
 
-    @click.option(
-        "--password-stdin",
-        "key_password_stdin",
-        is_flag=True,
-        help=f"Read the private key's passphrase from standard input (else {PASSWORD_VARIABLE}).",
-    )
-    @functools.wraps(function)
-    def wrapper(*args: Any, key_password_stdin: bool, **kwargs: Any) -> Any:
-        kwargs["password"] = read_key_password(key_password_stdin, _environ())
-        return function(*args, **kwargs)
+    def decorate(function: F) -> F:
+        @click.option(
+            flag,
+            "key_password_stdin",
+            is_flag=True,
+            help="Read the private key's passphrase from standard input "
+            f"(else {PASSWORD_VARIABLE}).",
+        )
+        @functools.wraps(function)
+        def wrapper(*args: Any, key_password_stdin: bool, **kwargs: Any) -> Any:
+            kwargs["password"] = read_key_password(key_password_stdin, _environ())
+            return function(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+password_option = passphrase_option("--password-stdin")
+"""`keys generate`, `bundle sign`: the only secret such a command reads."""
+key_password_option = passphrase_option("--key-password-stdin")
+"""`bundle create --sign-key`, whose --password-stdin is the source registry's password."""
 
 
 def read_key_password(from_stdin: bool, environ: Mapping[str, str]) -> bytes | None:

@@ -24,7 +24,7 @@ from kubeferry.bundle.plan import PlannedFile, total_size
 from kubeferry.catalog.file import read_catalog
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.catalog.upstream import fetch_catalog
-from kubeferry.core.layouts import CATALOG_FILE_NAME, LOCK_NAME, MANIFEST_NAME
+from kubeferry.core.layouts import CATALOG_FILE_NAME, IMAGES_FOLDER, LOCK_NAME, MANIFEST_NAME
 from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, KubeVersion
 from kubeferry.errors import BundleError, UsageError
 from kubeferry.jobs.progress import ProgressFactory
@@ -100,7 +100,7 @@ def _catalog(settings: Settings, catalog_file: Path | None) -> Catalog:
 
 
 _BUNDLE_TOP: frozenset[str] = frozenset(
-    {"k3s", "kuberlr", MANIFEST_NAME, CATALOG_FILE_NAME, LOCK_NAME}
+    {"k3s", "kuberlr", IMAGES_FOLDER, MANIFEST_NAME, CATALOG_FILE_NAME, LOCK_NAME}
 )
 
 

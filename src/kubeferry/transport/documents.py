@@ -79,8 +79,9 @@ def _read_limited(
     length = response.headers.get("Content-Length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
         raise error(
-            f"{url} answered {what} of {int(length)} bytes; kubeferry reads at most {limit} bytes "
-            "for it, so nothing of it was used. The server is misconfigured or hostile.",
+            f"{url} answered {what} of {int(length)} bytes, larger than the {limit} bytes "
+            "kubeferry reads for it, so it was refused and nothing of it was used. The server is "
+            "misconfigured or hostile.",
             url=url,
             actual=length,
         )
@@ -90,9 +91,9 @@ def _read_limited(
         watch.count(len(chunk))
         if len(body) > limit:
             raise error(
-                f"{url} answered {what} of more than {limit} bytes (cut off there); kubeferry "
-                f"reads at most {limit} bytes for it, so nothing of it was used. The server is "
-                "misconfigured or hostile.",
+                f"{url} answered {what} of more than {limit} bytes (cut off there), larger "
+                f"than kubeferry reads for it, so it was refused and nothing of it was used. The "
+                "server is misconfigured or hostile.",
                 url=url,
             )
     return bytes(body)
