@@ -79,9 +79,9 @@ def _read_limited(
     length = response.headers.get("Content-Length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
         raise error(
-            f"{url} answered {what} of {int(length)} bytes, larger than the {limit} bytes "
-            "kubeferry reads for it, so it was refused and nothing of it was used. The server is "
-            "misconfigured or hostile.",
+            f"{url} answered {what} of {int(length)} bytes, larger than kubeferry reads for it "
+            f"(at most {limit} bytes), so it was refused and nothing of it was used. The server "
+            "is misconfigured or hostile.",
             url=url,
             actual=length,
         )
@@ -92,8 +92,8 @@ def _read_limited(
         if len(body) > limit:
             raise error(
                 f"{url} answered {what} of more than {limit} bytes (cut off there), larger "
-                f"than kubeferry reads for it, so it was refused and nothing of it was used. The "
-                "server is misconfigured or hostile.",
+                f"than kubeferry reads for it (at most {limit} bytes), so it was refused and "
+                "nothing of it was used. The server is misconfigured or hostile.",
                 url=url,
             )
     return bytes(body)
