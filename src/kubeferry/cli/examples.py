@@ -123,7 +123,7 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ("KUBEFERRY_CACHE_DIR", "Rancher Desktop cache folder (like --cache-dir)."),
     (
         "KUBEFERRY_MIRROR",
-        "Base URL of a kubeferry mirror; all four endpoints below are taken from it.",
+        "Base URL of a kubeferry mirror; all five endpoints below are taken from it.",
     ),
     (
         "KUBEFERRY_K3S_CHANNELS_URL",
@@ -131,6 +131,11 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ),
     ("KUBEFERRY_K3S_RELEASES_URL", "The k3s GitHub releases API."),
     ("KUBEFERRY_K3S_DOWNLOAD_URL", "Where k3s release files are downloaded from."),
+    (
+        "KUBEFERRY_K3S_INSTALL_SCRIPT_URL",
+        "k3s's install.sh, as <this>/<tag>/install.sh (default raw.githubusercontent.com/"
+        "k3s-io/k3s).",
+    ),
     (
         "KUBEFERRY_KUBECTL_MIRROR_URL",
         "Where kubectl is downloaded from (beats kuberlr's KubeMirrorUrl).",
@@ -173,6 +178,7 @@ _NETWORK: Final = (
     "KUBEFERRY_K3S_CHANNELS_URL",
     "KUBEFERRY_K3S_RELEASES_URL",
     "KUBEFERRY_K3S_DOWNLOAD_URL",
+    "KUBEFERRY_K3S_INSTALL_SCRIPT_URL",
 )
 _KUBECTL: Final = (
     "KUBEFERRY_OFFLINE",

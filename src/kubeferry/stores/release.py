@@ -1,5 +1,10 @@
 """The one routine that fetches a k3s release (sums, binary, images) into a folder, verified.
 
+k3s's `install.sh` at the release's tag comes along (`install.sh` beside the release files).
+Its digest is in no sums file: it is trusted on first fetch (the digest computed then goes into
+a bundle's manifest and is checked from there on). A release whose script cannot be found (404)
+is still fetched; `kubeferry node install` then says what is missing.
+
 Used by `cache add` and `cache verify --repair` (the cache's version folders) and by `bundle
 create` (the bundle's `k3s/<tag>/`). The sums file comes first; the binary and the images
 archive (`.tar.zst`, else `.tar`) are then downloaded in parallel and each must match it before
@@ -14,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
 from kubeferry.download.engine import (
@@ -101,12 +107,45 @@ def fetch_release(
     wants = (
         wanted is None or assets.binary in wanted,
         wanted is None or wanted & set(assets.images),
+        wanted is None or INSTALL_SCRIPT_NAME in wanted,
     )
-    tasks = [task for task, want in zip((binary, images), wants, strict=True) if want]
+    script = _script_task(client, endpoints, folder, tag, progress_for)
+    tasks = [task for task, want in zip((binary, images, script), wants, strict=True) if want]
     for group in run_parallel(tasks, workers=workers, cancel=cancel_of(client)):
         results.extend(group)
     (folder / assets.binary).chmod(0o755)
     return results
+
+
+def _script_task(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    progress_for: ProgressFactory,
+) -> Callable[[], list[DownloadResult]]:
+    def script() -> list[DownloadResult]:
+        found = fetch_install_script(client, endpoints, folder, tag, progress_for)
+        return [found] if found is not None else []
+
+    return script
+
+
+def fetch_install_script(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    progress_for: ProgressFactory = lambda label: None,
+) -> DownloadResult | None:
+    """`install.sh` at `tag` into `folder` (trust on first fetch); None when upstream has none."""
+    url = endpoints.k3s_install_script(str(tag))
+    job = DownloadJob(url, folder / INSTALL_SCRIPT_NAME)
+    try:
+        return download(client, job, progress=progress_for(f"{tag} {INSTALL_SCRIPT_NAME}"))
+    except NotFoundError:
+        discard_partial(folder / INSTALL_SCRIPT_NAME)
+        return None
 
 
 def listed_digest(digests: dict[str, str], name: str, sums_name: str) -> str:
