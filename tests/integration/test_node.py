@@ -1,0 +1,322 @@
+"""Plain k3s nodes: `node install` from a bundle, a mirror and a registry; `node check`.
+
+The install script is the stand-in of tests/support/install_script.py (it honours the same
+variables as k3s's, and removes /etc/systemd/system/k3s.service on the host as k3s's does).
+Every install runs under `--root`, so the script is contained; the containment test plants a
+host unit in a private mount namespace and checks it survives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, child_environment
+from tests.support import registry as registry_support
+from tests.support.install_script import read_record, stand_in_install_script
+from tests.support.mirror import MirrorProcess, curl, edit_bundle
+from tests.support.sample import OLDER, STABLE, sample_upstream
+
+AMD64_IMAGES = "k3s-airgap-images-amd64.tar.zst"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and link under `root`: (inode, mtime_ns, mode)."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        status = path.lstat()
+        found[str(path.relative_to(root))] = (status.st_ino, status.st_mtime_ns, status.st_mode)
+    return found
+
+
+def _cli(tmp_path: Path, name: str) -> Cli:
+    home = tmp_path / name
+    home.mkdir()
+    return Cli(home, child_environment(home))
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A bundle of two releases (stable and 1.30), amd64, no kubectl, made by the real CLI."""
+    root = tmp_path_factory.mktemp("node-bundle")
+    cli = _cli(root, "maker")
+    folder = root / "bundle"
+    with sample_upstream(b"not used") as upstream:
+        args = ("--k3s", "stable", "--k3s", "1.30", "--arch", "amd64", "--kubectl", "none")
+        made = cli("bundle", "create", str(folder), *args, env=upstream.environ())
+        assert made.code == 0, made.stderr
+    yield folder
+
+
+def _manifest(bundle: Path) -> dict[str, dict]:
+    document = json.loads((bundle / "kubeferry-bundle.json").read_text())
+    return {entry["path"]: entry for entry in document["files"]}
+
+
+def _assert_node_tree(root: Path, bundle_files: dict[str, dict], tag: str) -> None:
+    binary = root / "usr/local/bin/k3s"
+    assert binary.stat().st_mode & 0o777 == 0o755
+    assert _sha256(binary) == bundle_files[f"k3s/{tag}/k3s"]["sha256"]
+    images = root / "var/lib/rancher/k3s/agent/images" / AMD64_IMAGES
+    assert _sha256(images) == bundle_files[f"k3s/{tag}/{AMD64_IMAGES}"]["sha256"]
+    script = root / "var/lib/rancher/k3s/kubeferry/install.sh"
+    assert script.read_bytes() == stand_in_install_script(tag)
+    assert _sha256(script) == bundle_files[f"k3s/{tag}/install.sh"]["sha256"]
+    assert (root / "etc/systemd/system/k3s.service").is_file()
+
+
+def test_bundle_and_cache_carry_the_install_script(bundle: Path, tmp_path: Path) -> None:
+    files = _manifest(bundle)
+    for tag in (STABLE, OLDER):
+        entry = files[f"k3s/{tag}/install.sh"]
+        assert entry["sha256"] == hashlib.sha256(stand_in_install_script(tag)).hexdigest()
+        assert entry["url"].endswith(f"/raw/k3s-io/k3s/{tag}/install.sh")
+    cli = _cli(tmp_path, "cache")
+    with sample_upstream(b"x") as upstream:
+        added = cli("cache", "add", STABLE, "--arch", "amd64", env=upstream.environ())
+        assert added.code == 0, added.stderr
+    folder = cli.cache_dir / "k3s" / STABLE
+    assert (folder / "install.sh").read_bytes() == stand_in_install_script(STABLE)
+    (folder / "install.sh").unlink()  # a folder of an older kubeferry: still cached
+    listed = cli("cache", "list", "--arch", "amd64", "--json")
+    assert listed.code == 0, listed.stderr
+    version = listed.json()["versions"][0]
+    assert version["state"] == "ok" and version["install_script"] is False
+    assert cli("cache", "verify", "--arch", "amd64").code == 0
+    assert "without install.sh" in cli("cache", "list", "--arch", "amd64").stdout
+
+
+def test_install_from_bundle_then_second_run_changes_nothing(bundle: Path, tmp_path: Path) -> None:
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    token = tmp_path / "token"
+    token.write_text("K10secret::server:abc\n")
+    args = (
+        "node", "install", str(bundle), "--root", str(root), "--k3s", "1.30",
+        "--agent", "--server", "https://10.0.0.1:6443", "--token-file", str(token),
+        "--exec", "--node-label team=edge", "--registry-mirror", "registry.lan:5000/mirror",
+    )  # fmt: skip
+    first = cli(*args)
+    assert first.code == 0, first.stderr
+    assert "K10secret" not in first.stdout + first.stderr
+    files = _manifest(bundle)
+    binary = root / "usr/local/bin/k3s"
+    assert _sha256(binary) == files[f"k3s/{OLDER}/k3s"]["sha256"]
+    assert binary.stat().st_mode & 0o777 == 0o755
+    images = root / "var/lib/rancher/k3s/agent/images" / AMD64_IMAGES
+    assert _sha256(images) == files[f"k3s/{OLDER}/{AMD64_IMAGES}"]["sha256"]
+    record = read_record(root / "usr/local/bin")
+    assert record["STAND_IN_TAG"] == OLDER and record["INSTALL_K3S_VERSION"] == OLDER
+    assert record["INSTALL_K3S_SKIP_DOWNLOAD"] == "true"
+    assert record["INSTALL_K3S_BIN_DIR"] == str(root / "usr/local/bin")
+    assert record["INSTALL_K3S_SYSTEMD_DIR"] == str(root / "etc/systemd/system")
+    assert record["INSTALL_K3S_SKIP_ENABLE"] == "true" and record["ENABLED"] == "no"
+    assert record["INSTALL_K3S_SKIP_START"] == "true" and record["STARTED"] == "no"
+    assert record["INSTALL_K3S_EXEC"] == "agent --node-label team=edge"
+    assert record["K3S_URL"] == "https://10.0.0.1:6443"
+    assert record["K3S_TOKEN_FILE"] == str(token) and record["K3S_TOKEN_SET"] == ""
+    assert "kubeferry-stubs-" in record["SYSTEMCTL"]  # the stub, never the host's systemctl
+    unit = root / "etc/systemd/system/k3s-agent.service"
+    assert "--node-label team=edge" in unit.read_text()
+    env_file = root / "etc/systemd/system/k3s-agent.service.env"
+    assert f"K3S_TOKEN_FILE={token}" in env_file.read_text()
+    registries = (root / "etc/rancher/k3s/registries.yaml").read_text()
+    assert "https://registry.lan:5000" in registries and "mirror/$1" in registries
+    checked = cli("node", "check", "--root", str(root), "--json")
+    assert checked.code == 0, checked.stdout
+    assert checked.json()["k3s"] == OLDER and "docker.io" in checked.json()["mirrors"]
+
+    placed = {k: v for k, v in _tree(root).items() if "install-sh.record" not in k}
+    again = cli(*args)
+    assert again.code == 0, again.stderr
+    assert "nothing changed: all 4 files were already in place" in again.stdout
+    after = _tree(root)
+    for name in ("usr/local/bin/k3s", f"var/lib/rancher/k3s/agent/images/{AMD64_IMAGES}"):
+        assert after[name] == placed[name]  # same inode, same mtime: not written again
+    assert "registries.yaml: unchanged" in again.stdout
+
+
+def test_dry_run_places_nothing(bundle: Path, tmp_path: Path) -> None:
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    root.mkdir()
+    result = cli("node", "install", str(bundle), "--root", str(root), "--dry-run", "--json")
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["k3s"] == STABLE and not report["script_ran"]
+    assert report["script_environment"]["INSTALL_K3S_SKIP_DOWNLOAD"] == "true"
+    assert [f["already_in_place"] for f in report["files"]] == [False] * 4
+    assert list(root.iterdir()) == []
+
+
+def test_tampered_or_older_bundle_places_nothing(bundle: Path, tmp_path: Path) -> None:
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle, tampered)
+    images = tampered / "k3s" / STABLE / AMD64_IMAGES
+    data = bytearray(images.read_bytes())
+    data[100] ^= 0xFF
+    images.write_bytes(bytes(data))
+    result = cli("node", "install", str(tampered), "--root", str(root))
+    assert result.code == 1
+    assert "failed verification, so nothing was placed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not root.exists() or list(root.rglob("*")) == []
+
+    older = edit_bundle(bundle, tmp_path / "older", {f"k3s/{STABLE}/install.sh": None})
+    result = cli("node", "install", str(older), "--root", str(root))
+    assert result.code == 1
+    assert f"lacks install.sh of k3s {STABLE}" in result.stderr
+    assert "recreate the bundle" in result.stderr
+    assert not root.exists() or list(root.rglob("*")) == []
+
+
+def test_node_check_names_each_gap_and_its_fix(bundle: Path, tmp_path: Path) -> None:
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    empty = cli("node", "check", "--root", str(root))
+    assert empty.code == 1 and "kubeferry node install SOURCE --root" in empty.stdout
+    assert cli("node", "install", str(bundle), "--root", str(root)).code == 0
+    assert cli("node", "check", "--root", str(root)).code == 0
+    images = root / "var/lib/rancher/k3s/agent/images"
+    stale = images / "k3s-airgap-images-amd64.tar"
+    stale.write_bytes((bundle / "k3s" / OLDER / AMD64_IMAGES).read_bytes())  # another release
+    (images / "workload.tar").write_bytes(b"workload images")
+    registries = root / "etc/rancher/k3s/registries.yaml"
+    registries.parent.mkdir(parents=True, exist_ok=True)
+    registries.write_text("mirrors:\n  docker.io:\n    endpoint: [registry.lan]\n")
+    result = cli("node", "check", "--root", str(root))
+    assert result.code == 1, result.stdout
+    assert f"GAP images: {stale} is an airgap archive of another release" in result.stdout
+    assert f"fix: rm {stale}" in result.stdout
+    assert "workload.tar: another archive, imported too" in result.stdout
+    assert "GAP registries.yaml" in result.stdout and "kubeferry registries check" in result.stdout
+    stale.unlink()
+    registries.unlink()
+    binary = root / "usr/local/bin/k3s"
+    binary.write_bytes(b"other binary")
+    result = cli("node", "check", "--root", str(root))
+    assert result.code == 1
+    assert f"is not the {STABLE} binary" in result.stdout
+    assert f"fix: kubeferry node install {bundle} --k3s {STABLE} --root {root}" in result.stdout
+    fixed = cli("node", "install", str(bundle), "--k3s", STABLE, "--root", str(root))
+    assert fixed.code == 0, fixed.stderr
+    assert cli("node", "check", "--root", str(root)).code == 0
+
+
+CONTAIN = """set -e
+mount -t tmpfs planted /etc/systemd/system
+printf 'host unit\\n' > /etc/systemd/system/k3s.service
+printf 'host env\\n' > /etc/systemd/system/k3s.service.env
+"$@"
+cat /etc/systemd/system/k3s.service /etc/systemd/system/k3s.service.env
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="planting a host unit in a private mount namespace needs root and unshare",
+)
+def test_host_unit_survives_a_rooted_install(bundle: Path, tmp_path: Path) -> None:
+    """In a private mount namespace with its own /etc/systemd/system holding a k3s.service:
+    the stand-in run uncontained removes it (so the check can fail); node install --root
+    leaves it."""
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    script = tmp_path / "install.sh"
+    script.write_bytes(stand_in_install_script(STABLE))
+    bare = tmp_path / "bare"
+    (bare / "bin").mkdir(parents=True)
+    (bare / "bin" / "k3s").write_bytes(b"#!/bin/sh\n")
+    (bare / "bin" / "k3s").chmod(0o755)
+    (bare / "stub").mkdir()
+    (bare / "stub" / "systemctl").write_text("#!/bin/sh\nexit 0\n")
+    (bare / "stub" / "systemctl").chmod(0o755)
+    uncontained = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", CONTAIN, "x",
+         "env", f"PATH={bare / 'stub'}:{os.environ['PATH']}", "INSTALL_K3S_SKIP_DOWNLOAD=true",
+         f"INSTALL_K3S_BIN_DIR={bare / 'bin'}", f"INSTALL_K3S_SYSTEMD_DIR={bare / 'systemd'}",
+         "INSTALL_K3S_SKIP_ENABLE=true", "sh", str(script)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert uncontained.returncode != 0 and "No such file" in uncontained.stderr  # removed
+
+    install = [sys.executable, "-m", "kubeferry", "node", "install", str(bundle)]
+    contained = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", CONTAIN, "x",
+         *install, "--root", str(root)],
+        capture_output=True, text=True, check=False, env=cli.env,
+    )  # fmt: skip
+    assert contained.returncode == 0, contained.stderr
+    assert contained.stdout.endswith("host unit\nhost env\n")
+    assert (root / "etc/systemd/system/k3s.service").read_text().startswith("[Service]")
+    _assert_node_tree(root, _manifest(bundle), STABLE)
+
+
+def test_mirror_serves_the_script_and_a_node_installs_from_it(bundle: Path, tmp_path: Path) -> None:
+    cli = _cli(tmp_path, "node")
+    with MirrorProcess(child_environment(cli.home), bundle) as mirror:
+        base = mirror.base
+        newest = curl("-sfL", f"{base}/get.k3s.io/").stdout
+        assert newest == stand_in_install_script(STABLE)
+        at_tag = curl("-sfL", f"{base}/raw.githubusercontent.com/k3s-io/k3s/{OLDER}/install.sh")
+        assert at_tag.stdout == stand_in_install_script(OLDER)
+        digest = curl(
+            "-sfL", f"{base}/raw.githubusercontent.com/k3s-io/k3s/{OLDER}/install.sh.sha256"
+        )
+        assert digest.stdout.decode().strip() == hashlib.sha256(at_tag.stdout).hexdigest()
+        page = curl("-sfL", f"{base}/").stdout.decode()
+        line = (
+            f"curl -sfL {base}/get.k3s.io/ | GITHUB_URL={base}/github.com/k3s-io/k3s/releases "
+            f"INSTALL_K3S_CHANNEL_URL={base}/update.k3s.io/v1-release/channels sh -"
+        )
+        assert line in page
+        assert f"/var/lib/rancher/k3s/agent/images/{AMD64_IMAGES}" in page
+        releases = curl("-sfL", f"{base}/api.github.com/repos/k3s-io/k3s/releases").stdout
+        assert b"install.sh" not in releases  # not a release asset
+
+        root = tmp_path / "root"
+        first = cli("node", "install", base, "--root", str(root))
+        assert first.code == 0, first.stderr
+        _assert_node_tree(root, _manifest(bundle), STABLE)
+        assert cli("node", "check", "--root", str(root)).code == 0
+        placed = _tree(root)
+        again = cli("node", "install", base, "--root", str(root))
+        assert again.code == 0, again.stderr
+        assert "nothing changed: all 4 files were already in place" in again.stdout
+        binary = "usr/local/bin/k3s"
+        assert _tree(root)[binary] == placed[binary]
+        older = cli("node", "install", base, "--k3s", "1.30", "--root", str(tmp_path / "r2"))
+        assert older.code == 0, older.stderr
+        _assert_node_tree(tmp_path / "r2", _manifest(bundle), OLDER)
+
+
+@pytest.mark.skipif(
+    registry_support.available() is not None, reason=str(registry_support.available())
+)
+def test_install_from_a_registry_reference(bundle: Path, tmp_path: Path) -> None:
+    cli = _cli(tmp_path, "node")
+    running = registry_support.start_registry(tmp_path / "registry")
+    try:
+        ref = f"{running.host}/platform/k3s-bundle:1"
+        pushed = cli("bundle", "push", str(bundle), ref, "--plain-http")
+        assert pushed.code == 0, pushed.stderr
+        root = tmp_path / "root"
+        result = cli("node", "install", ref, "--plain-http", "--root", str(root), "--json")
+        assert result.code == 0, result.stderr
+        assert result.json()["source"] == ref
+        _assert_node_tree(root, _manifest(bundle), STABLE)
+        checked = cli("node", "check", "--root", str(root), "--json")
+        assert checked.code == 0, checked.stdout
+        fix = next(f for f in checked.json()["findings"] if f["item"] == "node.json")
+        assert fix["ok"]
+    finally:
+        running.stop()
