@@ -68,8 +68,11 @@ def fetch_release(
     wanted: set[str] | None = None,
     workers: int = 3,
     connections: int | None = None,
+    script: bool = True,
 ) -> list[DownloadResult]:
     """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
+
+    `script` False leaves install.sh (one per tag, any arch) to another arch's call.
 
     With `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and
     finished files of a killed run are kept when they match; with a set, only those are fetched.
@@ -107,10 +110,10 @@ def fetch_release(
     wants = (
         wanted is None or assets.binary in wanted,
         wanted is None or wanted & set(assets.images),
-        wanted is None or INSTALL_SCRIPT_NAME in wanted,
+        script and (wanted is None or INSTALL_SCRIPT_NAME in wanted),
     )
-    script = _script_task(client, endpoints, folder, tag, progress_for)
-    tasks = [task for task, want in zip((binary, images, script), wants, strict=True) if want]
+    jobs = (binary, images, _script_task(client, endpoints, folder, tag, progress_for))
+    tasks = [task for task, want in zip(jobs, wants, strict=True) if want]
     for group in run_parallel(tasks, workers=workers, cancel=cancel_of(client)):
         results.extend(group)
     (folder / assets.binary).chmod(0o755)
