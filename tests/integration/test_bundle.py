@@ -117,7 +117,9 @@ def test_verify_install_twice_windows_layout_doctor_and_wrapper(
     offline = Cli(home, {**child_environment(home), "KUBEFERRY_OFFLINE": "1"})
     first = offline("bundle", "install", str(folder), "--arch", "amd64", "--json")
     assert first.code == 0, first.stderr
-    assert len(first.json()["placed"]) == 2 * 2 * 3 + 2 + 1  # k3s files, install.sh per tag, kubectl
+    assert (
+        len(first.json()["placed"]) == 2 * 2 * 3 + 2 + 1
+    )  # k3s files, install.sh per tag, kubectl
     second = offline("bundle", "install", str(folder), "--arch", "amd64")
     assert second.code == 0 and "nothing to do" in second.stdout
 

@@ -28,7 +28,7 @@ from kubeferry.download.engine import (
     discard_partial,
     download,
 )
-from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.errors import NotFoundError, SumsFileError, UpstreamError
 from kubeferry.files.textfiles import decode_text, read_bytes
 from kubeferry.jobs.parallel import first_available, run_parallel
 from kubeferry.jobs.progress import ProgressFactory
@@ -70,13 +70,10 @@ def fetch_release(
     connections: int | None = None,
     script: bool = True,
 ) -> list[DownloadResult]:
-    """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
-
-    `script` False leaves install.sh (one per tag, any arch) to another arch's call.
-
-    With `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and
-    finished files of a killed run are kept when they match; with a set, only those are fetched.
-    """
+    """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names, and
+    `script` False leaves install.sh (one per tag, any arch) to another arch's call. With
+    `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and finished
+    files of a killed run are kept when they match; with a set, only those are fetched."""
     assets, resume, results = K3sAssets(arch), wanted is None, []
     folder.mkdir(parents=True, exist_ok=True)
     get = _getter(client, endpoints, folder, tag, progress_for, resume, connections)
@@ -149,6 +146,13 @@ def fetch_install_script(
     except NotFoundError:
         discard_partial(folder / INSTALL_SCRIPT_NAME)
         return None
+    except UpstreamError as exc:
+        raise UpstreamError(
+            f"{exc.message} (k3s's install.sh of {tag}; where another host mirrors it, set "
+            "KUBEFERRY_K3S_INSTALL_SCRIPT_URL to the base that holds <tag>/install.sh, or "
+            "KUBEFERRY_MIRROR to a kubeferry mirror)",
+            url=url,
+        ) from exc
 
 
 def listed_digest(digests: dict[str, str], name: str, sums_name: str) -> str:
