@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kubeferry.cli.registry_options import RegistryAccess, registry_options
+from kubeferry.cli.registry_options import registry_options
 from kubeferry.cli.render import CommandFailed, emit
 from kubeferry.registry.registries_yaml import DEFAULT_REGISTRIES, MirrorSettings
+from kubeferry.services.registry import RegistryAccess
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from kubeferry.cli.render import Console
     from kubeferry.services.node import NodeReport
     from kubeferry.services.node_check import NodeCheck
 

@@ -85,7 +85,8 @@ def _digest(path: Path) -> str | None:
 
 
 def _release_files(check: NodeCheck, node: K3sNode, record: dict[str, Any], fix: str) -> None:
-    files = record.get("files") if isinstance(record.get("files"), dict) else {}
+    listed = record.get("files")
+    files: dict[str, Any] = listed if isinstance(listed, dict) else {}
     try:
         text = read_bytes(node.sums, missing="", error=KubeferryError).decode("utf-8", "replace")
         sums = parse_sums(text, source=str(node.sums))
