@@ -28,7 +28,9 @@ def node() -> None:
 @node.command()
 @click.argument("source")
 @click.option("--k3s", "k3s_spec", metavar="TAG|CHANNEL|1.N", help="Release (default: stable).")
-@click.option("--root", type=click.Path(path_type=Path), help="Place under DIR (image builds).")
+@click.option(
+    "--root", type=click.Path(path_type=Path), metavar="DIR", help="Place under DIR (image builds)."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be placed; change nothing.")
 @click.option("--exec", "exec_line", metavar="ARGS", help="INSTALL_K3S_EXEC, e.g. 'server ...'.")
 @click.option("--server", metavar="URL", help="K3S_URL: the server to join (https://HOST:6443).")

@@ -25,7 +25,7 @@ from kubeferry.errors import NodeError
 BIN_DIR: Final = Path("usr/local/bin")
 SYSTEMD_DIR: Final = Path("etc/systemd/system")
 IMAGES_DIR: Final = Path("var/lib/rancher/k3s/agent/images")
-KUBEFERRY_DIR: Final = Path("var/lib/rancher/k3s/kubeferry")
+STATE_DIR: Final = Path("var/lib/rancher/k3s/kubeferry")
 RECORD_NAME: Final = "node.json"
 
 
@@ -55,7 +55,7 @@ class K3sNode:
     @property
     def kubeferry_dir(self) -> Path:
         """`<root>/var/lib/rancher/k3s/kubeferry`."""
-        return self.root / KUBEFERRY_DIR
+        return self.root / STATE_DIR
 
     @property
     def install_script(self) -> Path:
