@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,13 +114,16 @@ def _draw_install(console: Console, report: NodeReport) -> None:
     placed = report.placed
     if not placed and not report.dry_run:
         console.print(f"nothing changed: all {len(report.files)} files were already in place")
-    variables = " ".join(f"{k}={v}" for k, v in report.environment.items())
+    variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in report.environment.items())
+    rooted = f" --root {shlex.quote(str(node.root))}" if node.root != Path("/") else ""
     if report.dry_run:
         console.print(f"would run {node.install_script} with {variables}")
         console.print("nothing was placed or run (--dry-run)")
     else:
         console.print(f"ran {node.install_script} with {variables}")
-        console.print(f"k3s {node.tag} ({node.arch}) on {node.root}; check: kubeferry node check")
+        console.print(
+            f"k3s {node.tag} ({node.arch}) on {node.root}; check: kubeferry node check{rooted}"
+        )
 
 
 @node.command()
