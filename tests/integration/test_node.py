@@ -261,6 +261,52 @@ def test_host_unit_survives_a_rooted_install(bundle: Path, tmp_path: Path) -> No
     _assert_node_tree(root, _manifest(bundle), STABLE)
 
 
+NODE = """set -e
+mount -t tmpfs node /usr/local
+mount -t tmpfs node /var/lib
+mount -t tmpfs node /etc/systemd/system
+"$@"
+cat /usr/local/install-sh.record
+ls -l /usr/local/bin/k3s /var/lib/rancher/k3s/agent/images /etc/systemd/system
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0
+    or shutil.which("unshare") is None
+    or not Path("/etc/systemd/system").is_dir(),
+    reason="a node install without --root needs root and a private mount namespace for the test",
+)
+def test_install_on_the_node_itself_enables_and_starts(bundle: Path, tmp_path: Path) -> None:
+    """Without --root: k3s's own places and a started unit. The node is this machine inside a
+    private mount namespace whose /usr/local, /var/lib and /etc/systemd/system are empty tmpfs;
+    systemctl is a stub first on PATH that logs its calls."""
+    cli = _cli(tmp_path, "node")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    log = tmp_path / "systemctl.log"
+    (stubs / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (stubs / "systemctl").chmod(0o755)
+    env = {**cli.env, "PATH": f"{stubs}:{os.environ['PATH']}"}
+    install = [sys.executable, "-m", "kubeferry", "node", "install", str(bundle)]
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", NODE, "x", *install,
+         "--exec", "server --disable traefik"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    assert record["INSTALL_K3S_BIN_DIR"] == "/usr/local/bin"
+    assert record["INSTALL_K3S_SYSTEMD_DIR"] == ""  # k3s's default: /etc/systemd/system
+    assert record["INSTALL_K3S_EXEC"] == "server --disable traefik"
+    assert record["ENABLED"] == "yes" and record["STARTED"] == "yes"
+    assert "-rwxr-xr-x" in done.stdout and AMD64_IMAGES in done.stdout
+    assert "k3s.service" in done.stdout
+    calls = log.read_text().splitlines()
+    assert "enable /etc/systemd/system/k3s.service" in calls and "restart k3s" in calls
+    assert not Path("/var/lib/rancher/k3s/kubeferry").exists()  # the host saw none of it
+
+
 def test_mirror_serves_the_script_and_a_node_installs_from_it(bundle: Path, tmp_path: Path) -> None:
     cli = _cli(tmp_path, "node")
     with MirrorProcess(child_environment(cli.home), bundle) as mirror:

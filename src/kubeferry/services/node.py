@@ -246,6 +246,25 @@ def place_and_run(
     more."""
     report = NodeReport(node, source, request.dry_run)
     document = build_registries(request.mirror) if request.mirror else None  # checked first
+    if request.dry_run:
+        return _place(settings, node, files, request, report, document, link=link)
+    from kubeferry.stores.lock import hold  # one run at a time per node
+
+    what = f"the k3s node {node.root}"
+    with hold(node.kubeferry_dir, announce=settings.announce, what=what):
+        return _place(settings, node, files, request, report, document, link=link)
+
+
+def _place(
+    settings: Settings,
+    node: K3sNode,
+    files: list[tuple[BundleFile, str]],
+    request: NodeRequest,
+    report: NodeReport,
+    document: dict[str, Any] | None,
+    *,
+    link: bool,
+) -> NodeReport:
     placement = Placement(node, link=link)
     for item, path in files:
         place = parse_path(path)
