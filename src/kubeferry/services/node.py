@@ -29,8 +29,9 @@ from kubeferry.bundle.install import _bundled_catalog
 from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.endpoints import Endpoints
-from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, K3S_REGISTRIES_PATH, k3s_bundle_path
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, K3S_REGISTRIES_PATH
 from kubeferry.core.layouts import parse_bundle_path as parse_path
+from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag, parse_k3s_tag
 from kubeferry.errors import ChecksumError, NodeError
 from kubeferry.files.safe import write_text_atomically
@@ -130,15 +131,9 @@ def trusted_bundle(folder: Path) -> VerifyReport:
 
 def bundled_tags(entries: tuple[ManifestFile, ...], arch: str) -> list[K3sTag]:
     """Tags whose binary for `arch` the bundle carries, ascending."""
-    names = {k3s_bundle_path(str(e.place.tag), e.place.name) for e in entries}
-    found = set()
-    for entry in entries:
-        tag = parse_k3s_tag(entry.place.tag or "")
-        if entry.kind == "k3s" and tag is not None:
-            node = K3sNode(Path("/"), str(tag), arch)
-            if k3s_bundle_path(str(tag), node.assets.binary) in names:
-                found.add(tag)
-    return sorted(found)
+    binary = K3sAssets(arch).binary
+    found = {parse_k3s_tag(e.place.tag or "") for e in entries if e.place.name == binary}
+    return sorted(tag for tag in found if tag is not None)
 
 
 def choose_tag(spec: str | None, tags: list[K3sTag], catalog: Catalog, where: str) -> K3sTag:
@@ -157,7 +152,9 @@ def choose_tag(spec: str | None, tags: list[K3sTag], catalog: Catalog, where: st
     return wanted
 
 
-def release_entries(entries: tuple[ManifestFile, ...], node: K3sNode, where: str) -> list[Any]:
+def release_entries(
+    entries: tuple[ManifestFile, ...], node: K3sNode, where: str
+) -> list[tuple[str, int, str]]:
     """The (bundle path, size, sha256) of the node's four files; NodeError naming what lacks."""
     by_name = {e.place.name: e for e in entries if e.kind == "k3s" and e.place.tag == node.tag}
     assets = node.assets
