@@ -330,6 +330,9 @@ def test_mirror_serves_the_script_and_a_node_installs_from_it(bundle: Path, tmp_
         assert b"install.sh" not in releases  # not a release asset
 
         root = tmp_path / "root"
+        planned = cli("node", "install", base, "--root", str(root), "--dry-run", "--json")
+        assert planned.code == 0, planned.stderr
+        assert planned.json()["k3s"] == STABLE and not root.exists()
         first = cli("node", "install", base, "--root", str(root))
         assert first.code == 0, first.stderr
         _assert_node_tree(root, _manifest(bundle), STABLE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,14 +12,13 @@ import click
 
 from kubeferry.cli.registry_options import registry_options
 from kubeferry.cli.render import CommandFailed, emit
-from kubeferry.registry.registries_yaml import DEFAULT_REGISTRIES, MirrorSettings
+from kubeferry.services.registries import DEFAULT_REGISTRIES, MirrorSettings
 from kubeferry.services.registry import RegistryAccess
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
-    from kubeferry.services.node import NodeReport
-    from kubeferry.services.node_check import NodeCheck
+    from kubeferry.services.node import NodeCheck, NodeReport
 
 
 @click.group()
@@ -76,8 +76,8 @@ def install(
     """Verify SOURCE (a bundle folder, a registry REF, or a kubeferry mirror URL), place the k3s
     release on this node (or under --root) and run its install.sh with
     INSTALL_K3S_SKIP_DOWNLOAD=true."""
-    from kubeferry.services.node import NodeRequest, install_node
-    from kubeferry.targets.node_script import ScriptOptions
+    from kubeferry.services.node import NodeRequest, ScriptOptions, install_node
+    from kubeferry.services.registry import is_reference, pulled_bundle
 
     mirror = None
     if registry_mirror:
@@ -96,9 +96,12 @@ def install(
             exec_line, server, token_file.absolute() if token_file else None, agent
         ),
         mirror=mirror,
-        access=access,
     )
-    report = install_node(settings, request)
+    if is_reference(source):  # HOST[:PORT]/REPO:TAG, not a folder here
+        with pulled_bundle(settings, source, access) as folder:
+            report = install_node(settings, replace(request, source=str(folder)), label=source)
+    else:
+        report = install_node(settings, request)
     if report.script is not None and not as_json and settings.verbosity >= 0:
         sys.stderr.write(report.script.output)
     emit(report.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, report))
@@ -132,7 +135,7 @@ def _draw_install(console: Console, report: NodeReport) -> None:
 def check(root: Path, as_json: bool) -> None:
     """What is placed, whether it is one release, registries.yaml's mirrors; exit 1 until the
     node is ready, with the command that fixes each gap."""
-    from kubeferry.services.node_check import check_node
+    from kubeferry.services.node import check_node
 
     result = check_node(root)
     emit(result.as_dict(), as_json=as_json, text=lambda console: _draw_check(console, result))

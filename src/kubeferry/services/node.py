@@ -1,120 +1,43 @@
-"""`kubeferry node install`: k3s's air-gap install, from a bundle folder, a registry or a mirror.
+"""`kubeferry node install|check` as services: k3s's air-gap install from a bundle folder or a
+kubeferry mirror, and the check of a node.
 
-Every source ends in the same steps: the release's four files (binary, images archive, sums
-file, install.sh) are placed through `targets/placement` into the node target
-(`targets/node.K3sNode`), registries.yaml is written when asked, `node.json` records what was
-installed, and the carried install.sh runs with INSTALL_K3S_SKIP_DOWNLOAD=true.
+Every source ends in `targets.node_install.place_and_run` (place the release's four files,
+registries.yaml, node.json; run the carried install.sh), under the node's lock.
 
-- A bundle folder is verified whole first (`trusted_bundle`, the one trust check).
-- A registry reference is pulled beside the cache (as `bundle install REF` does), then installed
-  as a folder and removed.
+- A bundle folder is verified whole first (`trusted_bundle`, the one trust check). A bundle in a
+  registry is pulled by `services.registry.pulled_bundle` and then installed as a folder.
 - A mirror URL: the release files come through the download engine, each verified against the
   release's sums file; install.sh against the mirror's `install.sh.sha256` (the mirror takes it
-  from its bundle's manifest). They are kept in `<root>/var/lib/rancher/k3s/kubeferry/fetched/`
-  and hard-linked into place, so a second run downloads nothing again.
+  from its bundle's manifest). They are kept in `<root>/var/lib/rancher/k3s/kubeferry/fetched/
+  <tag>/` and hard-linked into place, so a second run fetches only the sums file and script.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from kubeferry import __version__
 from kubeferry.bundle.install import _bundled_catalog
 from kubeferry.bundle.manifest import ManifestFile
 from kubeferry.catalog.rules import Catalog, resolve_k3s_spec
 from kubeferry.core.endpoints import Endpoints
-from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, K3S_REGISTRIES_PATH
-from kubeferry.core.layouts import parse_bundle_path as parse_path
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, k3s_bundle_path
 from kubeferry.core.platforms import K3sAssets
-from kubeferry.core.versions import K3sTag, parse_k3s_tag
+from kubeferry.core.versions import DEFAULT_MINIMUM_VERSION, K3sTag, parse_k3s_tag
+from kubeferry.download.engine import DownloadResult
 from kubeferry.errors import ChecksumError, NodeError
-from kubeferry.files.safe import write_text_atomically
-from kubeferry.files.textfiles import parse_json, read_bytes
-from kubeferry.registry.registries_yaml import MirrorSettings, build_registries
-from kubeferry.services.registry import PULL_STAGING, RegistryAccess, is_reference
+from kubeferry.services.common import network
 from kubeferry.settings import Settings
+from kubeferry.stores.lock import hold
 from kubeferry.targets.node import K3sNode
-from kubeferry.targets.node_script import (
-    ScriptOptions,
-    ScriptRun,
-    run_install_script,
-    script_environment,
-    shown_variables,
-)
-from kubeferry.targets.placement import BundleFile, Placement, same_file
-from kubeferry.targets.registries import write_registries
+from kubeferry.targets.node_check import NodeCheck, check_node_root
+from kubeferry.targets.node_install import NodeReport, NodeRequest, place_and_run
+from kubeferry.targets.node_script import ScriptOptions
+from kubeferry.targets.placement import BundleFile
 from kubeferry.verification.bundle import VerifyReport, verify_bundle
 
-RECORD_KIND = "kubeferry-node"
-
-
-@dataclass(frozen=True)
-class NodeRequest:
-    """What `node install` was asked for."""
-
-    source: str
-    k3s: str | None = None
-    root: Path | None = None
-    dry_run: bool = False
-    script: ScriptOptions = field(default_factory=ScriptOptions)
-    mirror: MirrorSettings | None = None
-    access: RegistryAccess = field(default_factory=RegistryAccess)
-
-    @property
-    def rooted(self) -> bool:
-        """True under `--root DIR` (other than `/`): the script is then contained."""
-        return self.root is not None and self.root.resolve() != Path("/")
-
-    @property
-    def node_root(self) -> Path:
-        """`--root`, else `/`."""
-        return (self.root or Path("/")).absolute()
-
-
-@dataclass
-class NodeReport:
-    """What `node install` did (or, with --dry-run, would do)."""
-
-    node: K3sNode
-    source: str
-    dry_run: bool
-    files: list[tuple[str, str, bool]] = field(default_factory=list)
-    """(release file, node path, already in place)."""
-    digests: dict[str, str] = field(default_factory=dict)
-    """Release file -> sha256 of what is (or would be) placed."""
-    registries: str | None = None
-    """`written`, `unchanged`, `would write`, or None when not asked."""
-    environment: dict[str, str] = field(default_factory=dict)
-    script: ScriptRun | None = None
-
-    @property
-    def placed(self) -> list[str]:
-        """Node paths written this run."""
-        return [path for _, path, present in self.files if not present]
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form (`node install --json`)."""
-        return {
-            "root": str(self.node.root),
-            "k3s": self.node.tag,
-            "arch": self.node.arch,
-            "source": self.source,
-            "dry_run": self.dry_run,
-            "files": [
-                {"file": name, "path": path, "already_in_place": present}
-                for name, path, present in self.files
-            ],
-            "registries": self.registries,
-            "script_environment": self.environment,
-            "script_ran": self.script is not None,
-            "script_output": self.script.output if self.script else None,
-        }
+__all__ = ["NodeCheck", "NodeReport", "NodeRequest", "ScriptOptions", "check_node", "install_node"]
+FETCHED = "fetched"
 
 
 def trusted_bundle(folder: Path) -> VerifyReport:
@@ -178,17 +101,16 @@ def release_entries(
     return [(e.path, e.size, e.sha256) for e in chosen if e is not None]
 
 
-def install_node(settings: Settings, request: NodeRequest) -> NodeReport:
-    """`node install SOURCE`: a mirror URL, a registry reference, or a bundle folder."""
+def install_node(
+    settings: Settings, request: NodeRequest, *, label: str | None = None
+) -> NodeReport:
+    """`node install SOURCE`: a kubeferry mirror URL or a bundle folder (a registry reference is
+    pulled into a folder first: `services.registry.pulled_bundle`); `label` names the source in
+    the record when it is not the folder."""
     request.script.check(request.rooted)
-    source = request.source
-    if source.startswith(("http://", "https://")):
-        from kubeferry.services.node_mirror import install_from_mirror
-
+    if request.source.startswith(("http://", "https://")):
         return install_from_mirror(settings, request)
-    if is_reference(source):
-        return install_from_reference(settings, request)
-    return install_from_folder(settings, Path(source), request)
+    return install_from_folder(settings, Path(request.source), request, source=label)
 
 
 def install_from_folder(
@@ -205,143 +127,85 @@ def install_from_folder(
         (BundleFile(folder, path, size, digest, path.endswith(f"/{node.assets.binary}")), path)
         for path, size, digest in release_entries(entries, node, where)
     ]
-    return place_and_run(settings, node, files, request, source=source or str(folder))
+    return _locked(settings, node, files, request, source or str(folder))
 
 
-def install_from_reference(settings: Settings, request: NodeRequest) -> NodeReport:
-    """Pull the bundle beside the cache (as `bundle install REF`), install it, remove the copy."""
-    from kubeferry.core.image_names import parse_reference
-    from kubeferry.registry.bundle_artifact import pull_bundle
-    from kubeferry.stores.lock import hold
-
-    reference = request.source
-    folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
-        ref = parse_reference(reference)
-        with request.access.client(ref.registry, settings) as client:
-            pull_bundle(client, ref, folder)
-        report = install_from_folder(settings, folder, request, source=reference)
-        for item in folder.iterdir():  # all but the lock file, which goes with the lock
-            if item != lock:
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-    return report
-
-
-def place_and_run(
+def _locked(
     settings: Settings,
     node: K3sNode,
     files: list[tuple[BundleFile, str]],
     request: NodeRequest,
-    *,
     source: str,
+    *,
     link: bool = False,
 ) -> NodeReport:
-    """Place each file (atomically, unless already there), registries.yaml, the record; then the
-    install script. With --dry-run: what would be placed and the script's variables, nothing
-    more."""
-    report = NodeReport(node, source, request.dry_run)
-    document = build_registries(request.mirror) if request.mirror else None  # checked first
+    """`place_and_run`, holding the node's lock (one run at a time; none for --dry-run)."""
     if request.dry_run:
-        return _place(settings, node, files, request, report, document, link=link)
-    from kubeferry.stores.lock import hold  # one run at a time per node
-
+        return place_and_run(settings.environ, node, files, request, source=source, link=link)
     what = f"the k3s node {node.root}"
     with hold(node.kubeferry_dir, announce=settings.announce, what=what):
-        return _place(settings, node, files, request, report, document, link=link)
+        return place_and_run(settings.environ, node, files, request, source=source, link=link)
 
 
-def _place(
-    settings: Settings,
-    node: K3sNode,
-    files: list[tuple[BundleFile, str]],
-    request: NodeRequest,
-    report: NodeReport,
-    document: dict[str, Any] | None,
-    *,
-    link: bool,
-) -> NodeReport:
-    placement = Placement(node, link=link)
-    for item, path in files:
-        place = parse_path(path)
-        destination = node.destination(place) if place else None
-        if destination is None:  # release_entries chose only the node's own files
-            raise NodeError(f"{path} is not a file of k3s {node.tag} for a node.")
-        present = same_file(destination, item.size, item.sha256)
-        if not request.dry_run:
-            placement.place(item, destination)
-        name = place.name if place else path
-        report.files.append((name, str(destination), present))
-        report.digests[name] = item.sha256
-    placement.commit()
-    report.registries = _registries(node, document, dry_run=request.dry_run)
-    report.environment = shown_variables(
-        script_environment(node, request.script, settings.environ, rooted=request.rooted)
-    )
+def _mirror_tag(settings: Settings, request: NodeRequest, endpoints: Endpoints) -> K3sTag:
+    spec = (request.k3s or "stable").strip()
+    if "+k3s" in spec and (tag := parse_k3s_tag(spec)) is not None:
+        return tag
+    from kubeferry.catalog.upstream import fetch_catalog
+
+    with network(settings, endpoints.channels_url) as client:
+        catalog = fetch_catalog(client, endpoints, DEFAULT_MINIMUM_VERSION, [])
+    return resolve_k3s_spec(catalog, spec, source=f"the mirror {request.source}")
+
+
+def install_from_mirror(settings: Settings, request: NodeRequest) -> NodeReport:
+    """Fetch the release from the mirror (verified), place it, run its install.sh."""
+    from kubeferry.stores.release import fetch_release
+    from kubeferry.transport import http
+
+    endpoints = Endpoints.from_environ({"KUBEFERRY_MIRROR": request.source.rstrip("/")})
+    settings = replace(settings, endpoints=endpoints)
+    tag = _mirror_tag(settings, request, endpoints)
+    node = K3sNode(request.node_root, str(tag), settings.arch)
+    folder = node.kubeferry_dir / FETCHED / str(tag)
     if request.dry_run:
-        return report
-    _write_record(report)
-    report.script = run_install_script(
-        node, request.script, settings.environ, rooted=request.rooted
-    )
-    return report
+        names = (node.assets.binary, node.assets.images[0], node.assets.sums, INSTALL_SCRIPT_NAME)
+        planned = [(_planned(folder, name), k3s_bundle_path(str(tag), name)) for name in names]
+        return place_and_run(settings.environ, node, planned, request, source=request.source)
+    with network(settings, endpoints.k3s_download_url) as client:
+        results = fetch_release(client, endpoints, folder, tag, settings.arch)
+        script = next((r for r in results if r.job.destination.name == INSTALL_SCRIPT_NAME), None)
+        if script is None:
+            raise NodeError(
+                f"the mirror {request.source} has no install.sh for k3s {tag} "
+                f"({endpoints.k3s_install_script(str(tag))} answered 404): its bundle was made "
+                "before kubeferry carried it. Recreate the bundle with 'kubeferry bundle create' "
+                "and serve that. Nothing was placed.",
+                url=endpoints.k3s_install_script(str(tag)),
+            )
+        answer = http.get(client, f"{script.job.url}.sha256")
+        if answer.status_code != 200:
+            raise http.status_error(answer, "The mirror must serve install.sh.sha256.")
+        verify_script_digest(answer.text, script.sha256, script.job.url)
+    files = [_fetched(folder, node, result) for result in results]
+    return _locked(settings, node, files, request, request.source, link=True)
 
 
-def _registries(node: K3sNode, document: dict[str, Any] | None, *, dry_run: bool) -> str | None:
-    if document is None:
-        return None
-    if dry_run:
-        return "would write"
-    path = node.root / K3S_REGISTRIES_PATH
-    before = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-    write_registries(document, path, "registries.yaml")
-    return "unchanged" if before == path.read_bytes() else "written"
+def _fetched(folder: Path, node: K3sNode, result: DownloadResult) -> tuple[BundleFile, str]:
+    name = result.job.destination.name
+    item = BundleFile(folder, name, result.size, result.sha256, name == node.assets.binary)
+    return item, k3s_bundle_path(node.tag, name)
 
 
-def _write_record(report: NodeReport) -> None:
-    """`node.json`: the release, where it came from, and the digests of what was placed."""
-    node = report.node
-    digests = {
-        name: {"path": str(Path(path).relative_to(node.root)), "sha256": report.digests[name]}
-        for name, path, _ in report.files
-    }
-    document = {
-        "kind": RECORD_KIND,
-        "k3s": node.tag,
-        "arch": node.arch,
-        "source": report.source,
-        "files": digests,
-        "registries_yaml": report.registries is not None,
-        "tool": f"kubeferry {__version__}",
-    }
-    text = json.dumps(document, indent=2) + "\n"
-    existing = node.record.read_text() if node.record.is_file() else None
-    if existing != text:
-        write_text_atomically(node.record, text)
+def _planned(folder: Path, name: str) -> BundleFile:
+    """--dry-run from a mirror: a file fetched by an earlier run stands for itself (so a second
+    dry run says what is in place); otherwise nothing is known but the name."""
+    from kubeferry.files.hashing import sha256_file
 
-
-def read_record(node_root: Path) -> dict[str, Any] | None:
-    """The node's `node.json`, or None when there is none (or it is not ours)."""
-    path = K3sNode(node_root, "", "amd64").record
-    if not path.is_file():
-        return None
-    try:
-        document = parse_json(
-            read_bytes(path, missing="", error=NodeError).decode("utf-8", "replace"),
-            source=str(path),
-            fix="Run 'kubeferry node install' again.",
-            error=NodeError,
-        )
-    except NodeError:
-        return None
-    return document if isinstance(document, dict) and document.get("kind") == RECORD_KIND else None
-
-
-def mirror_endpoints(settings: Settings, base: str) -> tuple[Settings, Endpoints]:
-    """Settings whose endpoints all point at the kubeferry mirror at `base`."""
-    endpoints = Endpoints.from_environ({"KUBEFERRY_MIRROR": base.rstrip("/")})
-    return replace(settings, endpoints=endpoints), endpoints
+    path = folder / name
+    if path.is_file():
+        return BundleFile(folder, name, path.stat().st_size, sha256_file(path), False)
+    return BundleFile(folder, name, -1, "", False)
 
 
 def verify_script_digest(text: str, digest: str, url: str) -> None:
@@ -355,3 +219,8 @@ def verify_script_digest(text: str, digest: str, url: str) -> None:
             expected=expected,
             actual=digest,
         )
+
+
+def check_node(root: Path) -> NodeCheck:
+    """`node check [--root DIR]`."""
+    return check_node_root(root)

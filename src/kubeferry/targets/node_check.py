@@ -21,8 +21,8 @@ from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, K3S_REGISTRIES_PATH
 from kubeferry.errors import KubeferryError
 from kubeferry.files.hashing import sha256_file
 from kubeferry.files.textfiles import read_bytes
-from kubeferry.services.node import read_record
 from kubeferry.targets.node import SYSTEMD_DIR, K3sNode
+from kubeferry.targets.node_install import read_record
 from kubeferry.targets.registries import check_file
 from kubeferry.verification.sums import parse_sums
 
@@ -158,7 +158,7 @@ def _registries(check: NodeCheck, root: Path) -> None:
         check.findings.append(Finding("registries.yaml", True, detail))
 
 
-def check_node(root: Path) -> NodeCheck:
+def check_node_root(root: Path) -> NodeCheck:
     """Everything above, for the node at `root`."""
     root = root.absolute()
     record = read_record(root)
