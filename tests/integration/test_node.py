@@ -369,3 +369,27 @@ def test_install_from_a_registry_reference(bundle: Path, tmp_path: Path) -> None
         assert fix["ok"]
     finally:
         running.stop()
+
+
+def test_signatures_gate_a_node_install(bundle: Path, tmp_path: Path) -> None:
+    """With a trusted key configured, an unsigned bundle places nothing; once signed with that
+    key it installs; --allow-unsigned lets an unsigned one through."""
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    keys = tmp_path / "keys"
+    assert cli("keys", "generate", str(keys)).code == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    trusted = ("--key", str(keys / "kubeferry.pub"))
+    refused = cli("node", "install", str(copy), "--root", str(root), *trusted)
+    assert refused.code == 1 and "Traceback" not in refused.stderr
+    assert "nothing was placed" in refused.stderr
+    assert not root.exists() or list(root.rglob("*")) == []
+    allowed = cli("node", "install", str(copy), "--root", str(root), *trusted, "--allow-unsigned")
+    assert allowed.code == 0, allowed.stderr
+    shutil.rmtree(root)
+    signed = cli("bundle", "sign", str(copy), "--key", str(keys / "kubeferry.key"))
+    assert signed.code == 0, signed.stderr
+    result = cli("node", "install", str(copy), "--root", str(root), *trusted)
+    assert result.code == 0, result.stderr
+    assert "signed by" in result.stderr and ": trusted" in result.stderr
+    _assert_node_tree(root, _manifest(bundle), STABLE)

@@ -12,6 +12,7 @@ import click
 
 from kubeferry.cli.registry_options import registry_options
 from kubeferry.cli.render import CommandFailed, emit
+from kubeferry.cli.trust_options import trust_options
 from kubeferry.services.registries import DEFAULT_REGISTRIES, MirrorSettings
 from kubeferry.services.registry import RegistryAccess
 from kubeferry.settings import Settings
@@ -19,6 +20,7 @@ from kubeferry.settings import Settings
 if TYPE_CHECKING:
     from kubeferry.cli.render import Console
     from kubeferry.services.node import NodeCheck, NodeReport
+    from kubeferry.verification.keys import Trust
 
 
 @click.group()
@@ -55,6 +57,7 @@ def node() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @registry_options
+@trust_options
 @click.pass_obj
 def install(
     settings: Settings,
@@ -72,6 +75,7 @@ def install(
     registry_insecure_skip_verify: bool,
     as_json: bool,
     access: RegistryAccess,
+    trust: Trust,
 ) -> None:
     """Verify SOURCE (a bundle folder, a registry REF, or a kubeferry mirror URL), place the k3s
     release on this node (or under --root) and run its install.sh with
@@ -98,10 +102,11 @@ def install(
         mirror=mirror,
     )
     if is_reference(source):  # HOST[:PORT]/REPO:TAG, not a folder here
-        with pulled_bundle(settings, source, access) as folder:
-            report = install_node(settings, replace(request, source=str(folder)), label=source)
+        with pulled_bundle(settings, source, access, trust=trust) as folder:
+            pulled = replace(request, source=str(folder))
+            report = install_node(settings, pulled, label=source, trust=trust)
     else:
-        report = install_node(settings, request)
+        report = install_node(settings, request, trust=trust)
     if report.script is not None and not as_json and settings.verbosity >= 0:
         sys.stderr.write(report.script.output)
     emit(report.as_dict(), as_json=as_json, text=lambda console: _draw_install(console, report))

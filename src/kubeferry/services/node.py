@@ -28,27 +28,28 @@ from kubeferry.download.engine import DownloadResult
 from kubeferry.errors import ChecksumError, NodeError
 from kubeferry.services.common import network
 from kubeferry.settings import Settings
-from kubeferry.stores.lock import hold
+from kubeferry.stores.lock import Announce, hold
 from kubeferry.targets.node import K3sNode
 from kubeferry.targets.node_check import NodeCheck, check_node_root
 from kubeferry.targets.node_install import NodeReport, NodeRequest, place_and_run
 from kubeferry.targets.node_script import ScriptOptions
 from kubeferry.targets.placement import BundleFile
-from kubeferry.verification.bundle import VerifyReport, verify_bundle
+from kubeferry.verification.bundle import VerifyReport, trusted_and_verified
+from kubeferry.verification.keys import Trust
 
 __all__ = ["NodeCheck", "NodeReport", "NodeRequest", "ScriptOptions", "check_node", "install_node"]
 FETCHED = "fetched"
 
 
-def trusted_bundle(folder: Path) -> VerifyReport:
-    """THE one place `node install` decides a bundle folder is trusted, before anything is placed.
-
-    Today: every file re-hashed against the manifest (verification/bundle.py). Issue 21 adds
-    signatures: `verification.signatures.require_trusted(...)` is to be called here, once.
-    """
-    verified = verify_bundle(folder)
-    verified.require_ok()
-    # TRUST CHECK (issue 21): wire verification.signatures.require_trusted(...) in here.
+def trusted_bundle(folder: Path, trust: Trust, announce: Announce | None = None) -> VerifyReport:
+    """THE one place `node install` decides a bundle folder is trusted, before anything is
+    placed: its signatures against `trust` (`--key`, KUBEFERRY_TRUSTED_KEYS, the trusted-keys
+    folder; `--allow-unsigned`), as `bundle install` checks them, then every file re-hashed
+    against the very manifest that was checked."""
+    check, verified = trusted_and_verified(folder, trust)
+    for signer in check.signed_by:
+        if announce is not None:
+            announce(f"bundle {folder} signed by {signer.fingerprint} ({signer.key_file}): trusted")
     return verified
 
 
@@ -102,22 +103,34 @@ def release_entries(
 
 
 def install_node(
-    settings: Settings, request: NodeRequest, *, label: str | None = None
+    settings: Settings,
+    request: NodeRequest,
+    *,
+    label: str | None = None,
+    trust: Trust | None = None,
 ) -> NodeReport:
     """`node install SOURCE`: a kubeferry mirror URL or a bundle folder (a registry reference is
     pulled into a folder first: `services.registry.pulled_bundle`); `label` names the source in
-    the record when it is not the folder."""
+    the record when it is not the folder. A bundle must pass `trust` (default: the configured
+    keys); from a mirror, the mirror has checked its bundles (`mirror serve` takes the same
+    trust options)."""
     request.script.check(request.rooted)
     if request.source.startswith(("http://", "https://")):
         return install_from_mirror(settings, request)
-    return install_from_folder(settings, Path(request.source), request, source=label)
+    trust = trust or Trust(environ=settings.environ)
+    return install_from_folder(settings, Path(request.source), request, trust, source=label)
 
 
 def install_from_folder(
-    settings: Settings, folder: Path, request: NodeRequest, *, source: str | None = None
+    settings: Settings,
+    folder: Path,
+    request: NodeRequest,
+    trust: Trust,
+    *,
+    source: str | None = None,
 ) -> NodeReport:
-    """Verify the bundle, choose the release, place it, run its install.sh."""
-    verified = trusted_bundle(folder)
+    """Check the bundle's signatures and files, choose the release, place it, run install.sh."""
+    verified = trusted_bundle(folder, trust, settings.announce)
     entries = verified.manifest.files
     where = f"the bundle {folder}"
     catalog = _bundled_catalog(folder, entries)
