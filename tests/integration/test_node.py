@@ -14,12 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli, child_environment
+from tests.support import containerd as containerd_support
 from tests.support import registry as registry_support
 from tests.support.install_script import read_record, stand_in_install_script
 from tests.support.mirror import MirrorProcess, curl, edit_bundle
@@ -393,3 +395,59 @@ def test_signatures_gate_a_node_install(bundle: Path, tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assert "signed by" in result.stderr and ": trusted" in result.stderr
     _assert_node_tree(root, _manifest(bundle), STABLE)
+
+
+def _with_workload_image(bundle: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the bundle carrying one real image (busybox) in its `images/` OCI layout."""
+    from tests.support.workload import busybox_image
+
+    built = busybox_image(tmp_path / "layout", "1")
+    name = "docker.io/library/hello:1"
+    index = json.loads((built.layout / "index.json").read_text())
+    index["manifests"][0]["annotations"] = {
+        "org.opencontainers.image.ref.name": name,
+        "io.containerd.image.name": name,
+    }
+    changes: dict[str, bytes | None] = {
+        "images/oci-layout": (built.layout / "oci-layout").read_bytes(),
+        "images/index.json": json.dumps(index).encode(),
+    }
+    for blob in (built.layout / "blobs" / "sha256").iterdir():
+        changes[f"images/blobs/sha256/{blob.name}"] = blob.read_bytes()
+    return edit_bundle(bundle, tmp_path / "with-images", changes), name
+
+
+@pytest.mark.skipif(
+    containerd_support.unavailable() is not None or shutil.which("busybox") is None,
+    reason=str(containerd_support.unavailable() or "busybox-static is not installed"),
+)
+def test_workload_images_become_one_archive_containerd_imports(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """The bundle's images/ layout lands in agent/images/ as one OCI archive; a real containerd
+    imports it (what k3s does with agent/images/) and runs the image."""
+    from tests.support.workload import GREETING
+
+    cli, root = _cli(tmp_path, "node"), tmp_path / "root"
+    carrying, name = _with_workload_image(bundle, tmp_path)
+    first = cli("node", "install", str(carrying), "--root", str(root), "--json")
+    assert first.code == 0, first.stderr
+    archive = root / "var/lib/rancher/k3s/agent/images/kubeferry-workload-images.tar"
+    files = _manifest(carrying)
+    with tarfile.open(archive) as packed:
+        members = {m.name: packed.extractfile(m).read() for m in packed.getmembers()}  # type: ignore[union-attr]
+    expected = {p.removeprefix("images/"): e for p, e in files.items() if p.startswith("images/")}
+    assert set(members) == set(expected)
+    for member, data in members.items():
+        assert hashlib.sha256(data).hexdigest() == expected[member]["sha256"]
+    again = cli("node", "install", str(carrying), "--root", str(root))
+    assert "nothing changed: all 5 files were already in place" in again.stdout
+    assert cli("node", "check", "--root", str(root)).code == 0
+    runtime = containerd_support.Containerd(tmp_path / "containerd")
+    try:
+        runtime.ctr("images", "import", str(archive))
+        assert name in runtime.ctr("images", "ls", "-q").stdout.split()
+        ran = runtime.ctr("run", "--rm", name, "kf-node")
+        assert ran.stdout.strip() == GREETING
+    finally:
+        runtime.stop()

@@ -140,7 +140,10 @@ def install_from_folder(
         (BundleFile(folder, path, size, digest, path.endswith(f"/{node.assets.binary}")), path)
         for path, size, digest in release_entries(entries, node, where)
     ]
-    return _locked(settings, node, files, request, source or str(folder))
+    images = [
+        BundleFile(folder, e.path, e.size, e.sha256, False) for e in entries if e.kind == "image"
+    ]
+    return _locked(settings, node, files, request, source or str(folder), images=images)
 
 
 def _locked(
@@ -151,13 +154,19 @@ def _locked(
     source: str,
     *,
     link: bool = False,
+    images: list[BundleFile] | None = None,
 ) -> NodeReport:
     """`place_and_run`, holding the node's lock (one run at a time; none for --dry-run)."""
+
+    def run() -> NodeReport:
+        return place_and_run(
+            settings.environ, node, files, request, source=source, link=link, images=images or ()
+        )
+
     if request.dry_run:
-        return place_and_run(settings.environ, node, files, request, source=source, link=link)
-    what = f"the k3s node {node.root}"
-    with hold(node.kubeferry_dir, announce=settings.announce, what=what):
-        return place_and_run(settings.environ, node, files, request, source=source, link=link)
+        return run()
+    with hold(node.kubeferry_dir, announce=settings.announce, what=f"the k3s node {node.root}"):
+        return run()
 
 
 def _mirror_tag(settings: Settings, request: NodeRequest, endpoints: Endpoints) -> K3sTag:

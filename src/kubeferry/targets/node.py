@@ -2,6 +2,7 @@
 
     <root>/usr/local/bin/k3s                                  the binary (0755; `k3s-arm64` too)
     <root>/var/lib/rancher/k3s/agent/images/<archive>         the airgap images (.tar.zst/.tar)
+    <root>/var/lib/rancher/k3s/agent/images/kubeferry-workload-images.tar   a bundle's images
     <root>/etc/rancher/k3s/registries.yaml                    registry mirrors (targets/registries)
     <root>/var/lib/rancher/k3s/kubeferry/install.sh           k3s's install script of the release
     <root>/var/lib/rancher/k3s/kubeferry/sha256sum-<arch>.txt the release's sums file

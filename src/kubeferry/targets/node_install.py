@@ -11,7 +11,7 @@ only when not already there; registries.yaml is written when asked (`targets.reg
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +24,7 @@ from kubeferry.files.safe import write_text_atomically
 from kubeferry.files.textfiles import parse_json, read_bytes
 from kubeferry.registry.registries_yaml import MirrorSettings, build_registries
 from kubeferry.targets.node import K3sNode
+from kubeferry.targets.node_images import WORKLOAD_ARCHIVE, place_workload_archive
 from kubeferry.targets.node_script import (
     ScriptOptions,
     ScriptRun,
@@ -35,6 +36,7 @@ from kubeferry.targets.placement import BundleFile, Placement, same_file
 from kubeferry.targets.registries import write_registries
 
 RECORD_KIND: Final = "kubeferry-node"
+WORKLOAD_LABEL: Final = "workload images"
 
 
 @dataclass(frozen=True)
@@ -107,26 +109,36 @@ def place_and_run(
     *,
     source: str,
     link: bool = False,
+    images: Sequence[BundleFile] = (),
 ) -> NodeReport:
-    """Place each file (atomically, unless already there), registries.yaml, the record; then the
-    install script with `environ` (the caller's variables) under kubeferry's. With --dry-run:
-    what would be placed and the script's variables, nothing more. The caller holds the node's
-    lock."""
+    """Place each file (atomically, unless already there), the bundle's workload `images` as one
+    archive in `agent/images/`, registries.yaml, the record; then the install script with
+    `environ` (the caller's variables) under kubeferry's. With --dry-run: what would be placed
+    and the script's variables, nothing more. The caller holds the node's lock."""
     report = NodeReport(node, source, request.dry_run)
     document = build_registries(request.mirror) if request.mirror else None  # checked first
-    return _place(environ, node, files, request, report, document, link=link)
+    _place(node, files, request, report, link=link)
+    if images:
+        _place_images(node, images, report)
+    return _finish(environ, node, request, report, document)
+
+
+def _place_images(node: K3sNode, images: Sequence[BundleFile], report: NodeReport) -> None:
+    destination = node.images_dir / WORKLOAD_ARCHIVE
+    present = False
+    if not report.dry_run:
+        present, report.digests[WORKLOAD_LABEL] = place_workload_archive(images, destination)
+    report.files.append((WORKLOAD_LABEL, str(destination), present))
 
 
 def _place(
-    environ: Mapping[str, str],
     node: K3sNode,
     files: list[tuple[BundleFile, str]],
     request: NodeRequest,
     report: NodeReport,
-    document: dict[str, Any] | None,
     *,
     link: bool,
-) -> NodeReport:
+) -> None:
     placement = Placement(node, link=link)
     for item, path in files:
         place = parse_path(path)
@@ -140,6 +152,15 @@ def _place(
         report.files.append((name, str(destination), present))
         report.digests[name] = item.sha256
     placement.commit()
+
+
+def _finish(
+    environ: Mapping[str, str],
+    node: K3sNode,
+    request: NodeRequest,
+    report: NodeReport,
+    document: dict[str, Any] | None,
+) -> NodeReport:
     report.registries = _registries(node, document, dry_run=request.dry_run)
     report.environment = shown_variables(
         script_environment(node, request.script, environ, rooted=request.rooted)
