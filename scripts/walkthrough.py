@@ -106,6 +106,7 @@ def upstream_files(kubectl: bytes) -> dict[str, bytes]:
     for tag in (STABLE, OLDER):
         assets = release_files(tag)
         files.update({f"/k3s/{tag}/{name}": data for name, data in assets.items()})
+        files[f"/raw/k3s-io/k3s/{tag}/install.sh"] = f"#!/bin/sh\n# k3s {tag}\n".encode()
         entry = {"tag_name": tag, "name": tag, "draft": False, "prerelease": False}
         releases.append({**entry, "assets": [{"name": n, "size": 0} for n in assets]})
     files["/repos/k3s-io/k3s/releases"] = json.dumps(releases).encode()
@@ -204,6 +205,7 @@ def connected_machine(work: Path, upstream: str) -> None:
         KUBEFERRY_K3S_CHANNELS_URL=f"{upstream}/v1-release/channels",
         KUBEFERRY_K3S_RELEASES_URL=f"{upstream}/repos/k3s-io/k3s/releases",
         KUBEFERRY_K3S_DOWNLOAD_URL=f"{upstream}/k3s",
+        KUBEFERRY_K3S_INSTALL_SCRIPT_URL=f"{upstream}/raw/k3s-io/k3s",
         KUBEFERRY_KUBECTL_MIRROR_URL=f"{upstream}/dl",
     )
     media = str(work / "media" / "bundle")

@@ -23,7 +23,8 @@
     ├── StorageError                a destination file that cannot be written (disk full, perms)
     ├── LauncherError               a kubectl launcher that is not kubeferry's, or not for this OS
     ├── SignatureError              a bundle no trusted key signed, where one must have
-    └── KeyFileError                a signing or trusted key file that cannot be used
+    ├── KeyFileError                a signing or trusted key file that cannot be used
+    └── NodeError                   a k3s node install that lacks a file or whose script failed
 
 Each carries the `url`, `path`, `expected` and `actual` it is about, when it has them, and a
 message that already says what to do next. Standard library only, and no import at module level
@@ -160,3 +161,7 @@ class SignatureError(KubeferryError):
 
 class KeyFileError(KubeferryError):
     """A private or public key file that is missing, not a key, the wrong kind, or locked."""
+
+
+class NodeError(KubeferryError):
+    """A k3s node install that lacks a release file, or whose install script failed."""

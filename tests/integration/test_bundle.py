@@ -117,7 +117,9 @@ def test_verify_install_twice_windows_layout_doctor_and_wrapper(
     offline = Cli(home, {**child_environment(home), "KUBEFERRY_OFFLINE": "1"})
     first = offline("bundle", "install", str(folder), "--arch", "amd64", "--json")
     assert first.code == 0, first.stderr
-    assert len(first.json()["placed"]) == 2 * 2 * 3 + 1  # every k3s file + the linux kubectl
+    assert (
+        len(first.json()["placed"]) == 2 * 2 * 3 + 2 + 1
+    )  # k3s files, install.sh per tag, kubectl
     second = offline("bundle", "install", str(folder), "--arch", "amd64")
     assert second.code == 0 and "nothing to do" in second.stdout
 
@@ -291,7 +293,10 @@ def test_sigkilled_create_resumes_without_refetching_finished_files(
     fetched_again = {p: after[p] - before.get(p, 0) for p in after if after[p] != before.get(p, 0)}
     assert fetched_again.pop(slow) == size - kept  # only the remainder
     # Small metadata is read again (sums files, stable-1.31.txt, .sha256: the digests that the
-    # finished files are checked by); no finished binary or images file is fetched again.
+    # finished files are checked by; install.sh, whose digest no sums file holds); no finished
+    # binary or images file is fetched again.
+    scripts = {p: fetched_again.pop(p) for p in list(fetched_again) if p.endswith("/install.sh")}
+    assert all(n < 10_000 for n in scripts.values())
     metadata = {p for p in fetched_again if "sha256sum" in p or p.endswith((".txt", ".sha256"))}
     assert set(fetched_again) == metadata
     assert all(n < 1000 for n in fetched_again.values())

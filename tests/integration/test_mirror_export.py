@@ -183,3 +183,13 @@ def test_catalog_update_from_a_plain_static_host_falls_back_to_channels_json(
         result = client("catalog", "update", "--json", env={"KUBEFERRY_MIRROR": plain.url})
         assert result.code == 0, result.stderr
         assert result.json()["channels"]["stable"] == STABLE.split("+")[0].lstrip("v")
+
+
+def test_nginx_answers_get_k3s_io_and_the_install_script_of_each_tag(web: Nginx) -> None:
+    from tests.support.install_script import stand_in_install_script
+    from tests.support.sample import OLDER
+
+    assert curl("-sfL", f"{web.url}/get.k3s.io/").stdout == stand_in_install_script(STABLE)
+    assert curl("-sfL", f"{web.url}/get.k3s.io").stdout == stand_in_install_script(STABLE)
+    at_tag = f"{web.url}/raw.githubusercontent.com/k3s-io/k3s/{OLDER}/install.sh"
+    assert curl("-sfL", at_tag).stdout == stand_in_install_script(OLDER)

@@ -178,3 +178,32 @@ def test_credentials_are_not_world_readable_and_user_scripts_are_not_overridden(
     refused = cli("registries", "write", "--mirror", MIRROR, "--os", "linux")
     assert refused.code == 1 and "already has a provisioning script" in refused.stderr
     assert yaml.safe_load(override.read_text()) == users
+
+
+def test_loopback_mirror_for_rancher_desktop_names_the_hosts_address(cli: Cli) -> None:
+    result = cli("registries", "write", "--mirror", "127.0.0.1:5000/mirror", "--os", "linux")
+    assert result.code == 0, result.stderr
+    assert "127.0.0.1:5000 is a loopback address" in result.stderr
+    assert "--mirror host.rancher-desktop.internal:5000/mirror" in result.stderr
+    assert "host.lima.internal" in result.stderr
+    plain = cli("registries", "write", "--mirror", MIRROR, "--os", "linux")
+    assert plain.code == 0 and "loopback" not in plain.stderr
+
+
+def test_check_a_file_written_with_for_file(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "node-registries.yaml"
+    assert cli("registries", "write", "--mirror", MIRROR, "--for", str(target)).code == 0
+    checked = cli("registries", "check", str(target), "--json")
+    assert checked.code == 0, checked.stdout
+    assert checked.json()[0]["mirrors"] == ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"]
+    target.write_text("mirrors:\n  docker.io:\n    endpoint: [registry.lan]\n")
+    broken = cli("registries", "check", str(target))
+    assert broken.code == 1 and "is not an http:// or https:// URL" in broken.stdout
+    missing = cli("registries", "check", str(tmp_path / "absent.yaml"))
+    assert missing.code == 1 and "does not exist" in missing.stderr
+    override = cli.home / OVERRIDE  # Rancher Desktop's own file, given by name
+    assert cli("registries", "write", "--mirror", "bad mirror", "--os", "linux").code == 1
+    assert cli("registries", "write", "--mirror", MIRROR, "--os", "linux").code == 0
+    lima = cli("registries", "check", str(override), "--json")
+    assert lima.code == 0 and lima.json()[0]["kind"] == "lima-override"
+    assert "docker.io" in lima.json()[0]["mirrors"]

@@ -108,7 +108,7 @@ def test_push_pull_verify_install_then_second_push_uploads_nothing(
     offline = _fresh(tmp_path, "offline")
     installed = offline("bundle", "install", ref, "--plain-http", "--arch", "amd64", "--json")
     assert installed.code == 0, installed.stderr
-    assert len(installed.json()["placed"]) == 3
+    assert len(installed.json()["placed"]) == 4  # binary, images, sums file, install.sh
     archive = offline.cache_dir / IMAGES
     assert archive.read_bytes() == (bundle_folder / IMAGES).read_bytes()
     staging = offline.cache_dir / ".kubeferry-pulled-bundles"

@@ -18,6 +18,7 @@ from pathlib import Path
 import zstandard
 
 from kubeferry.core.platforms import K3sAssets
+from tests.support.install_script import script_path, stand_in_install_script
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -109,9 +110,11 @@ def place_in_cache(cache_dir: Path, release: ReleaseFiles, *, images: str = "tar
 
 
 def serve_release(files: dict[str, bytes | Path], release: ReleaseFiles) -> None:
-    """Add a release's assets to a LocalUpstream's file table under /k3s/<tag>/."""
+    """Add a release's assets to a LocalUpstream's file table under /k3s/<tag>/, and its
+    (stand-in) install.sh under /raw/k3s-io/k3s/<tag>/."""
     for name, data in release.files.items():
         files[f"/k3s/{release.tag}/{name}"] = data
+    files[script_path(release.tag)] = stand_in_install_script(release.tag)
 
 
 def github_release(tag: str, names: list[str]) -> dict[str, object]:

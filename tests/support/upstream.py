@@ -4,6 +4,8 @@
 - `/repos/k3s-io/k3s/releases?per_page=N&page=K`: GitHub's paged releases list with `Link`
   headers, and optionally rate-limit 403s first;
 - `/k3s/<tag>/<asset>`: k3s release downloads;
+- `/raw/k3s-io/k3s/<tag>/install.sh`: k3s's install script at a tag (a stand-in, put there by
+  `tests.support.k3s.serve_release`);
 - `/dl/release/...`: a dl.k8s.io-like kubectl mirror (`stable-1.N.txt`, binaries, `.sha256`).
 
 Files are served with Range support, and each path can be told to misbehave: ignore Range,
@@ -264,6 +266,7 @@ class LocalUpstream:
             "KUBEFERRY_K3S_CHANNELS_URL": f"{self.url}/v1-release/channels",
             "KUBEFERRY_K3S_RELEASES_URL": f"{self.url}/repos/k3s-io/k3s/releases",
             "KUBEFERRY_K3S_DOWNLOAD_URL": f"{self.url}/k3s",
+            "KUBEFERRY_K3S_INSTALL_SCRIPT_URL": f"{self.url}/raw/k3s-io/k3s",
             "KUBEFERRY_KUBECTL_MIRROR_URL": f"{self.url}/dl",
         }
 

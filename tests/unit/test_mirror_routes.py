@@ -168,3 +168,44 @@ def test_releases_page_links() -> None:
     body, link = documents.releases_page(entries, "http://m/r", 3, 2)
     assert [e["tag_name"] for e in json.loads(body)] == ["4"]
     assert link is not None and "next" not in link and 'rel="prev"' in link
+
+
+def test_install_scripts_are_served_at_their_tag_and_the_newest_at_get_k3s_io() -> None:
+    newer, older = "v1.32.3+k3s1", "v1.30.6+k3s1"
+    bundle = _bundle(
+        "/b",
+        _k3s("/b", older, "install.sh", "1" * 64),
+        _k3s("/b", older, "k3s"),
+        _k3s("/b", newer, "install.sh", "2" * 64),
+        _k3s("/b", newer, "k3s"),
+        _k3s("/b", newer, "k3s-airgap-images-amd64.tar.zst"),
+        stable=newer[1:].split("+")[0],
+    )
+    table = build_routes([bundle], BASE)
+    script = "/raw.githubusercontent.com/k3s-io/k3s"
+    for tag, digest in ((older, "1" * 64), (newer, "2" * 64)):
+        route = table.routes[f"{script}/{tag}/install.sh"]
+        assert isinstance(route, FileRoute) and route.sha256 == digest and not route.executable
+        assert isinstance(table.routes[f"{script}/{tag}/install.sh.sha256"], DigestRoute)
+        assert f"{DL}/{tag}/install.sh" not in table.routes  # not a release asset
+    newest = table.routes["/get.k3s.io/"]
+    assert isinstance(newest, FileRoute) and newest.sha256 == "2" * 64
+    releases = table.routes["/api.github.com/repos/k3s-io/k3s/releases"]
+    assert isinstance(releases, ReleasesRoute)
+    assert all(a["name"] != "install.sh" for r in releases.releases for a in r["assets"])
+    page = table.routes["/"]
+    assert isinstance(page, TextRoute)
+    text = page.body.decode()
+    assert (
+        f"curl -sfL {BASE}/get.k3s.io/ | GITHUB_URL={BASE}/github.com/k3s-io/k3s/releases "
+        f"INSTALL_K3S_CHANNEL_URL={BASE}/update.k3s.io/v1-release/channels sh -"
+    ) in text
+    assert f"{DL}/v1.32.3%2Bk3s1/k3s-airgap-images-amd64.tar.zst" in text
+    assert "/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst" in text
+
+
+def test_without_an_install_script_there_is_no_get_k3s_io() -> None:
+    table = build_routes([_bundle("/b", _k3s("/b", "v1.32.3+k3s1", "k3s"))], BASE)
+    assert "/get.k3s.io/" not in table.routes
+    page = table.routes["/"]
+    assert isinstance(page, TextRoute) and b"get.k3s.io" not in page.body

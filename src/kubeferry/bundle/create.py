@@ -116,12 +116,21 @@ def fill_bundle(
     releases = dict.fromkeys((f.tag, f.arch) for f in files if f.kind.startswith("k3s"))
     kubectls = [f for f in files if f.kind == "kubectl"]
 
+    first_arch = {tag: arch for tag, arch in reversed(list(releases))}
+
     def release(tag: str, arch: str) -> list[DownloadResult]:
         parsed = parse_k3s_tag(tag)
         assert parsed is not None  # the plan made it from a K3sTag
         where = inside(folder, Path(k3s_bundle_path(tag, "x")).parent.parts)  # no links
         return fetch_release(
-            client, endpoints, where, parsed, arch, progress_for=progress, connections=connections
+            client,
+            endpoints,
+            where,
+            parsed,
+            arch,
+            progress_for=progress,
+            connections=connections,
+            script=first_arch[tag] == arch,  # install.sh is one per tag
         )
 
     def kubectl(item: PlannedFile) -> list[DownloadResult]:

@@ -117,6 +117,11 @@ def _k3s_entries(files: list[ManifestFile]) -> tuple[K3sEntry, ...]:
     for item in files:
         if item.place.kind == "k3s" and item.place.tag and item.place.arch:
             grouped[(item.place.tag, item.place.arch)].append(item)
+    for item in files:  # install.sh belongs to every arch of its tag
+        if item.place.kind == "k3s" and item.place.tag and not item.place.arch:
+            for tag, arch in list(grouped):
+                if tag == item.place.tag:
+                    grouped[(tag, arch)].append(item)
     return tuple(
         K3sEntry(tag, arch, tuple(f.place.name for f in group), sum(f.size for f in group))
         for (tag, arch), group in sorted(grouped.items())

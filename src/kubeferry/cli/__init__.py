@@ -30,6 +30,7 @@ COMMANDS: Final = {
     "keys": "kubeferry.cli.keys:keys",
     "kubectl": "kubeferry.cli.kubectl:kubectl",
     "mirror": "kubeferry.cli.mirror:mirror",
+    "node": "kubeferry.cli.node:node",
     "registries": "kubeferry.cli.registries:registries",
     "shim": "kubeferry.cli.shim:shim",
     "version": "kubeferry.cli.version:version",
@@ -46,6 +47,8 @@ SUMMARIES: Final = {
     "keys": "Signing keys for bundles (a key pair and its fingerprint): generate.",
     "kubectl": "kubectl binaries in the kuberlr folder: list, get, remove, which.",
     "mirror": "Serve or export bundles as a mirror of the upstream download sites.",
+    "node": "Plain k3s nodes (k3s's air-gap install from a bundle, registry or mirror): "
+    "install, check.",
     "registries": "Check or write the registries.yaml k3s uses.",
     "shim": "The kubectl wrapper: install, uninstall.",
     "version": "kubeferry's version, Python, platform and the paths it would use.",

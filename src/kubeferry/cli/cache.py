@@ -95,9 +95,20 @@ def list_command(settings: Settings, as_json: bool) -> None:
             draw_leftovers(console, state.leftovers)
             return
         console.print(table(("VERSION", "ARCH", "IMAGES", "SIZE", "STATE"), _rows(state)))
+        draw_no_script(console, state.versions)
         draw_leftovers(console, state.leftovers)
 
     emit(state.as_dict(), as_json=as_json, text=draw)
+
+
+def draw_no_script(console: Console, versions: tuple[CachedVersion, ...]) -> None:
+    """Versions cached without k3s's install.sh (optional: only 'node install' needs it)."""
+    missing = sorted({str(v.tag) for v in versions if not v.has_install_script})
+    if missing:
+        console.print(
+            f"without install.sh (only 'kubeferry node install' needs it; 'kubeferry cache add "
+            f"TAG' fetches it): {', '.join(missing)}"
+        )
 
 
 def draw_leftovers(console: Console, leftovers: tuple[Leftover, ...]) -> None:

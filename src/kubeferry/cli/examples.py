@@ -108,7 +108,22 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "kubeferry registries check",
         "kubeferry registries write --mirror registry.local:5000",
     ),
-    "registries check": ("kubeferry registries check", "kubeferry registries check --json"),
+    "registries check": (
+        "kubeferry registries check",
+        "kubeferry registries check ./node-registries.yaml    # a file written with --for FILE",
+    ),
+    "node": (
+        "kubeferry node install /media/bundle",
+        "kubeferry node check",
+    ),
+    "node install": (
+        "kubeferry node install /media/bundle --k3s 1.30 --exec 'server --disable traefik'",
+        "kubeferry node install http://mirror.corp:8080 --registry-mirror registry.corp:5000",
+        "kubeferry node install registry.corp:5000/platform/offline:2026-11 --agent \\\n"
+        "    --server https://10.0.0.1:6443 --token-file /etc/k3s-token",
+        "kubeferry node install /media/bundle --root /mnt/image --dry-run",
+    ),
+    "node check": ("kubeferry node check", "kubeferry node check --root /mnt/image --json"),
     "registries write": (
         "kubeferry registries write --mirror registry.local:5000",
         "kubeferry registries write --mirror registry.local:5000 --plain-http",
@@ -123,7 +138,7 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ("KUBEFERRY_CACHE_DIR", "Rancher Desktop cache folder (like --cache-dir)."),
     (
         "KUBEFERRY_MIRROR",
-        "Base URL of a kubeferry mirror; all four endpoints below are taken from it.",
+        "Base URL of a kubeferry mirror; all five endpoints below are taken from it.",
     ),
     (
         "KUBEFERRY_K3S_CHANNELS_URL",
@@ -131,6 +146,11 @@ ENVIRONMENT: Final[tuple[tuple[str, str], ...]] = (
     ),
     ("KUBEFERRY_K3S_RELEASES_URL", "The k3s GitHub releases API."),
     ("KUBEFERRY_K3S_DOWNLOAD_URL", "Where k3s release files are downloaded from."),
+    (
+        "KUBEFERRY_K3S_INSTALL_SCRIPT_URL",
+        "k3s's install.sh, as <this>/<tag>/install.sh (default raw.githubusercontent.com/"
+        "k3s-io/k3s).",
+    ),
     (
         "KUBEFERRY_KUBECTL_MIRROR_URL",
         "Where kubectl is downloaded from (beats kuberlr's KubeMirrorUrl).",
@@ -173,6 +193,7 @@ _NETWORK: Final = (
     "KUBEFERRY_K3S_CHANNELS_URL",
     "KUBEFERRY_K3S_RELEASES_URL",
     "KUBEFERRY_K3S_DOWNLOAD_URL",
+    "KUBEFERRY_K3S_INSTALL_SCRIPT_URL",
 )
 _KUBECTL: Final = (
     "KUBEFERRY_OFFLINE",
@@ -208,6 +229,7 @@ ENVIRONMENT_FOR: Final[dict[str, tuple[str, ...]]] = {
     "images": ("KUBEFERRY_OFFLINE", "KUBEFERRY_CACHE_DIR"),
     "mirror": ("KUBEFERRY_TRUSTED_KEYS",),
     "registries": (),
+    "node": (*_NETWORK, "KUBEFERRY_CACHE_DIR"),
     "completion": (),
 }
 """Command path (or its group) -> the variables it reads (the root help lists them all)."""
@@ -221,6 +243,7 @@ GLOBALS_FOR: Final[dict[str, tuple[str, ...]]] = {
     "bundle verify": _OUTPUT_ONLY,
     "bundle inspect": _OUTPUT_ONLY,
     "mirror": _OUTPUT_ONLY,
+    "node check": _OUTPUT_ONLY,
 }
 """Command path (or its group) -> the global options that change what it does; default all
 (only where none of the others can matter: a command that reads only the folder it is given)."""

@@ -12,6 +12,7 @@ from kubeferry.cli.render import CommandFailed, emit
 from kubeferry.services.registries import (
     DEFAULT_REGISTRIES,
     MirrorSettings,
+    check_registries_file,
     check_registries_files,
     write_registries_for,
 )
@@ -103,12 +104,17 @@ def write(
 
 
 @registries.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--root", type=click.Path(path_type=Path), default=Path("/"), hidden=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def check(settings: Settings, root: Path, as_json: bool) -> None:
-    """Check the registries.yaml files k3s and Rancher Desktop would apply; exit 1 on problems."""
-    checks = check_registries_files(settings, root)
+def check(settings: Settings, file: Path | None, root: Path, as_json: bool) -> None:
+    """Check FILE (one written with --for FILE), else the registries.yaml files k3s and Rancher
+    Desktop would apply; exit 1 on problems."""
+    if file is not None:
+        checks = [check_registries_file(file)]
+    else:
+        checks = check_registries_files(settings, root)
 
     def draw(console: Console) -> None:
         if not checks:

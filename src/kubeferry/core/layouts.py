@@ -2,6 +2,7 @@
 
     <cache>/k3s-versions.json                        Rancher Desktop's catalog
     <cache>/k3s/<tag>/<asset>                        Rancher Desktop's k3s cache
+    <cache>/k3s/<tag>/install.sh                     k3s's install script at that tag (optional)
     <home>/.kuberlr/<os>-<arch>/kubectl<M.m.p>[.exe] kuberlr's folder
     <bundle>/kubeferry-bundle.json                   a bundle's manifest
     <bundle>/k3s-versions.json, k3s/<tag>/<asset>    the cache layout inside a bundle
@@ -9,6 +10,7 @@
     <bundle>/images/oci-layout, index.json, blobs/sha256/<hex>   workload images (OCI layout)
     <mirror>/release/v<M.m.p>/bin/<os>/<arch>/kubectl[.exe]   dl.k8s.io's layout
     <download base>/<tag>/<asset>                    GitHub's release download layout
+    <script base>/<tag>/install.sh                   raw.githubusercontent.com/k3s-io/k3s layout
 
 The environment, the host and the home folder are parameters, never read at import time, so a
 Windows or macOS layout can be computed on Linux.
@@ -33,6 +35,8 @@ KUBERLR_FOLDER: Final = "kuberlr"
 IMAGES_FOLDER: Final = "images"
 IMAGES_LAYOUT_FILES: Final = ("oci-layout", "index.json")
 _HEX_DIGITS: Final = frozenset("0123456789abcdef")
+INSTALL_SCRIPT_NAME: Final = "install.sh"
+"""k3s's install script, carried in each version folder beside the release files (any arch)."""
 K3S_REGISTRIES_PATH: Final = Path("etc/rancher/k3s/registries.yaml")
 """Where k3s reads its registry mirrors, relative to the node's root."""
 WINDOWS_PROVISIONING_SCRIPT: Final = "kubeferry-registries.start"
@@ -195,6 +199,8 @@ def parse_bundle_path(path: str) -> BundlePath | None:
     if len(parts) != 3:
         return None
     top, middle, name = parts
+    if top == K3S_FOLDER and is_cache_folder_name(middle) and name == INSTALL_SCRIPT_NAME:
+        return BundlePath("k3s", path, tag=middle, name=name)
     if top == K3S_FOLDER and is_cache_folder_name(middle) and name in ASSET_NAMES:
         arch = _asset_arch(name)
         return BundlePath("k3s", path, tag=middle, arch=arch, name=name)

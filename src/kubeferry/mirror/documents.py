@@ -42,7 +42,7 @@ def client_settings(base: str) -> tuple[ClientSetting, ...]:
     """How each client is pointed at a mirror at `base`."""
     base = base.rstrip("/")
     return (
-        ClientSetting(f"KUBEFERRY_MIRROR={base}", "kubeferry: all four endpoints"),
+        ClientSetting(f"KUBEFERRY_MIRROR={base}", "kubeferry: all five endpoints"),
         ClientSetting(
             f"KubeMirrorUrl = {base}/dl.k8s.io",
             f"kuberlr.conf; or KUBERLR_KUBEMIRRORURL={base}/dl.k8s.io (kuberlr, kubeferry wrapper)",
@@ -160,11 +160,39 @@ def tag_page(tag: str) -> bytes:
     ).encode()
 
 
+def node_lines(base: str, tag: K3sTag | None, assets: Sequence[str]) -> tuple[str, ...]:
+    """How a plain k3s node installs from the mirror at `base` (empty without an install.sh)."""
+    if tag is None:
+        return ()
+    quoted = quote(str(tag), safe="")
+    images = [
+        f"{base}/{GITHUB_RELEASES}/download/{quoted}/{name}"
+        for name in assets
+        if name.startswith("k3s-airgap-images-")
+    ]
+    lines = [
+        f"curl -sfL {base}/get.k3s.io/ | GITHUB_URL={base}/{GITHUB_RELEASES} "
+        f"INSTALL_K3S_CHANNEL_URL={base}/{CHANNELS} sh -",
+        f"    # k3s {tag}'s own install.sh (others: {base}/raw.githubusercontent.com/k3s-io/"
+        "k3s/TAG/install.sh); it fetches the binary from here and checks its sha256",
+        "# a node that cannot pull images: before k3s starts, put the airgap archive into",
+        "# /var/lib/rancher/k3s/agent/images/ (k3s imports every archive there):",
+    ]
+    lines += [
+        f"curl -sfL -o /var/lib/rancher/k3s/agent/images/{url.rsplit('/', 1)[1]} {url}"
+        for url in images
+    ]
+    lines.append(f"# or all of it, verified, in one step: kubeferry node install {base}")
+    return tuple(lines)
+
+
 def index_page(
     base: str,
     files: Sequence[tuple[str, int, str]],
     channels: Mapping[str, K3sTag],
     bundles: Sequence[tuple[str, str, str]],
+    *,
+    node: Sequence[str] = (),
 ) -> bytes:
     """The `/` page: what is served, with digests, and how to point each client here. Bundles
     are named by (manifest sha256, creation date, contents), never by the server's folders."""
@@ -183,6 +211,9 @@ def index_page(
         f"{esc(contents)}</li>"
         for digest, created, contents in bundles
     )
+    node_section = (
+        f"<h2>Install a k3s node</h2>\n<pre>{esc(chr(10).join(node))}</pre>\n" if node else ""
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>kubeferry mirror</title></head><body>
 <h1>kubeferry mirror</h1>
@@ -190,7 +221,7 @@ def index_page(
 Every file is checked against its bundle's sha256 before it is served.</p>
 <h2>Point clients here</h2>
 <pre>{settings}</pre>
-<h2>Channels</h2>
+{node_section}<h2>Channels</h2>
 <ul>{channel_rows}</ul>
 <h2>Files</h2>
 <table><tr><th>path</th><th>bytes</th><th>sha256</th></tr>

@@ -75,6 +75,8 @@ def static_name(path: str) -> str:
         return "index.html"
     if path == CHANNELS_PATH:
         return CHANNELS_FILE  # `channels/` is also the folder of the channel names
+    if path.endswith("/"):
+        return f"{path.lstrip('/')}index.html"  # `/get.k3s.io/`: nginx answers a folder so
     return path.lstrip("/")
 
 

@@ -9,6 +9,8 @@ One path prefix per upstream host, so an upstream URL becomes a mirror URL by re
     /github.com/k3s-io/k3s/releases/tag/<tag>                   (where channel redirects land)
     /update.k3s.io/v1-release/channels[/<name>]                 (collection; 302 to the tag page)
     /api.github.com/repos/k3s-io/k3s/releases                   (releases API, paged)
+    /raw.githubusercontent.com/k3s-io/k3s/<tag>/install.sh[.sha256]   (k3s's script at a tag)
+    /get.k3s.io/                                                (the newest release's install.sh)
     /                                                           (the index page)
 
 Keys are decoded paths (`+`, never `%2B`). Generated bodies that name the mirror's own address
@@ -25,7 +27,7 @@ from urllib.parse import unquote
 
 from kubeferry.bundle.manifest import Manifest
 from kubeferry.catalog.rules import Catalog, merge_catalogs
-from kubeferry.core.layouts import K3S_BINARY_NAMES, KUBERLR_FOLDER
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME, K3S_BINARY_NAMES, KUBERLR_FOLDER
 from kubeferry.core.versions import K3sTag, KubeVersion, parse_k3s_tag, parse_kube_version
 from kubeferry.errors import MirrorError
 from kubeferry.mirror import documents
@@ -35,6 +37,8 @@ DOWNLOAD_PREFIX: Final = "/github.com/k3s-io/k3s/releases/download"
 TAG_PAGE_PREFIX: Final = "/github.com/k3s-io/k3s/releases/tag"
 CHANNELS_PATH: Final = "/update.k3s.io/v1-release/channels"
 RELEASES_PATH: Final = "/api.github.com/repos/k3s-io/k3s/releases"
+SCRIPT_PREFIX: Final = "/raw.githubusercontent.com/k3s-io/k3s"
+GET_K3S_PATH: Final = "/get.k3s.io/"
 JSON: Final = "application/json; charset=utf-8"
 TEXT: Final = "text/plain; charset=utf-8"
 HTML: Final = "text/html; charset=utf-8"
@@ -154,6 +158,8 @@ Route = FileRoute | DigestRoute | TextRoute | RedirectRoute | ReleasesRoute
 
 def file_path(entry: BundleEntry) -> str | None:
     """The mirror path of a bundle file; None for files the mirror does not serve."""
+    if entry.kind == "k3s" and entry.asset == INSTALL_SCRIPT_NAME:
+        return f"{SCRIPT_PREFIX}/{entry.tag}/{INSTALL_SCRIPT_NAME}"
     if entry.kind == "k3s":
         return f"{DOWNLOAD_PREFIX}/{entry.tag}/{entry.asset}"
     if entry.kind == "kubectl":
@@ -233,9 +239,13 @@ def build_routes(bundles: Sequence[Bundle], base: str) -> RouteTable:
     routes: dict[str, Route] = {}
     kubectls: list[KubeVersion] = []
     assets: dict[K3sTag, dict[str, FileRoute]] = {}
+    scripts: dict[K3sTag, FileRoute] = {}
     for path, (route, entry) in sorted(merged.items()):
         routes[path] = route
-        if entry.kind == "kubectl":
+        if entry.asset == INSTALL_SCRIPT_NAME and (tag := parse_k3s_tag(entry.tag)) is not None:
+            routes[f"{path}.sha256"] = DigestRoute(route, "sha256")
+            scripts[tag] = route
+        elif entry.kind == "kubectl":
             routes[f"{path}.sha256"] = DigestRoute(route, "sha256")
             routes[f"{path}.sha512"] = DigestRoute(route, "sha512")
             if (version := parse_kube_version(entry.version)) is not None:
@@ -258,12 +268,16 @@ def build_routes(bundles: Sequence[Bundle], base: str) -> RouteTable:
         for tag, files in assets.items()
     }
     routes[RELEASES_PATH] = ReleasesRoute(documents.releases(base, listed, created))
+    newest = max(scripts, default=None)
+    if newest is not None:
+        routes[GET_K3S_PATH] = scripts[newest]
     files = tuple((path, route) for path, (route, _) in sorted(merged.items()))
     index = documents.index_page(
         base,
         [(path, route.size, route.sha256) for path, route in files],
         channels,
         [(bundle.digest, bundle.created, bundle.contents()) for bundle in bundles],
+        node=documents.node_lines(base, newest, sorted(assets.get(newest, {})) if newest else []),
     )
     routes["/"] = TextRoute(index, HTML)
     return RouteTable(base, routes, channels, files)

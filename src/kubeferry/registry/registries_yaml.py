@@ -46,6 +46,29 @@ class MirrorSettings:
     password: str | None = None
 
 
+RANCHER_DESKTOP_HOST: Final = "host.rancher-desktop.internal"
+"""The name Rancher Desktop's VM gives the host, on Lima (macOS, Linux) and on WSL (Windows);
+Lima also answers `host.lima.internal`."""
+_LOOPBACK: Final = frozenset({"localhost", "::1"})
+
+
+def loopback_mirror(mirror: str) -> str | None:
+    """The advice for a mirror at 127.0.0.1/localhost seen from Rancher Desktop's VM, else None."""
+    host, prefix = parse_registry(mirror)
+    parts = urlsplit(f"//{host}")
+    name, port = (parts.hostname or "").lower(), parts.port
+    if name not in _LOOPBACK and not name.startswith("127."):
+        return None
+    better = RANCHER_DESKTOP_HOST + (f":{port}" if port else "") + (f"/{prefix}" if prefix else "")
+    return (
+        f"the mirror {host} is a loopback address: inside Rancher Desktop's VM that is the VM "
+        f"itself, not this machine, so k3s would not reach it. Rancher Desktop names the host "
+        f"{RANCHER_DESKTOP_HOST} (on Lima also host.lima.internal): write it again with "
+        f"--mirror {better} (the registry must listen on an address the VM reaches, not only "
+        "on 127.0.0.1)."
+    )
+
+
 def build_registries(settings: MirrorSettings) -> dict[str, Any]:
     """The registries.yaml document for `settings` (validated before it is returned)."""
     host, prefix = parse_registry(settings.mirror)

@@ -55,6 +55,7 @@ def version_dict(report: CachedVersion, listed: bool) -> dict[str, Any]:
         "images": report.images_format,
         "size": report.size,
         "folder": str(report.folder),
+        "install_script": report.has_install_script,
         "problems": [
             {"file": p.file, "message": p.message, "expected": p.expected, "actual": p.actual}
             for p in report.problems

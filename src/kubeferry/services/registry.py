@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -159,6 +160,34 @@ def install_from_registry(
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty: a failed pull keeps its files for the resume
     return result
+
+
+@contextlib.contextmanager
+def pulled_bundle(
+    settings: Settings,
+    reference: str,
+    access: RegistryAccess,
+    *,
+    progress: ProgressFactory = _no_progress,
+    trust: Trust | None = None,
+) -> Iterator[Path]:
+    """The bundle `reference` pulled (resumable, verified) into a folder beside the cache, for
+    `node install REF`; emptied again when the caller is done (its lock held throughout, as in
+    `install_from_registry`; a failed run keeps what it pulled for the resume)."""
+    trust = trust or Trust(environ=settings.environ)
+    folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
+    try:
+        with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
+            ref = parse_reference(reference)
+            with access.client(ref.registry, settings) as client:
+                pull_bundle(client, ref, folder, progress=progress, trust=trust)
+            yield folder
+            for item in folder.iterdir():  # all but the lock file, which goes with the lock
+                if item != lock:
+                    shutil.rmtree(item) if item.is_dir() else item.unlink()
+    finally:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
 
 
 def push_images(

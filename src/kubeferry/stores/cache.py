@@ -2,7 +2,9 @@
 
 A version is cached for an arch when its binary, an images archive (`.tar.zst` preferred,
 else `.tar`) and `sha256sum-<arch>.txt` are present and the binary and the images match the
-sums file. Filling and repairing folders lives in `cache_fill.py`.
+sums file. k3s's `install.sh` beside them is optional (older folders lack it, Rancher Desktop
+never reads it); `has_install_script` says whether it is there. Filling and repairing
+folders lives in `cache_fill.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag, is_cache_folder_name, parse_k3s_tag
 from kubeferry.errors import KubeferryError, NotFoundError, SumsFileError
@@ -53,6 +56,11 @@ class CachedVersion:
         if self.images_name is None:
             return None
         return "tar.zst" if self.images_name.endswith(".tar.zst") else "tar"
+
+    @property
+    def has_install_script(self) -> bool:
+        """k3s's `install.sh` is in the folder (optional: folders of older kubeferry lack it)."""
+        return (self.folder / INSTALL_SCRIPT_NAME).is_file()
 
     @property
     def bad_files(self) -> tuple[str, ...]:

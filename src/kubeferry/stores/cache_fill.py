@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
 from kubeferry.download.engine import DownloadResult
@@ -66,11 +67,22 @@ class Filler:
         if folder.is_dir():
             report = inspect_folder(tag, folder, arch)
             if report.state is State.OK:
-                return FillResult(tag, arch, folder, (), 0, already_cached=True)
+                return self._add_script(report)
             return self.repair(report)
         results = self._fetch(staging, tag, arch, wanted=None)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(folder)
+        return _result(tag, arch, folder, results)
+
+    def _add_script(self, report: CachedVersion) -> FillResult:
+        """A verified folder of an older kubeferry gets k3s's install script (when upstream has
+        one); it is optional, so the version counts as cached either way."""
+        tag, arch, folder = report.tag, report.arch, report.folder
+        results = []
+        if not report.has_install_script:
+            results = self._fetch(folder, tag, arch, wanted={INSTALL_SCRIPT_NAME})
+        if not results:
+            return FillResult(tag, arch, folder, (), 0, already_cached=True)
         return _result(tag, arch, folder, results)
 
     def repair(self, report: CachedVersion) -> FillResult:

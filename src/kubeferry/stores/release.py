@@ -1,5 +1,10 @@
 """The one routine that fetches a k3s release (sums, binary, images) into a folder, verified.
 
+k3s's `install.sh` at the release's tag comes along (`install.sh` beside the release files).
+Its digest is in no sums file: it is trusted on first fetch (the digest computed then goes into
+a bundle's manifest and is checked from there on). A release whose script cannot be found (404)
+is still fetched; `kubeferry node install` then says what is missing.
+
 Used by `cache add` and `cache verify --repair` (the cache's version folders) and by `bundle
 create` (the bundle's `k3s/<tag>/`). The sums file comes first; the binary and the images
 archive (`.tar.zst`, else `.tar`) are then downloaded in parallel and each must match it before
@@ -14,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from kubeferry.core.endpoints import Endpoints
+from kubeferry.core.layouts import INSTALL_SCRIPT_NAME
 from kubeferry.core.platforms import K3sAssets
 from kubeferry.core.versions import K3sTag
 from kubeferry.download.engine import (
@@ -22,7 +28,7 @@ from kubeferry.download.engine import (
     discard_partial,
     download,
 )
-from kubeferry.errors import NotFoundError, SumsFileError
+from kubeferry.errors import NotFoundError, SumsFileError, UpstreamError
 from kubeferry.files.textfiles import decode_text, read_bytes
 from kubeferry.jobs.parallel import first_available, run_parallel
 from kubeferry.jobs.progress import ProgressFactory
@@ -62,12 +68,12 @@ def fetch_release(
     wanted: set[str] | None = None,
     workers: int = 3,
     connections: int | None = None,
+    script: bool = True,
 ) -> list[DownloadResult]:
-    """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names.
-
-    With `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and
-    finished files of a killed run are kept when they match; with a set, only those are fetched.
-    """
+    """Fetch `tag`'s files for `arch` into `folder`; `wanted` limits it to those names, and
+    `script` False leaves install.sh (one per tag, any arch) to another arch's call. With
+    `wanted` None (new, resumed, or a bad sums file) the sums file is fetched again and finished
+    files of a killed run are kept when they match; with a set, only those are fetched."""
     assets, resume, results = K3sAssets(arch), wanted is None, []
     folder.mkdir(parents=True, exist_ok=True)
     get = _getter(client, endpoints, folder, tag, progress_for, resume, connections)
@@ -101,12 +107,52 @@ def fetch_release(
     wants = (
         wanted is None or assets.binary in wanted,
         wanted is None or wanted & set(assets.images),
+        script and (wanted is None or INSTALL_SCRIPT_NAME in wanted),
     )
-    tasks = [task for task, want in zip((binary, images), wants, strict=True) if want]
+    jobs = (binary, images, _script_task(client, endpoints, folder, tag, progress_for))
+    tasks = [task for task, want in zip(jobs, wants, strict=True) if want]
     for group in run_parallel(tasks, workers=workers, cancel=cancel_of(client)):
         results.extend(group)
     (folder / assets.binary).chmod(0o755)
     return results
+
+
+def _script_task(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    progress_for: ProgressFactory,
+) -> Callable[[], list[DownloadResult]]:
+    def script() -> list[DownloadResult]:
+        found = fetch_install_script(client, endpoints, folder, tag, progress_for)
+        return [found] if found is not None else []
+
+    return script
+
+
+def fetch_install_script(
+    client: httpx.Client,
+    endpoints: Endpoints,
+    folder: Path,
+    tag: K3sTag,
+    progress_for: ProgressFactory = lambda label: None,
+) -> DownloadResult | None:
+    """`install.sh` at `tag` into `folder` (trust on first fetch); None when upstream has none."""
+    url = endpoints.k3s_install_script(str(tag))
+    job = DownloadJob(url, folder / INSTALL_SCRIPT_NAME)
+    try:
+        return download(client, job, progress=progress_for(f"{tag} {INSTALL_SCRIPT_NAME}"))
+    except NotFoundError:
+        discard_partial(folder / INSTALL_SCRIPT_NAME)
+        return None
+    except UpstreamError as exc:
+        raise UpstreamError(
+            f"{exc.message} (k3s's install.sh of {tag}; where another host mirrors it, set "
+            "KUBEFERRY_K3S_INSTALL_SCRIPT_URL to the base that holds <tag>/install.sh, or "
+            "KUBEFERRY_MIRROR to a kubeferry mirror)",
+            url=url,
+        ) from exc
 
 
 def listed_digest(digests: dict[str, str], name: str, sums_name: str) -> str:

@@ -255,6 +255,23 @@ class RegistriesCheck:
         }
 
 
+def registries_kind(path: Path) -> str:
+    """How to read a registries file: one of our provisioning scripts (a Lima override holds it
+    under `provision:`, a Windows `.start` script is it), else a plain registries.yaml."""
+    head = _head(path)
+    if MARKER not in head:
+        return "registries.yaml"
+    return "lima-override" if "provision:" in head else "start-script"
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def check_file(path: Path, kind: str) -> RegistriesCheck | None:
     """Check one registries file (None when it does not exist; a FIFO or device is a problem,
     never read)."""
