@@ -96,7 +96,11 @@ def test_idle_and_half_sent_connections_under_a_low_cap(bundle: Path, tmp_path: 
         host, port = _address(mirror)
         report = attacks.idle_attack(host, port, connections=80, seconds=11.5)
         assert mirror.stop() == 0
+    # Past the cap each new connection closes the one idle the longest; under a full machine a
+    # normal client's fresh connection can, rarely, be that one before its request is read
+    # (seen once in 22): it is answered on its one retry, still within the second.
     assert report.probes >= 8 and report.probe_failures == 0, report
+    assert report.probe_retries <= report.probes // 8, report
     assert report.slowest_probe < 1.0, report
     assert report.closed_by_server >= 80, report  # evicted past the cap, then timed out
     assert "Traceback" not in mirror.stderr and len(mirror.stderr) < 20_000

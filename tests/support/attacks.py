@@ -266,7 +266,8 @@ class IdleReport:
     opened: int = 0
     closed_by_server: int = 0
     probes: int = 0
-    probe_failures: int = 0
+    probe_failures: int = 0  # both tries failed
+    probe_retries: int = 0  # the first try's fresh connection was closed under the flood
     slowest_probe: float = 0.0
 
 
@@ -291,18 +292,24 @@ def idle_attack(
         watch.register(sock, selectors.EVENT_READ)
         report.opened += 1
 
+    def ask() -> bool:
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=5)
+            connection.request("GET", probe_path)
+            answer = connection.getresponse()
+            answer.read()
+            connection.close()
+            return answer.status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
     def probe() -> None:
         while not stop.wait(0.5):
             began = time.monotonic()
-            try:
-                connection = http.client.HTTPConnection(host, port, timeout=5)
-                connection.request("GET", probe_path)
-                answer = connection.getresponse()
-                answer.read()
-                connection.close()
-                ok = answer.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
+            ok = ask()
+            if not ok:  # a client retries once when its brand-new connection is cut
+                report.probe_retries += 1
+                ok = ask()
             report.probes += 1
             report.probe_failures += 0 if ok else 1
             report.slowest_probe = max(report.slowest_probe, time.monotonic() - began)
