@@ -121,6 +121,26 @@ class Verified:
         return self.key[0]
 
 
+def _changed(path: Path) -> ChecksumError:
+    return ChecksumError(
+        f"{path} changed while it was being checked; it is not used until it is stable.",
+        path=path,
+    )
+
+
+def _mismatch(
+    path: Path, size: int, sha256: str, found: int, digest: str, consequence: str
+) -> ChecksumError:
+    return ChecksumError(
+        f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
+        f"{sha256}; found {found} bytes, sha256 {digest}). {consequence} Copy the bundle "
+        "again or run 'kubeferry bundle verify' on it.",
+        path=path,
+        expected=sha256,
+        actual=digest,
+    )
+
+
 def measure(folder: Path, relative: str, algorithms: Iterable[str] = ()) -> Verified:
     """Hash `folder/relative` (sha256 and `algorithms`) through one descriptor opened without
     following links; ChecksumError when it changed while it was read."""
@@ -130,11 +150,7 @@ def measure(folder: Path, relative: str, algorithms: Iterable[str] = ()) -> Veri
         copy_hashing(stream, None, hashers.values())
         after = os.fstat(stream.fileno())
     if file_key(before) != file_key(after):
-        path = folder / relative
-        raise ChecksumError(
-            f"{path} changed while it was being checked; it is not used until it is stable.",
-            path=path,
-        )
+        raise _changed(folder / relative)
     return Verified(file_key(before), {name: h.hexdigest() for name, h in hashers.items()})
 
 
@@ -150,15 +166,8 @@ def verify_file(
     """Hash a bundle file (sha256 and `algorithms`); ChecksumError unless it matches."""
     found = measure(folder, relative, algorithms)
     if found.size != size or found.digests["sha256"] != sha256:
-        path = folder / relative
-        raise ChecksumError(
-            f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
-            f"{sha256}; found {found.size} bytes, sha256 {found.digests['sha256']}). "
-            f"{consequence} Copy the bundle again or run 'kubeferry bundle verify' on it.",
-            path=path,
-            expected=sha256,
-            actual=found.digests["sha256"],
-        )
+        digest = found.digests["sha256"]
+        raise _mismatch(folder / relative, size, sha256, found.size, digest, consequence)
     return found
 
 
@@ -180,14 +189,7 @@ def copy_verified(
         written = copy_hashing(source, writer, hashers.values())
     digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
     if written != size or digests["sha256"] != sha256:
-        raise ChecksumError(
-            f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
-            f"{sha256}; read {written} bytes, sha256 {digests['sha256']}). {consequence} "
-            "Copy the bundle again or run 'kubeferry bundle verify' on it.",
-            path=path,
-            expected=sha256,
-            actual=digests["sha256"],
-        )
+        raise _mismatch(path, size, sha256, written, digests["sha256"], consequence)
     return digests
 
 
@@ -227,18 +229,8 @@ def copy_verified_descriptor(
         written = copy_hashing(reader, writer, hashers.values())
     after = os.fstat(source)
     if file_key(before) != file_key(after):
-        raise ChecksumError(
-            f"{path} changed while it was being checked; it is not used until it is stable.",
-            path=path,
-        )
+        raise _changed(path)
     digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
     if written != size or digests["sha256"] != sha256:
-        raise ChecksumError(
-            f"{path} does not match its bundle's manifest (expected {size} bytes, sha256 "
-            f"{sha256}; found {written} bytes, sha256 {digests['sha256']}). {consequence} "
-            "Copy the bundle again or run 'kubeferry bundle verify' on it.",
-            path=path,
-            expected=sha256,
-            actual=digests["sha256"],
-        )
+        raise _mismatch(path, size, sha256, written, digests["sha256"], consequence)
     return Verified(file_key(before), digests)
