@@ -161,6 +161,17 @@ def cluster(pki: Pki) -> Iterator[Any]:
     clusters.stop()
 
 
+@pytest.fixture
+def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Any:
+    """A wrapper whose kuberlr folder holds the real kubectl 1.29, 1.31 and 1.33 (the side-by-side
+    tests' start; a test module with other needs defines its own `wrapper`)."""
+    from tests.support.wrapper import make_wrapper  # it imports this module
+
+    made = make_wrapper(cli, tmp_path)
+    made.provide(*kubectl_binaries.KUBECTLS, store=real_kubectls)
+    return made
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))

@@ -14,20 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
 from tests.support.apiserver import SERVER_NAME, ApiServer, Pki, cert_user, kubeconfig, token_user
 from tests.support.connect_proxy import ConnectProxy
-from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, make_wrapper, write_config
+from tests.support.wrapper import OFFLINE_COMMAND, Wrapper, write_config
 
 pytestmark = pytest.mark.kubectl
-ALL = ("1.29.4", "1.31.9", "1.33.9")
-
-
-@pytest.fixture
-def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
-    made = make_wrapper(cli, tmp_path)
-    made.provide(*ALL, store=real_kubectls)
-    return made
 
 
 @pytest.fixture

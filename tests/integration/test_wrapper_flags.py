@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Cli
 from tests.support.apiserver import ApiServer, Pki, make_pki
 from tests.support.side_by_side import Compared, assert_same_request, compare
-from tests.support.wrapper import Wrapper, make_wrapper
+from tests.support.wrapper import Wrapper
 
 pytestmark = pytest.mark.kubectl
-ALL = ("1.29.4", "1.31.9", "1.33.9")
 VERSIONS = {"a": "v1.33.2", "b": "v1.29.0", "c": "v1.31.4"}
 
 
@@ -35,13 +33,6 @@ def servers(pki: Pki) -> Iterator[dict[str, ApiServer]]:
     yield running
     for server in running.values():
         server.stop()
-
-
-@pytest.fixture
-def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
-    made = make_wrapper(cli, tmp_path)
-    made.provide(*ALL, store=real_kubectls)
-    return made
 
 
 def write_kubeconfig(

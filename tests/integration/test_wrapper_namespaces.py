@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
 from tests.support import namespace
 from tests.support.apiserver import NAMESPACE_IP, Pki
-from tests.support.wrapper import Wrapper, make_wrapper
+from tests.support.wrapper import Wrapper
 
 pytestmark = pytest.mark.kubectl
-ALL = ("1.29.4", "1.31.9", "1.33.9")
 
 
 def _can_unshare(flag: str) -> bool:
@@ -26,13 +24,6 @@ def _can_unshare(flag: str) -> bool:
         return False
     done = subprocess.run(["unshare", flag, "true"], capture_output=True, check=False)
     return done.returncode == 0
-
-
-@pytest.fixture
-def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
-    made = make_wrapper(cli, tmp_path)
-    made.provide(*ALL, store=real_kubectls)
-    return made
 
 
 def _spec(wrapper: Wrapper, pki: Pki, kubectls: dict[str, Path], **extra: Any) -> dict[str, Any]:

@@ -13,23 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
 from tests.integration.test_wrapper_flags import write_kubeconfig
 from tests.support.apiserver import SERVER_NAME, ApiServer, Pki
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.side_by_side import assert_same_request, compare
 from tests.support.socks_proxy import SocksProxy
-from tests.support.wrapper import Wrapper, make_wrapper
+from tests.support.wrapper import Wrapper
 
 pytestmark = pytest.mark.kubectl
-ALL = ("1.29.4", "1.31.9", "1.33.9")
-
-
-@pytest.fixture
-def wrapper(cli: Cli, tmp_path: Path, real_kubectls: dict[str, Path]) -> Wrapper:
-    made = make_wrapper(cli, tmp_path)
-    made.provide(*ALL, store=real_kubectls)
-    return made
 
 
 @pytest.fixture

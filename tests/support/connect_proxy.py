@@ -35,6 +35,16 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
             sink.shutdown(socket.SHUT_WR)
 
 
+def relay(client: socket.socket, upstream: socket.socket) -> None:
+    """Bytes both ways until either side closes; then the upstream connection is closed."""
+    upstream.settimeout(None)
+    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back.start()
+    _pump(client, upstream)
+    back.join(timeout=30)
+    upstream.close()
+
+
 class _Handler(StreamRequestHandler):
     server: _Server
 
@@ -63,12 +73,7 @@ class _Handler(StreamRequestHandler):
             state.authorizations.append(headers.get("proxy-authorization"))
         self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.wfile.flush()
-        upstream.settimeout(None)
-        back = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
-        back.start()
-        _pump(self.connection, upstream)
-        back.join(timeout=30)
-        upstream.close()
+        relay(self.connection, upstream)
 
 
 class _Server(ThreadingTCPServer):

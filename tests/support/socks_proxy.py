@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from socketserver import StreamRequestHandler, ThreadingTCPServer
 
-from tests.support.connect_proxy import _pump
+from tests.support.connect_proxy import relay
 
 
 @dataclass
@@ -80,12 +80,7 @@ class _Handler(StreamRequestHandler):
             state.users.append(user if isinstance(user, str) else None)
         self.wfile.write(b"\x05\x00\x00\x01" + bytes(6))
         self.wfile.flush()
-        upstream.settimeout(None)
-        back = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
-        back.start()
-        _pump(self.connection, upstream)
-        back.join(timeout=30)
-        upstream.close()
+        relay(self.connection, upstream)
 
 
 class _Server(ThreadingTCPServer):
