@@ -119,8 +119,14 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
 }
 # common: what every service shares; bundle_images: the bundle service's image part (kept
-# apart for size), which only services/bundle.py and the CLI call.
-SHARED_SERVICE_HELPERS = {"kubeferry.services.common", "kubeferry.services.bundle_images"}
+# apart for size), which only services/bundle.py and the CLI call; registry_access: the
+# registry options made into a client (apart from services/registry.py so that a command
+# needing only a client does not load push and pull).
+SHARED_SERVICE_HELPERS = {
+    "kubeferry.services.common",
+    "kubeferry.services.bundle_images",
+    "kubeferry.services.registry_access",
+}
 
 
 def module_name(path: Path) -> str:

@@ -8,7 +8,12 @@ from kubeferry.bundle.images import platform_matches
 from kubeferry.core.image_names import parse_image_reference
 from kubeferry.core.layouts import parse_bundle_path
 from kubeferry.errors import RegistryError, UsageError
-from kubeferry.registry.collect import endpoint_for, parse_source_endpoints
+from kubeferry.registry.collect import (
+    SMALL_BLOB,
+    endpoint_for,
+    fetch_order,
+    parse_source_endpoints,
+)
 from kubeferry.registry.hosts_toml import hosts_toml
 from kubeferry.registry.registries_yaml import MirrorSettings
 
@@ -91,3 +96,9 @@ def test_source_endpoints_from_options_and_environment() -> None:
     assert endpoint_for("ghcr.io", {}) is None
     with pytest.raises(UsageError, match="HOST=URL"):
         parse_source_endpoints(("docker.io",), {})
+
+
+def test_small_blobs_are_fetched_first_then_the_largest() -> None:
+    sizes = [50 << 20, 1500, 80 << 20, SMALL_BLOB, 700, SMALL_BLOB + 1, 60 << 20]
+    ordered = sorted(sizes, key=fetch_order)
+    assert ordered == [700, 1500, SMALL_BLOB, 80 << 20, 60 << 20, 50 << 20, SMALL_BLOB + 1]

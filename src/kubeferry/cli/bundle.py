@@ -23,7 +23,6 @@ from kubeferry.services.bundle import (
     install_into_target,
 )
 from kubeferry.services.bundle_images import ImageRequest
-from kubeferry.services.registry import install_from_registry, is_reference
 from kubeferry.services.trust import signatures_of
 from kubeferry.settings import Settings
 
@@ -308,6 +307,8 @@ def install(
 ) -> None:
     """Verify FOLDER (or pull the registry reference FOLDER), then place it into the Rancher
     Desktop cache and the kuberlr folder."""
+    from kubeferry.services.registry import install_from_registry, is_reference  # only here
+
     if is_reference(str(folder)):  # HOST[:PORT]/REPO:TAG, not a folder here
         with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
             result = install_from_registry(

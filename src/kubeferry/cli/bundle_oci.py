@@ -12,7 +12,6 @@ from kubeferry.cli.progress import progress_board
 from kubeferry.cli.registry_options import RegistryAccess, registry_options
 from kubeferry.cli.render import emit, human_size
 from kubeferry.cli.trust_options import trust_options
-from kubeferry.services.registry import pull_bundle_from, push_bundle_to
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,6 +66,8 @@ def push(
     access: RegistryAccess,
 ) -> None:
     """Push the verified bundle FOLDER to REFERENCE (HOST[:PORT]/REPO:TAG) as one artifact."""
+    from kubeferry.services.registry import push_bundle_to  # not loaded by the other commands
+
     with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
         transfer = push_bundle_to(
             settings, folder, reference, access, mount_from=mount_from, progress=board.callback
@@ -91,6 +92,8 @@ def pull(
 ) -> None:
     """Pull the bundle REFERENCE into FOLDER with its signatures; run it again to resume;
     signatures checked first (when trusted keys are configured), files verified at the end."""
+    from kubeferry.services.registry import pull_bundle_from  # not loaded by the other commands
+
     with progress_board(enabled=not as_json and settings.verbosity >= 0) as board:
         transfer = pull_bundle_from(
             settings, reference, folder, access, progress=board.callback, trust=trust

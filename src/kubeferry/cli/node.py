@@ -14,7 +14,7 @@ from kubeferry.cli.registry_options import registry_options
 from kubeferry.cli.render import CommandFailed, emit
 from kubeferry.cli.trust_options import trust_options
 from kubeferry.services.registries import DEFAULT_REGISTRIES, MirrorSettings
-from kubeferry.services.registry import RegistryAccess
+from kubeferry.services.registry_access import RegistryAccess
 from kubeferry.settings import Settings
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kubeferry.services.registry import RegistryAccess as RegistryAccess  # for the commands
+from kubeferry.services.registry_access import RegistryAccess as RegistryAccess  # for the commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -33,6 +33,7 @@ from kubeferry.oci.client import RegistryClient
 
 MAX_CHILDREN: Final = 1024
 MAX_LAYERS: Final = 1024
+SMALL_BLOB: Final = 1024 * 1024
 DOCKER_HUB_ENDPOINT: Final = "https://registry-1.docker.io"
 _DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 ClientFactory = Callable[[str], RegistryClient]
@@ -224,6 +225,12 @@ def _write_manifest_blob(folder: Path, body: bytes) -> ManifestFile:
     return ManifestFile(relative, len(body), sha256_digest(body)[7:], "")
 
 
+def fetch_order(size: int) -> tuple[int, int]:
+    """Small blobs (configs, tiny layers) first, so they overlap the large ones instead of
+    trailing them alone; then the largest first, so the last to start is a short one."""
+    return (0, size) if size <= SMALL_BLOB else (1, -size)
+
+
 def collect_images(
     clients: ClientFactory,
     folder: Path,
@@ -256,8 +263,9 @@ def collect_images(
         )
         return ManifestFile(relative, result.size, result.sha256, result.job.url)
 
+    ordered = sorted(wanted.items(), key=lambda item: fetch_order(item[1][1]))
     fetching: list[Callable[[], ManifestFile]] = [
-        functools.partial(fetch, d, i, s) for d, (i, s) in wanted.items()
+        functools.partial(fetch, d, i, s) for d, (i, s) in ordered
     ]
     fetched = run_parallel(fetching, workers=workers, cancel=cancel)
     entries.update({entry.path: entry for entry in fetched})

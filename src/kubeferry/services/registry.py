@@ -12,23 +12,20 @@ import contextlib
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from kubeferry.bundle.install import InstallReport, install_held
 from kubeferry.core.image_names import looks_like_host, parse_reference, parse_registry
 from kubeferry.jobs.progress import ProgressFactory
-from kubeferry.oci.auth import Credentials, docker_config_credentials, docker_config_path
-from kubeferry.oci.client import RegistryClient
 from kubeferry.registry.archives import resolve_archives
 from kubeferry.registry.bundle_artifact import BundleTransfer, pull_bundle, push_bundle
 from kubeferry.registry.images_push import ImagesPush, push_archives
 from kubeferry.registry.layout_push import has_images, push_layout
-from kubeferry.services.common import local_target, transfer_policy
+from kubeferry.services.common import local_target
+from kubeferry.services.registry_access import RegistryAccess
 from kubeferry.settings import Settings
 from kubeferry.stores.lock import hold
-from kubeferry.transport import http
 from kubeferry.verification.keys import Trust
 
 PULL_STAGING: Final = ".kubeferry-pulled-bundles"
@@ -37,34 +34,6 @@ PULL_STAGING: Final = ".kubeferry-pulled-bundles"
 
 def _no_progress(label: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class RegistryAccess:
-    """How to reach and log in to a registry, as the options said."""
-
-    username: str | None = None
-    password: str | None = None
-    plain_http: bool = False
-
-    def credentials(self, registry: str, settings: Settings) -> Credentials | None:
-        """--username/--password-stdin, else Docker's config.json `auths`, else anonymous."""
-        if self.username is not None:
-            return Credentials(self.username, self.password or "", source="--username")
-        home = Path(settings.environ.get("HOME") or settings.home)
-        return docker_config_credentials(registry, docker_config_path(settings.environ, home))
-
-    def client(self, registry: str, settings: Settings) -> RegistryClient:
-        """A client for `registry` (the offline gate first)."""
-        scheme = "http" if self.plain_http else "https"
-        http.ensure_online(settings.offline, f"{scheme}://{registry}/v2/")
-        return RegistryClient(
-            registry,
-            credentials=self.credentials(registry, settings),
-            plain_http=self.plain_http,
-            cancel=settings.cancel,
-            policy=transfer_policy(settings),
-        )
 
 
 def push_bundle_to(

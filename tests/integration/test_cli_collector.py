@@ -1,0 +1,52 @@
+"""The cycle collector pauses while a command's modules load, and only then (cli/__init__.py)."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kubeferry.settings
+from kubeferry.cli import main
+
+
+@pytest.fixture
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in list(os.environ):
+        if name.startswith(("KUBEFERRY_", "KUBERLR_", "XDG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KUBEFERRY_OFFLINE", "1")
+    was = gc.isenabled()
+    yield tmp_path
+    (gc.enable if was else gc.disable)()
+
+
+def test_the_command_runs_with_the_collector_on(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = kubeferry.settings.build_settings
+
+    def recording(**kwargs: object) -> kubeferry.settings.Settings:
+        seen.append(gc.isenabled())
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kubeferry.settings, "build_settings", recording)
+    gc.enable()
+    assert main(["cache", "list", "--json"]) == 0
+    assert seen == [True], "the command's work must run with the cycle collector on"
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["bundle", "create", "--help"], ["nope"]])
+def test_the_collector_is_left_as_found(private_home: Path, argv: list[str]) -> None:
+    gc.enable()
+    main(argv)
+    assert gc.isenabled(), f"kubeferry {' '.join(argv)} left the cycle collector off"
+    gc.disable()
+    main(argv)
+    assert not gc.isenabled(), f"kubeferry {' '.join(argv)} turned on a collector left off"
