@@ -50,3 +50,13 @@ def test_the_collector_is_left_as_found(private_home: Path, argv: list[str]) -> 
     gc.disable()
     main(argv)
     assert not gc.isenabled(), f"kubeferry {' '.join(argv)} turned on a collector left off"
+
+
+def test_a_library_call_freezes_nothing(private_home: Path) -> None:
+    """Only the process's own command line freezes what it loaded; a caller's objects (and its
+    uncollected garbage) must not be frozen by each call of `main`."""
+    gc.enable()
+    frozen = gc.get_freeze_count()
+    for _ in range(3):
+        assert main(["cache", "list", "--json"]) == 0
+    assert gc.get_freeze_count() == frozen

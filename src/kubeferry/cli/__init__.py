@@ -177,24 +177,28 @@ def _interrupted() -> str:
 
 
 _paused = False
+_freeze = False
 
 
-def _pause_collection() -> None:
+def _pause_collection(own_process: bool) -> None:
     """Loading a command allocates thousands of long-lived objects (modules, classes, options)
     and no garbage cycles: the cycle collector only walks them again and again (measured: 26 ms
-    of an offline `bundle create`, benchmarks/RESULTS.md). It pauses while they load."""
-    global _paused
+    of an offline `bundle create`, benchmarks/RESULTS.md). It pauses while they load. Only the
+    process's own command line (`own_process`) freezes them afterwards: a library caller's
+    objects, garbage included, must not be frozen by a call of `main`."""
+    global _paused, _freeze
     if gc.isenabled():
         gc.disable()
-        _paused = True
+        _paused, _freeze = True, own_process
 
 
 def _collect_again() -> None:
-    """The loaded objects are frozen (never walked again) and collection resumes for the work."""
+    """Collection resumes for the work (the loaded objects frozen first: never walked again)."""
     global _paused
     if _paused:
         _paused = False
-        gc.freeze()
+        if _freeze:
+            gc.freeze()
         gc.enable()
 
 
@@ -202,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit 0 on success, 1 on a failure, 2 on a usage error."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
-    _pause_collection()
+    _pause_collection(own_process=argv is None)
     try:
         return _run(args, debug)
     finally:

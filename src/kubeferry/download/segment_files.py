@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from kubeferry.download.memory import keep_freed_buffers
 from kubeferry.download.partfiles import note_partial
 from kubeferry.download.writeback import start_writeback
 from kubeferry.errors import KubeferryError
@@ -258,6 +259,7 @@ class LeadWriter:
     for each. A write error fails the whole fetch."""
 
     def __init__(self, shared: Pieces, group: ThreadGroup, depth: int = 4) -> None:
+        keep_freed_buffers()
         self._shared = shared
         self._queue: queue.Queue[tuple[int, list[memoryview], int | None] | None]
         self._queue = queue.Queue(depth)

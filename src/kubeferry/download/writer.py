@@ -8,6 +8,7 @@ import queue
 from collections.abc import Callable
 from pathlib import Path
 
+from kubeferry.download.memory import keep_freed_buffers
 from kubeferry.download.writeback import Writeback
 from kubeferry.files.hashing import CHUNK_SIZE
 from kubeferry.files.safe import open_for_writing
@@ -33,6 +34,7 @@ class HashingWriter:
     def __init__(
         self, path: Path, mode: str, hashers: dict[str, hashlib._Hash], *, depth: int = 4
     ) -> None:
+        keep_freed_buffers()
         self._file = open_for_writing(path, append=mode.startswith("a"))
         self._size = os.fstat(self._file.fileno()).st_size
         self._writeback = Writeback(self._file.fileno(), self._size)

@@ -20,59 +20,10 @@ from kubeferry import __version__
 from kubeferry.errors import NotFoundError, OfflineError, UpstreamError
 from kubeferry.files.textfiles import parse_json
 from kubeferry.jobs.cancel import CancelToken
+from kubeferry.transport import body_speed
 from kubeferry.transport.policy import TransferPolicy
 
-SOCKET_READ_SIZE: Final = 1024 * 1024
-
-
-def _read_in_larger_pieces() -> None:
-    """Let httpcore read 1 MiB per socket read instead of 64 KiB.
-
-    Each read costs a trip through h11 and httpcore in Python; at loopback or LAN speeds that is
-    what limits a download (benchmarks/RESULTS.md: about 30 % faster). Memory stays flat. The
-    attribute is httpcore's own class constant; if a release drops it, nothing changes.
-    """
-    import httpcore._sync.http11 as http11
-
-    if isinstance(getattr(http11.HTTP11Connection, "READ_NUM_BYTES", None), int):
-        http11.HTTP11Connection.READ_NUM_BYTES = SOCKET_READ_SIZE
-
-
-_read_in_larger_pieces()
-
-
-def _hand_over_body_without_copies() -> None:
-    """Let h11 hand a whole buffered body chunk over instead of copying it twice.
-
-    `ReceiveBuffer.maybe_extract_at_most` slices its buffer once to test for emptiness and once
-    more to extract: two copies of every body byte, in the thread that reads the socket
-    (profiled: about a fifth of a loopback download's time). When the whole buffer goes out,
-    the buffer object itself is handed over and a new one started; the result is the same
-    bytearray of at most `count` bytes. If h11 changes these internals, nothing changes here.
-    """
-    from h11._receivebuffer import ReceiveBuffer
-
-    needed = ("_data", "_next_line_search", "_multiple_lines_search")
-    probe = ReceiveBuffer()
-    if not all(hasattr(probe, name) for name in needed) or not hasattr(probe, "_extract"):
-        return
-    extract = ReceiveBuffer._extract
-
-    def maybe_extract_at_most(self: Any, count: int) -> bytearray | None:
-        if not self._data:
-            return None
-        if count >= len(self._data):
-            out: bytearray = self._data
-            self._data = bytearray()
-            self._next_line_search = 0
-            self._multiple_lines_search = 0
-            return out
-        return extract(self, count)
-
-    ReceiveBuffer.maybe_extract_at_most = maybe_extract_at_most  # type: ignore[method-assign]
-
-
-_hand_over_body_without_copies()
+body_speed.install()  # 1 MiB socket reads; body bytes handed on without copies
 
 CONNECT_TIMEOUT: Final = 10.0
 READ_TIMEOUT: Final = 30.0
