@@ -30,23 +30,28 @@ MB = 1000 * 1000
 NOTES = """Notes. The engine rows time `download()` alone in a fresh process (the transfer, sha256 while
 streaming, the fsync, the rename); the `kubeferry kubectl get` rows are the whole command as a
 user runs it (interpreter start with compiled bytecode, imports, the `.sha256` request, the lock,
-the transfer). Since the previous figures (engine 0.80x, command 0.65x): (1) the file is synced
-to disk before its final name appears, and that fsync used to wait for the whole file (about
-0.2 s here); the writing thread now starts write-out every 8 MiB (`sync_file_range`,
-download/writeback.py), so the disk keeps pace and the final fsync waits for the tail only; (2) a
-download in pieces saved its pieces state with an fsync after every piece, holding the lock the
-reading thread needs: now a thread of its own saves it, without fsync (a lost state costs pieces
-fetched again; the whole file is verified anyway); (3) the first answer of a download in pieces was written by
-the thread that reads the socket: now by a thread of its own, in 1 MiB batches; (4) certificates
-load on the first https connection (20-40 ms an http mirror never needs), and httpx's own
-command line (rich, pygments) no longer loads when a module imports httpx before transport/http.py
-(about 30 ms). On this unlimited loopback the first answer is fast, so the 4-connection rows stay
+the transfer). Each client's output is removed and the disk flushed after its run, untimed (this
+file system discards deleted blocks at its next journal commit, which a client that syncs would
+otherwise wait for). Since the previous figures (engine 0.74x on a loaded machine, 0.81x-0.84x
+on a quiet one the same day): (1) every body byte was copied twice in the thread that reads the
+socket (h11 appended each read to its buffer, httpcore copied what it extracted into new bytes);
+a read that arrives while h11's buffer is empty now goes on as the object it is
+(transport/body_speed.py); (2) glibc handed each freed 1 MiB buffer back to the kernel and the
+next read faulted fresh pages in (about 30,000 page faults for 160 MB); on the first download
+`mallopt` keeps them in the process (download/memory.py). An A/B of the engine against the
+previous commit's, 500 MB, 11 rounds: 0.507 s against 0.612 s. Earlier changes: write-out
+every 8 MiB (`sync_file_range`, download/writeback.py) so the final fsync waits for the tail
+only; the pieces state saved by a thread of its own without fsync; the first answer of a
+download in pieces written by a thread of its own; certificates loaded on the first https
+connection. On this unlimited loopback the first answer is fast, so the 4-connection rows stay
 on one connection (helpers join only when neither of the first two 8 MiB pieces came faster than
 256 MB/s; nginx's access log shows one request). With `limit_rate 50m` every single-connection
 client sits at the limit, and 4 connections deliver 3.5x-3.7x one, as aria2c `-x 4` does. The
-machine is a 2-core VM with a shared disk: single rounds range from 0.6x to 2x (a slow curl round
-gives a high ratio), hence 15 interleaved rounds and the median of the paired ratios. Peak RSS is
-GNU time's maximum resident size of the client; it does not grow with the file.
+engine hashes every byte with sha256 while it arrives (curl -o does not; `curl -o + sha256sum`
+is the limited table's row); on two cores shared with nginx that hashing is most of the
+remaining gap. Single rounds range widely (a slow curl round gives a high ratio), hence the
+interleaved rounds and the median of the paired ratios. Peak RSS is GNU time's maximum resident
+size of the client; it does not grow with the file.
 """
 VERSION = "1.31.9"
 KUBECTL_PATH = f"release/v{VERSION}/bin/linux/amd64/kubectl"
