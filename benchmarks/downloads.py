@@ -234,6 +234,8 @@ def bench_rss(url: str, work: Path, env: dict[str, str], tag: str) -> dict:
     """Peak RSS of `cache add`, by GNU time (`/usr/bin/time -f %M`): the rusage of a child
     spawned from this process counts this process's own RSS (it ran engine downloads
     in-process) as the child's floor, which earlier runs reported as the child's."""
+    if not Path("/usr/bin/time").is_file():
+        raise SystemExit("benchmarks/downloads.py needs GNU time: apt-get install -y time")
     cache = work / "rss-cache"
     with tempfile.NamedTemporaryFile() as rss:
         done = subprocess.run(
@@ -282,7 +284,8 @@ is continuous): not met for a download in pieces at this speed. Peak RSS is GNU 
 resident size of the `cache add` process. Earlier runs of this script read it from the rusage
 of a child spawned by this script, which counts the script's own RSS (it runs engine downloads
 in-process) as the child's floor: they reported 40 to 109 MB where the process itself stays
-near 40 MB (sampled from /proc during the download: 39 MB). The machine has two cores shared
+near 40 MB (GNU time: 38 to 48 MB over eight runs of the 2 GB download, with the allocator
+setting of download/memory.py and without; sampled from /proc during one: 39 MB). The machine has two cores shared
 by the server, the reader and the hashing thread: this is CPU-bound, where a real mirror is
 network-bound.
 """

@@ -38,8 +38,9 @@ socket (h11 appended each read to its buffer, httpcore copied what it extracted 
 a read that arrives while h11's buffer is empty now goes on as the object it is
 (transport/body_speed.py); (2) glibc handed each freed 1 MiB buffer back to the kernel and the
 next read faulted fresh pages in (about 30,000 page faults for 160 MB); on the first download
-`mallopt` keeps them in the process (download/memory.py). An A/B of the engine against the
-previous commit's, 500 MB, 11 rounds: 0.507 s against 0.612 s. Earlier changes: write-out
+`mallopt` keeps them in the process (download/memory.py). Interleaved A/B runs of the engine
+against the previous commit's, 500 MB, 11 rounds: 0.507 s against 0.612 s (trim threshold 64
+MiB), and 0.512 s with the 16 MiB now set (curl 0.495 s in that run). Earlier changes: write-out
 every 8 MiB (`sync_file_range`, download/writeback.py) so the final fsync waits for the tail
 only; the pieces state saved by a thread of its own without fsync; the first answer of a
 download in pieces written by a thread of its own; certificates loaded on the first https
@@ -47,9 +48,8 @@ connection. On this unlimited loopback the first answer is fast, so the 4-connec
 on one connection (helpers join only when neither of the first two 8 MiB pieces came faster than
 256 MB/s; nginx's access log shows one request). With `limit_rate 50m` every single-connection
 client sits at the limit, and 4 connections deliver 3.5x-3.7x one, as aria2c `-x 4` does. The
-engine hashes every byte with sha256 while it arrives (curl -o does not; `curl -o + sha256sum`
-is the limited table's row); on two cores shared with nginx that hashing is most of the
-remaining gap. Single rounds range widely (a slow curl round gives a high ratio), hence the
+engine also hashes every byte with sha256 while it arrives, which curl -o does not (`curl -o +
+sha256sum` is the limited table's row). Single rounds range widely (a slow curl round gives a high ratio), hence the
 interleaved rounds and the median of the paired ratios. Peak RSS is GNU time's maximum resident
 size of the client; it does not grow with the file.
 """

@@ -13,7 +13,8 @@ changes and downloads are merely slower):
 3. A socket read that arrives while h11's buffer is empty is kept as the `bytes` object it is;
    when it goes out whole, httpcore's `bytes(...)` of it is the same object. Anything else h11
    asks of the buffer (header lines, a chunk boundary inside the read) first merges it into
-   the buffer, as before.
+   the buffer, as before, and those bytes are copied as before: the common case of a body
+   read after read is the one without copies.
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ def _hand_over_body_without_copies() -> None:
     ReceiveBuffer._kept = None  # type: ignore[attr-defined]
     for name in _MERGING:
         setattr(ReceiveBuffer, name, _merging_first(getattr(ReceiveBuffer, name)))
-    ReceiveBuffer.__iadd__ = add  # type: ignore[method-assign]
     ReceiveBuffer.__len__ = length  # type: ignore[method-assign]
     ReceiveBuffer.maybe_extract_at_most = maybe_extract_at_most  # type: ignore[method-assign,assignment]
+    # Last: until `add` is in place nothing is kept, so a connection reading in another thread
+    # meanwhile sees h11 as it was.
+    ReceiveBuffer.__iadd__ = add  # type: ignore[method-assign]
 
 
 def install() -> None:
