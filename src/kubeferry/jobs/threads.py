@@ -5,6 +5,12 @@ it still runs (bpo-45274): a later join returns at once, so a caller that then c
 descriptor the thread writes to may see it reused under the thread, and a grace period meant for
 the workers to write what they hold ends before it began. A `ThreadGroup` counts its threads
 under a condition; waiting on a condition survives an interruption.
+
+The wait without an end wakes every SIGNAL_CHECK seconds. Ctrl-C is a signal to the whole
+process and the kernel may hand it to any thread: Python then runs its handler only when the
+main thread next runs Python code, and a main thread asleep on a lock until the workers end
+never did, so a download went on (seen about once in 150 Ctrl-Cs of `bundle pull` on a busy
+machine; tests/unit/test_threads.py sends the signal to a worker on purpose).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Final
 
 STOP_GRACE: Final = 1.0
 """Seconds a group is given to end after Ctrl-C or a failure woke its threads."""
+SIGNAL_CHECK: Final = 0.1
+"""Seconds between wake-ups of a wait without an end, so a signal's handler runs meanwhile."""
 
 
 class ThreadGroup:
@@ -53,5 +61,10 @@ class ThreadGroup:
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once every thread ended; False when `timeout` seconds passed first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._running == 0, timeout)
+        if timeout is not None:
+            with self._changed:
+                return self._changed.wait_for(lambda: self._running == 0, timeout)
+        while True:  # wakes now and then, outside the lock, so a signal's handler can run
+            with self._changed:
+                if self._changed.wait_for(lambda: self._running == 0, SIGNAL_CHECK):
+                    return True
