@@ -45,7 +45,11 @@ from tests.support.mirror import MirrorProcess  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 from tests.support.workload import BuiltImage, _Layout, push  # noqa: E402
 
-from benchmarks.results import compile_bytecode, replace_section  # noqa: E402
+from benchmarks.results import (  # noqa: E402
+    compile_bytecode,
+    ratio_summary,
+    replace_section,
+)
 
 MARKER = "## Workload images: collect and serve"
 IMAGE = "docker.io/library/bench:1"
@@ -194,9 +198,7 @@ def pairs(first, second, rounds: int, work: Path) -> dict[str, float]:
     return {
         "a_s": statistics.median(a_times),
         "b_s": statistics.median(b_times),
-        "ratio": statistics.median(ratios),
-        "min": min(ratios),
-        "max": max(ratios),
+        **ratio_summary(ratios),
     }
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support import images as test_images  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 
-from benchmarks.results import replace_section  # noqa: E402
+from benchmarks.results import ratio_summary, replace_section  # noqa: E402
 
 MARKER = "## Airgap images into a registry"
 
@@ -109,9 +109,7 @@ def measure(archive: Path, work: Path, pairs: int, env: dict[str, str], zst: boo
     return {
         "kubeferry_s": statistics.median(kube),
         "skopeo_s": statistics.median(skop),
-        "ratio": statistics.median(ratios),
-        "min": min(ratios),
-        "max": max(ratios),
+        **ratio_summary(ratios),
     }
 
 

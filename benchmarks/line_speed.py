@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.support.nginx import Nginx  # noqa: E402
 
-from benchmarks.results import compile_bytecode  # noqa: E402
+from benchmarks.results import compile_bytecode, ratio_summary  # noqa: E402
 
 MB = 1000 * 1000
 NOTES = """Notes. The engine rows time `download()` alone in a fresh process (the transfer, sha256 while
@@ -194,9 +194,7 @@ def summarize(result: dict, size_mb: int) -> list[dict]:
                 "client": name,
                 "median_s": statistics.median(values),
                 "MBps": size_mb / statistics.median(values),
-                "ratio": statistics.median(ratios),
-                "min": min(ratios),
-                "max": max(ratios),
+                **ratio_summary(ratios),
                 "rss": result["rss"].get(name, 0.0),
             }
         )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def ratio_summary(ratios: Sequence[float]) -> dict[str, float]:
+    """The median of paired ratios (one per interleaved round) with their min and max."""
+    return {"ratio": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
 
 
 def replace_section(marker: str, section: str) -> None:

@@ -11,14 +11,16 @@ import pytest
 
 import kubeferry.settings
 from kubeferry.cli import main
+from tests.conftest import child_environment
 
 
 @pytest.fixture
 def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in list(os.environ):
-        if name.startswith(("KUBEFERRY_", "KUBERLR_", "XDG_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    environment = child_environment(tmp_path)  # what a child gets: private home, no proxies
+    for name in [name for name in os.environ if name not in environment]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("KUBEFERRY_OFFLINE", "1")
     was = gc.isenabled()
     yield tmp_path

@@ -17,8 +17,9 @@ another C library (musl answers 0), or if the call fails, nothing changes.
 from __future__ import annotations
 
 import functools
-import sys
 from typing import Final
+
+from kubeferry.download import libc
 
 M_TRIM_THRESHOLD: Final = -1
 M_MMAP_THRESHOLD: Final = -3
@@ -26,19 +27,12 @@ MMAP_THRESHOLD: Final = 8 * 1024 * 1024
 TRIM_THRESHOLD: Final = 16 * 1024 * 1024
 
 
-@functools.cache  # once per process, on the first download (ctypes loads only then)
+@functools.cache  # once per process, on the first download
 def keep_freed_buffers() -> bool:
     """Tune glibc's allocator for streaming; True when it took effect."""
-    if not sys.platform.startswith("linux"):
+    mallopt = libc.function("mallopt", "c_int", "c_int")
+    if mallopt is None:
         return False
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (ImportError, OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     # mallopt answers 1 on success; musl has the name but answers 0 and changes nothing.
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)

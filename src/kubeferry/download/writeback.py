@@ -12,9 +12,10 @@ changes: the final `fsync` still writes everything. It never replaces that `fsyn
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from typing import Final
+
+from kubeferry.download import libc
 
 WINDOW: Final = 8 * 1024 * 1024
 SYNC_FILE_RANGE_WRITE: Final = 2
@@ -22,18 +23,11 @@ SYNC_FILE_RANGE_WRITE: Final = 2
 _Starter = Callable[[int, int, int], object]
 
 
-@functools.cache  # ctypes loads on the first download, not with every command
+@functools.cache  # built once, on the first download
 def _starter() -> _Starter | None:
-    if not sys.platform.startswith("linux"):
+    call = libc.function("sync_file_range", "c_int", "c_int64", "c_int64", "c_uint")
+    if call is None:
         return None
-    try:
-        import ctypes
-
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (ImportError, OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    call.restype = ctypes.c_int
 
     def start(fd: int, offset: int, length: int) -> object:
         return call(fd, offset, length, SYNC_FILE_RANGE_WRITE)

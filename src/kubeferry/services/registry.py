@@ -112,23 +112,9 @@ def install_from_registry(
     run keeps what it pulled (the next run resumes), but never an empty folder.
     """
     trust = trust or Trust(environ=settings.environ)
-    folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
-    try:
-        with hold(folder, announce=settings.announce, what=f"the pulled bundle {folder}") as lock:
-            ref = parse_reference(reference)
-            with access.client(ref.registry, settings) as client:
-                pull_bundle(client, ref, folder, progress=progress, trust=trust)
-            target = local_target(settings)
-            result = install_held(
-                folder, target, announce=settings.announce, link=link, trust=trust
-            )
-            for item in folder.iterdir():  # all but the lock file, which goes with the lock
-                if item != lock:
-                    shutil.rmtree(item) if item.is_dir() else item.unlink()
-    finally:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty: a failed pull keeps its files for the resume
-    return result
+    with pulled_bundle(settings, reference, access, progress=progress, trust=trust) as folder:
+        target = local_target(settings)
+        return install_held(folder, target, announce=settings.announce, link=link, trust=trust)
 
 
 @contextlib.contextmanager
@@ -141,8 +127,8 @@ def pulled_bundle(
     trust: Trust | None = None,
 ) -> Iterator[Path]:
     """The bundle `reference` pulled (resumable, verified) into a folder beside the cache, for
-    `node install REF`; emptied again when the caller is done (its lock held throughout, as in
-    `install_from_registry`; a failed run keeps what it pulled for the resume)."""
+    `bundle install REF` and `node install REF`; emptied again when the caller is done, its lock
+    held throughout. A caller's failure keeps what was pulled, for the resume."""
     trust = trust or Trust(environ=settings.environ)
     folder = settings.cache_dir / PULL_STAGING / re.sub(r"[^A-Za-z0-9._-]+", "_", reference)
     try:
